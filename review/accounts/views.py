@@ -1,0 +1,145 @@
+"""Sign in, sign out, change a password, and the one-time set/reset-password links."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, current_app, flash, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from models import TokenPurpose, db, utcnow
+from review.accounts import services
+from review.accounts.forms import (ChangePasswordForm, EmptyForm, ForgotPasswordForm, LoginForm,
+                                   NewPasswordForm)
+from review.core.errors import DomainError
+from review.extensions import limiter
+from review.mail import mail_configured, send_mail
+from review.permissions import public, signed_in
+
+bp = Blueprint("accounts", __name__)
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site: no scheme, no host, no protocol-relative or backslash tricks."""
+    if not target:
+        return None
+    target = target.strip()
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return None
+    return target
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _submitted_email() -> str:
+    return services.normalize_email(request.form.get("email", ""))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_submitted_email)
+@public
+def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("courses.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            flash("That email and password do not match an account.", "error")
+            return render_template("accounts/login.html", form=form), 401
+        db.session.commit()
+        login_user(user, remember=form.remember.data)
+        return redirect(safe_next(request.args.get("next")) or url_for("courses.index"))
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.post("/logout")
+@signed_in
+def logout() -> Response:
+    form = EmptyForm()
+    if form.validate_on_submit():
+        services.end_all_sessions(current_user)
+        db.session.commit()
+        logout_user()
+        flash("You are signed out.", "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@signed_in
+def change_password() -> tuple[str, int] | Response:
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current.data, form.password.data)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return render_template("accounts/change_password.html", form=form), 422
+        db.session.commit()
+        # The old session token is gone; sign this browser in again under the new one.
+        login_user(current_user)
+        flash("Your password is changed. Other devices were signed out.", "success")
+        return redirect(url_for("courses.index"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("accounts/change_password.html", form=form), status
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@public
+def forgot_password() -> str | Response:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        user = services.find_user_by_email(form.email.data)
+        if user is not None and mail_configured():
+            hours = current_app.config["RESET_PASSWORD_TOKEN_HOURS"]
+            raw = services.issue_password_token(
+                user, TokenPurpose.reset_password, utcnow(), timedelta(hours=hours)
+            )
+            db.session.commit()
+            link = url_for("accounts.set_password", token=raw, _external=True)
+            send_mail(user.email, "Reset your password",
+                      f"Open this link within {hours} hours to choose a new password:\n\n{link}\n\n"
+                      "If you did not ask for it, ignore this message.")
+        # The same answer whether or not the address has an account.
+        flash("If that address has an account, a link to reset the password is on its way. "
+              "No email? Ask your instructor for a new link.", "info")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot_password.html", form=form,
+                           mail_enabled=mail_configured())
+
+
+@bp.route("/password/set/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@public
+def set_password(token: str) -> tuple[str, int] | Response:
+    try:
+        pending = services.peek_password_token(token, utcnow())
+    except services.InvalidToken as exc:
+        return render_template("accounts/token_invalid.html", message=str(exc)), 410
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = services.redeem_password_token(token, form.password.data, utcnow())
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return render_template("accounts/set_password.html", form=form,
+                                   email=pending.user.email), 422
+        db.session.commit()
+        login_user(user)
+        flash("Your password is set. Welcome!", "success")
+        return redirect(url_for("courses.index"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("accounts/set_password.html", form=form,
+                           email=pending.user.email), status

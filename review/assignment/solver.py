@@ -1,0 +1,763 @@
+"""Optimal assignment of presentation roles to groups (paper sessions x roles).
+
+A course has paper *sessions* (each identified by its week number) and an ordered list of
+presentation *roles* (e.g. ``overview``, ``strengths``, ``weaknesses``); every
+(session, role) pair is a *slot*. Groups rank the sessions they would like to present and mark
+weeks they cannot present. This module picks, for every slot, exactly one group so that the
+total dissatisfaction is provably minimal, or explains why no assignment can meet the rules.
+
+Pure Python over plain data: no database, no Flask. The caller builds an
+:class:`AssignmentProblem` from whatever storage it uses and calls :func:`solve_assignment`.
+
+Rules (all hard):
+
+* every slot is held by exactly one group;
+* a group never holds two roles of the same session;
+* slots per group: with ``quota=None`` every group holds ``floor(S/G)`` or ``ceil(S/G)`` slots
+  (S slots, G groups), so loads differ by at most one. With an explicit ``quota=q`` every group
+  holds between ``min(floor(S/G), q)`` and ``q`` slots and all slots must still be filled, so a
+  quota below ``ceil(S/G)`` is infeasible and a larger one lets preferences spread loads
+  unevenly (see :meth:`AssignmentProblem.slots_per_group_range`);
+* role balance: a group holding n slots holds each role ``floor(n/R)`` or ``ceil(n/R)`` times;
+* a group never presents in a week it marked unavailable, unless a fixed slot puts it there
+  (a fixed slot is an explicit decision, e.g. the instructor's manual move, and wins);
+* ``min_gap_weeks = g > 0``: two slots of one group lie in sessions whose weeks differ by at
+  least g (so g <= 1 only forbids two roles in one session, which is always forbidden);
+* fixed slots (already published or moved by hand) are kept.
+
+Cost of one slot for a group: ``r**2`` if it ranked that session r-th (1-based), otherwise
+``(k+1)**2`` where k is the number of sessions it ranked. Squaring makes lifting the worst-off
+group worth more than pleasing an already happy one; a group that ranked nothing pays 1 per
+slot, so it absorbs unwanted slots without distorting anyone else's result.
+
+Public API
+----------
+``GroupPreferences(name, ranking=(), unavailable=frozenset())``   one group's wishes
+``FixedSlot(group, week, role)``                                   a slot that must stay held
+``AssignmentProblem(weeks, roles, groups, quota=None, min_gap_weeks=0, fixed=())``
+    validated on construction; ``.slots_per_group_range() -> (low, high)``
+``solve_assignment(problem, *, time_limit_seconds=60.0) -> AssignmentResult``
+``preference_cost(group, week) -> int``                            cost of one slot
+``AssignmentResult``  status ``'optimal' | 'infeasible'``, ``objective``, ``assignments``,
+    ``explanation``, ``message``; ``outcomes_by_group()``, ``rank_histogram()``,
+    ``worst_off_group()``, ``to_json_dict()``
+``Assignment(group, week, role, rank, cost)``                      one held slot (rank None = unranked)
+``GroupOutcome(group, slots, cost)``                               one group's share of the result
+``InfeasibilityReason(rule, message, shortfall, relaxation)``      why no assignment exists
+
+Errors: malformed input raises :class:`InvalidAssignmentInput` (a ``ValueError``) or its
+subclasses :class:`InvalidPreferences` and :class:`InvalidFixedSlot`, with a message naming the
+group and the offending items. :class:`SolverDidNotFinish` is raised when the time limit stops
+HiGHS before it proves optimality or infeasibility (never a silently sub-optimal answer).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_array
+
+Status = Literal["optimal", "infeasible"]
+Rule = Literal["group_count", "quota", "availability", "min_gap", "role_balance", "fixed", "combination"]
+RankKey = int | Literal["unranked"]
+
+# scipy.optimize.milp status codes (HiGHS underneath).
+_MILP_OPTIMAL = 0
+_MILP_LIMIT_REACHED = 1
+_MILP_INFEASIBLE = 2
+
+# Long lists of groups or weeks make explanations unreadable; name a few and count the rest.
+_MAX_NAMED_ITEMS = 5
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+class InvalidAssignmentInput(ValueError):
+    """The course set-up or options given to the solver are malformed."""
+
+
+class InvalidPreferences(InvalidAssignmentInput):
+    """A group's ranking or unavailable weeks are malformed."""
+
+
+class InvalidFixedSlot(InvalidAssignmentInput):
+    """A fixed slot names an unknown group, week or role, or clashes with another fixed slot."""
+
+
+class SolverDidNotFinish(RuntimeError):
+    """HiGHS stopped (time limit or numerical trouble) before proving its answer."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Input
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupPreferences:
+    """One group's wishes: sessions (weeks) most preferred first, and weeks it cannot present."""
+
+    name: str
+    ranking: tuple[int, ...] = ()
+    unavailable: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        # Callers naturally pass lists and sets; store immutable copies so the problem is hashable
+        # and cannot change under the solver.
+        object.__setattr__(self, "ranking", tuple(self.ranking))
+        object.__setattr__(self, "unavailable", frozenset(self.unavailable))
+
+
+@dataclass(frozen=True)
+class FixedSlot:
+    """A slot that a group already holds and must keep (published, or moved by hand)."""
+
+    group: str
+    week: int
+    role: str
+
+
+@dataclass(frozen=True)
+class AssignmentProblem:
+    """Everything the solver needs; construction validates it and raises on malformed input."""
+
+    weeks: tuple[int, ...]
+    roles: tuple[str, ...]
+    groups: tuple[GroupPreferences, ...]
+    quota: int | None = None
+    min_gap_weeks: int = 0
+    fixed: tuple[FixedSlot, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weeks", tuple(self.weeks))
+        object.__setattr__(self, "roles", tuple(self.roles))
+        object.__setattr__(self, "groups", tuple(self.groups))
+        object.__setattr__(self, "fixed", tuple(self.fixed))
+        self._validate_course()
+        self._validate_groups()
+        self._validate_fixed()
+
+    @property
+    def slot_count(self) -> int:
+        return len(self.weeks) * len(self.roles)
+
+    def slots_per_group_range(self) -> tuple[int, int]:
+        """(fewest, most) slots any one group may hold under the quota rule."""
+        even_share_low = self.slot_count // len(self.groups)
+        even_share_high = -(-self.slot_count // len(self.groups))
+        if self.quota is None:
+            return even_share_low, even_share_high
+        return min(even_share_low, self.quota), self.quota
+
+    def _validate_course(self) -> None:
+        if not self.weeks:
+            raise InvalidAssignmentInput("the course has no paper sessions (weeks is empty)")
+        not_ints = [week for week in self.weeks if not _is_int(week)]
+        if not_ints:
+            raise InvalidAssignmentInput(f"session weeks must be integers, got {_list(not_ints)}")
+        repeated_weeks = _repeated(self.weeks)
+        if repeated_weeks:
+            raise InvalidAssignmentInput(f"session weeks listed more than once: {_list(repeated_weeks)}")
+        if not self.roles:
+            raise InvalidAssignmentInput("no presentation roles given (roles is empty)")
+        bad_roles = [role for role in self.roles if not isinstance(role, str) or not role]
+        if bad_roles:
+            raise InvalidAssignmentInput(f"roles must be non-empty strings, got {_list(bad_roles)}")
+        repeated_roles = _repeated(self.roles)
+        if repeated_roles:
+            raise InvalidAssignmentInput(f"roles listed more than once: {_list(repeated_roles)}")
+        if self.quota is not None and (not _is_int(self.quota) or self.quota < 1):
+            raise InvalidAssignmentInput(f"quota must be a positive integer or None, got {self.quota!r}")
+        if not _is_int(self.min_gap_weeks) or self.min_gap_weeks < 0:
+            raise InvalidAssignmentInput(
+                f"min_gap_weeks must be a non-negative integer, got {self.min_gap_weeks!r}"
+            )
+
+    def _validate_groups(self) -> None:
+        if not self.groups:
+            raise InvalidAssignmentInput("no groups to assign")
+        bad_names = [group.name for group in self.groups if not isinstance(group.name, str) or not group.name]
+        if bad_names:
+            raise InvalidPreferences(f"group names must be non-empty strings, got {_list(bad_names)}")
+        repeated_names = _repeated(group.name for group in self.groups)
+        if repeated_names:
+            raise InvalidPreferences(f"group names listed more than once: {_list(repeated_names)}")
+        sessions = set(self.weeks)
+        for group in self.groups:
+            repeated_ranks = _repeated(group.ranking)
+            if repeated_ranks:
+                raise InvalidPreferences(
+                    f"group {group.name!r} ranks week(s) {_list(repeated_ranks)} more than once"
+                )
+            unknown_ranked = [week for week in group.ranking if week not in sessions]
+            if unknown_ranked:
+                raise InvalidPreferences(
+                    f"group {group.name!r} ranks week(s) {_list(unknown_ranked)}, "
+                    f"which are not paper sessions (sessions: {_list(self.weeks)})"
+                )
+            unknown_unavailable = sorted(week for week in group.unavailable if week not in sessions)
+            if unknown_unavailable:
+                raise InvalidPreferences(
+                    f"group {group.name!r} marks week(s) {_list(unknown_unavailable)} unavailable, "
+                    f"which are not paper sessions (sessions: {_list(self.weeks)})"
+                )
+            contradictory = [week for week in group.ranking if week in group.unavailable]
+            if contradictory:
+                raise InvalidPreferences(
+                    f"group {group.name!r} both ranks and marks unavailable week(s) {_list(contradictory)}"
+                )
+
+    def _validate_fixed(self) -> None:
+        group_names = {group.name for group in self.groups}
+        sessions = set(self.weeks)
+        roles = set(self.roles)
+        holder_of_slot: dict[tuple[int, str], str] = {}
+        role_of_group_week: dict[tuple[str, int], str] = {}
+        for slot in self.fixed:
+            if slot.group not in group_names:
+                raise InvalidFixedSlot(f"fixed slot {_slot(slot)} names unknown group {slot.group!r}")
+            if slot.week not in sessions:
+                raise InvalidFixedSlot(f"fixed slot {_slot(slot)} is in week {slot.week}, which is not a paper session")
+            if slot.role not in roles:
+                raise InvalidFixedSlot(f"fixed slot {_slot(slot)} names unknown role {slot.role!r}")
+            if (slot.week, slot.role) in holder_of_slot:
+                raise InvalidFixedSlot(
+                    f"slot week {slot.week} {slot.role!r} is fixed more than once "
+                    f"(groups {holder_of_slot[(slot.week, slot.role)]!r} and {slot.group!r})"
+                )
+            holder_of_slot[(slot.week, slot.role)] = slot.group
+            other_role = role_of_group_week.setdefault((slot.group, slot.week), slot.role)
+            if other_role != slot.role:
+                raise InvalidFixedSlot(
+                    f"group {slot.group!r} is fixed to two roles in week {slot.week}: "
+                    f"{other_role!r} and {slot.role!r}"
+                )
+
+
+def preference_cost(group: GroupPreferences, week: int) -> int:
+    """Cost of giving ``group`` one slot in ``week``: rank squared, or (k+1) squared if unranked."""
+    if week in group.ranking:
+        return (group.ranking.index(week) + 1) ** 2
+    return (len(group.ranking) + 1) ** 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One held slot; ``rank`` is None when the group did not rank that session."""
+
+    group: str
+    week: int
+    role: str
+    rank: int | None
+    cost: int
+
+
+@dataclass(frozen=True)
+class GroupOutcome:
+    """One group's share of an assignment, for the preview page."""
+
+    group: str
+    slots: tuple[Assignment, ...]
+    cost: int
+
+
+@dataclass(frozen=True)
+class InfeasibilityReason:
+    """A rule that cannot be met, how far off it is (in the unit the message names), and a fix."""
+
+    rule: Rule
+    message: str
+    shortfall: int | None
+    relaxation: str
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "message": self.message, "shortfall": self.shortfall,
+                "relaxation": self.relaxation}
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    """The solver's answer: a provably optimal assignment, or the reasons none exists."""
+
+    status: Status
+    objective: int | None
+    assignments: tuple[Assignment, ...]
+    group_names: tuple[str, ...]
+    explanation: tuple[InfeasibilityReason, ...] = field(default=())
+
+    @property
+    def message(self) -> str:
+        if self.status == "optimal":
+            return f"Optimal assignment of {len(self.assignments)} slots, total cost {self.objective}."
+        reasons = "\n".join(f"- {reason.message}; {reason.relaxation}" for reason in self.explanation)
+        return f"No assignment meets every rule:\n{reasons}"
+
+    def outcomes_by_group(self) -> dict[str, GroupOutcome]:
+        """Every group (also those holding nothing) with its slots in week order and its cost."""
+        slots_of: dict[str, list[Assignment]] = {name: [] for name in self.group_names}
+        for assignment in self.assignments:
+            slots_of[assignment.group].append(assignment)
+        return {
+            name: GroupOutcome(name, tuple(sorted(slots, key=lambda a: a.week)), sum(a.cost for a in slots))
+            for name, slots in slots_of.items()
+        }
+
+    def rank_histogram(self) -> dict[RankKey, int]:
+        """How many slots went to a group's 1st, 2nd, ... choice, then ``'unranked'``."""
+        counts = Counter(assignment.rank for assignment in self.assignments)
+        histogram: dict[RankKey, int] = {rank: counts[rank] for rank in sorted(r for r in counts if r is not None)}
+        if None in counts:
+            histogram["unranked"] = counts[None]
+        return histogram
+
+    def worst_off_group(self) -> GroupOutcome | None:
+        """The group paying the highest total cost (first by name on ties); None if infeasible."""
+        if self.status != "optimal":
+            return None
+        return min(self.outcomes_by_group().values(), key=lambda outcome: (-outcome.cost, outcome.group))
+
+    def to_json_dict(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "status": self.status,
+            "objective": self.objective,
+            "assignments": [
+                {"group": a.group, "week": a.week, "role": a.role, "rank": a.rank} for a in self.assignments
+            ],
+        }
+        if self.status == "infeasible":
+            document["explanation"] = [reason.to_json_dict() for reason in self.explanation]
+        return document
+
+
+# ---------------------------------------------------------------------------------------------
+# Solving
+# ---------------------------------------------------------------------------------------------
+
+# Cost of one variable x[group, week, role]; the diagnosis swaps in other objectives.
+SlotCost = Callable[[GroupPreferences, int, str], int]
+
+
+def solve_assignment(problem: AssignmentProblem, *, time_limit_seconds: float = 60.0) -> AssignmentResult:
+    """Minimise total preference cost under every rule; explain the failure if none can be met."""
+    group_names = tuple(group.name for group in problem.groups)
+    chosen = _solve_milp(problem, _preference_slot_cost, time_limit_seconds)
+    if chosen is None:
+        reasons = _diagnose(problem, time_limit_seconds)
+        return AssignmentResult("infeasible", None, (), group_names, reasons)
+    role_order = {role: index for index, role in enumerate(problem.roles)}
+    assignments = sorted(
+        (
+            Assignment(
+                group=group.name,
+                week=week,
+                role=role,
+                rank=group.ranking.index(week) + 1 if week in group.ranking else None,
+                cost=preference_cost(group, week),
+            )
+            for group, week, role in chosen
+        ),
+        key=lambda a: (a.week, role_order[a.role]),
+    )
+    objective = sum(assignment.cost for assignment in assignments)
+    return AssignmentResult("optimal", objective, tuple(assignments), group_names)
+
+
+def _preference_slot_cost(group: GroupPreferences, week: int, role: str) -> int:
+    return preference_cost(group, week)
+
+
+def _no_cost(group: GroupPreferences, week: int, role: str) -> int:
+    return 0
+
+
+def _solve_milp(
+    problem: AssignmentProblem,
+    slot_cost: SlotCost,
+    time_limit_seconds: float,
+    *,
+    balance_roles: bool = True,
+) -> list[tuple[GroupPreferences, int, str]] | None:
+    """Build and solve the MILP; the chosen (group, week, role) triples, or None if infeasible.
+
+    Variables: binary x[g, s, r] only where group g may present in session s (fewer columns
+    than a full cube with bounds fixed at zero), then one integer b[g] per group, the lower
+    level of its per-role counts: b[g] <= count[g, r] <= b[g] + 1 for every role r is exactly
+    "role counts differ by at most one", i.e. floor(n/R) or ceil(n/R), whatever n turns out to be.
+    """
+    weeks, roles, groups = problem.weeks, problem.roles, problem.groups
+    role_count = len(roles)
+    fixed_keys = {(slot.group, slot.week, slot.role) for slot in problem.fixed}
+    fixed_weeks = {(slot.group, slot.week) for slot in problem.fixed}
+
+    var_group: list[int] = []
+    var_session: list[int] = []
+    var_role: list[int] = []
+    costs: list[int] = []
+    lower: list[int] = []
+    for group_index, group in enumerate(groups):
+        for session_index, week in enumerate(weeks):
+            if week in group.unavailable and (group.name, week) not in fixed_weeks:
+                continue
+            for role_index, role in enumerate(roles):
+                var_group.append(group_index)
+                var_session.append(session_index)
+                var_role.append(role_index)
+                costs.append(slot_cost(group, week, role))
+                lower.append(1 if (group.name, week, role) in fixed_keys else 0)
+    x_count = len(var_group)
+    x_group = np.asarray(var_group, dtype=np.int64)
+    x_session = np.asarray(var_session, dtype=np.int64)
+    x_role = np.asarray(var_role, dtype=np.int64)
+    x_columns = np.arange(x_count, dtype=np.int64)
+    balance_columns = x_count + np.arange(len(groups), dtype=np.int64)
+    column_count = x_count + (len(groups) if balance_roles else 0)
+
+    row_blocks: list[np.ndarray] = []
+    column_blocks: list[np.ndarray] = []
+    value_blocks: list[np.ndarray] = []
+    row_lower: list[np.ndarray] = []
+    row_upper: list[np.ndarray] = []
+    next_row = 0
+
+    def add_rows(rows: np.ndarray, columns: np.ndarray, values: np.ndarray,
+                 row_total: int, low: float, high: float) -> None:
+        nonlocal next_row
+        row_blocks.append(next_row + rows)
+        column_blocks.append(columns)
+        value_blocks.append(values)
+        row_lower.append(np.full(row_total, low))
+        row_upper.append(np.full(row_total, high))
+        next_row += row_total
+
+    ones = np.ones(x_count)
+    # Every slot held by exactly one group.
+    add_rows(x_session * role_count + x_role, x_columns, ones, len(weeks) * role_count, 1, 1)
+    # Slots per group within the quota range.
+    fewest, most = problem.slots_per_group_range()
+    add_rows(x_group, x_columns, ones, len(groups), fewest, most)
+    # At most one slot per group in any window of weeks narrower than the gap; the one-week
+    # window is the "never two roles of one session" rule, so both rules share these rows.
+    windows_of_session, window_total = _gap_windows(weeks, problem.min_gap_weeks)
+    window_rows: list[int] = []
+    window_columns: list[int] = []
+    for column, (group_index, session_index) in enumerate(zip(var_group, var_session)):
+        for window in windows_of_session[session_index]:
+            window_rows.append(group_index * window_total + window)
+            window_columns.append(column)
+    add_rows(np.asarray(window_rows, dtype=np.int64), np.asarray(window_columns, dtype=np.int64),
+             np.ones(len(window_rows)), len(groups) * window_total, -np.inf, 1)
+    if balance_roles:
+        # 0 <= count[g, r] - b[g] <= 1, one ranged row per (group, role).
+        add_rows(
+            np.concatenate([x_group * role_count + x_role, np.arange(len(groups) * role_count)]),
+            np.concatenate([x_columns, np.repeat(balance_columns, role_count)]),
+            np.concatenate([ones, -np.ones(len(groups) * role_count)]),
+            len(groups) * role_count, 0, 1,
+        )
+
+    matrix = coo_array(
+        (np.concatenate(value_blocks), (np.concatenate(row_blocks), np.concatenate(column_blocks))),
+        shape=(next_row, column_count),
+    ).tocsr()
+    variable_lower = np.asarray(lower + ([fewest // role_count] * len(groups) if balance_roles else []), dtype=float)
+    variable_upper = np.asarray([1] * x_count + ([most // role_count] * len(groups) if balance_roles else []), dtype=float)
+    objective = np.asarray(costs + ([0] * len(groups) if balance_roles else []), dtype=float)
+    result = milp(
+        objective,
+        integrality=np.ones(column_count),
+        bounds=Bounds(variable_lower, variable_upper),
+        constraints=LinearConstraint(matrix, np.concatenate(row_lower), np.concatenate(row_upper)),
+        # Costs are integers, so a zero gap makes "optimal" mean proven optimal, not within 0.01%.
+        options={"time_limit": time_limit_seconds, "mip_rel_gap": 0.0},
+    )
+    if result.status == _MILP_INFEASIBLE:
+        return None
+    if result.status == _MILP_LIMIT_REACHED:
+        raise SolverDidNotFinish(
+            f"the solver reached its {time_limit_seconds:g} s limit before proving an optimal assignment; "
+            "raise the time limit or simplify the rules"
+        )
+    if result.status != _MILP_OPTIMAL:
+        raise SolverDidNotFinish(f"the solver stopped without an answer: {result.message}")
+    held = np.flatnonzero(result.x[:x_count] > 0.5)
+    return [(groups[var_group[c]], weeks[var_session[c]], roles[var_role[c]]) for c in held]
+
+
+def _gap_windows(weeks: Sequence[int], min_gap_weeks: int) -> tuple[list[list[int]], int]:
+    """Maximal sets of sessions pairwise closer than the gap: (windows of each session, count).
+
+    Sessions sorted by week; the window starting at session i holds every session whose week is
+    below week_i + gap. Any too-close pair lies in the window of its earlier session, and a
+    window contained in its predecessor adds nothing, so only the maximal ones become rows.
+    """
+    width = max(min_gap_weeks - 1, 1)
+    order = sorted(range(len(weeks)), key=lambda index: weeks[index])
+    windows: list[list[int]] = []
+    last_end = -1
+    for position, start in enumerate(order):
+        end = position
+        while end + 1 < len(order) and weeks[order[end + 1]] < weeks[start] + width:
+            end += 1
+        if end > last_end:
+            windows.append(order[position:end + 1])
+            last_end = end
+    windows_of_session: list[list[int]] = [[] for _ in weeks]
+    for window_index, members in enumerate(windows):
+        for session_index in members:
+            windows_of_session[session_index].append(window_index)
+    return windows_of_session, len(windows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Diagnosis of infeasibility
+# ---------------------------------------------------------------------------------------------
+
+
+def _diagnose(problem: AssignmentProblem, time_limit_seconds: float) -> tuple[InfeasibilityReason, ...]:
+    """Cheap counting arguments first; otherwise re-solve with one rule relaxed at a time."""
+    counted = _counting_reasons(problem)
+    if counted:
+        return tuple(counted)
+    relaxed = [
+        reason
+        for attempt in (_relax_gap, _relax_quota, _relax_unavailability, _relax_role_balance, _relax_fixed)
+        if (reason := attempt(problem, time_limit_seconds)) is not None
+    ]
+    if relaxed:
+        return tuple(relaxed)
+    return (
+        InfeasibilityReason(
+            "combination",
+            "the rules conflict in combination: relaxing any single one (gap, quota, unavailable weeks, "
+            "role balance, fixed slots) still leaves no valid assignment",
+            None,
+            "relax several rules at once, e.g. drop the minimum gap and raise the quota",
+        ),
+    )
+
+
+def _counting_reasons(problem: AssignmentProblem) -> list[InfeasibilityReason]:
+    reasons: list[InfeasibilityReason] = []
+    role_count = len(problem.roles)
+    group_count = len(problem.groups)
+    if group_count < role_count:
+        missing = role_count - group_count
+        return [
+            InfeasibilityReason(
+                "group_count",
+                f"each session needs {role_count} different groups (one per role) but the course has only "
+                f"{group_count}: {missing} short",
+                missing,
+                f"add {missing} group{_plural(missing)} or use fewer roles",
+            )
+        ]
+    fewest, most = problem.slots_per_group_range()
+    holdable = group_count * most
+    if holdable < problem.slot_count:
+        short = problem.slot_count - holdable
+        needed_quota = -(-problem.slot_count // group_count)
+        reasons.append(
+            InfeasibilityReason(
+                "quota",
+                f"{holdable} slots can be held but {problem.slot_count} must be filled: {short} slots short",
+                short,
+                f"allow a quota of {needed_quota}",
+            )
+        )
+    fixed_per_group = Counter(slot.group for slot in problem.fixed)
+    for name, held in sorted(fixed_per_group.items()):
+        if held > most:
+            reasons.append(
+                InfeasibilityReason(
+                    "quota",
+                    f"group {name!r} already holds {held} fixed slots but may hold at most {most}: "
+                    f"{held - most} over",
+                    held - most,
+                    f"allow a quota of {held} or release {held - most} of its fixed slots",
+                )
+            )
+    fixed_weeks = {(slot.group, slot.week) for slot in problem.fixed}
+
+    def can_present(group: GroupPreferences, week: int) -> bool:
+        return week not in group.unavailable or (group.name, week) in fixed_weeks
+
+    for week in sorted(problem.weeks):
+        presenters = [group.name for group in problem.groups if can_present(group, week)]
+        if len(presenters) < role_count:
+            short = role_count - len(presenters)
+            who = f"only {len(presenters)} can present" + (f" ({_list(presenters)})" if presenters else "")
+            reasons.append(
+                InfeasibilityReason(
+                    "availability",
+                    f"week {week} needs {role_count} presenting groups but {who}: {short} short",
+                    short,
+                    f"ask {short} more group{_plural(short)} to free week {week}, or drop week {week} "
+                    "from the paper sessions",
+                )
+            )
+    for group in problem.groups:
+        open_weeks = [week for week in problem.weeks if can_present(group, week)]
+        if len(open_weeks) < fewest:
+            short = fewest - len(open_weeks)
+            reasons.append(
+                InfeasibilityReason(
+                    "availability",
+                    f"group {group.name!r} can present in only {len(open_weeks)} session{_plural(len(open_weeks))} "
+                    f"but must hold at least {fewest} slots: {short} short",
+                    short,
+                    f"ask group {group.name!r} to free {short} more week{_plural(short)}",
+                )
+            )
+    return reasons
+
+
+def _is_feasible(problem: AssignmentProblem, time_limit_seconds: float, *, balance_roles: bool = True) -> bool:
+    return _solve_milp(problem, _no_cost, time_limit_seconds, balance_roles=balance_roles) is not None
+
+
+def _relax_gap(problem: AssignmentProblem, time_limit_seconds: float) -> InfeasibilityReason | None:
+    gap = problem.min_gap_weeks
+    if gap <= 1 or not _is_feasible(replace(problem, min_gap_weeks=0), time_limit_seconds):
+        return None
+    # Feasibility only grows as the gap shrinks, so the first feasible gap counting down is the largest.
+    largest = next(
+        (smaller for smaller in range(gap - 1, 1, -1)
+         if _is_feasible(replace(problem, min_gap_weeks=smaller), time_limit_seconds)),
+        None,
+    )
+    relaxation = "drop the minimum gap" if largest is None else f"reduce the minimum gap to {largest} weeks"
+    # A gap of 1 already holds for any two sessions, so dropping the gap means 1, not 0, fewer weeks.
+    return InfeasibilityReason(
+        "min_gap",
+        f"no assignment keeps each group's slots {gap} weeks apart",
+        gap - (largest or 1),
+        relaxation,
+    )
+
+
+def _relax_quota(problem: AssignmentProblem, time_limit_seconds: float) -> InfeasibilityReason | None:
+    _, most = problem.slots_per_group_range()
+    # No group can hold more slots than there are sessions, so larger quotas change nothing.
+    for quota in range(most + 1, len(problem.weeks) + 1):
+        if _is_feasible(replace(problem, quota=quota), time_limit_seconds):
+            return InfeasibilityReason(
+                "quota",
+                f"no assignment works while each group holds at most {most} slots",
+                quota - most,
+                f"allow a quota of {quota}",
+            )
+    return None
+
+
+def _relax_unavailability(problem: AssignmentProblem, time_limit_seconds: float) -> InfeasibilityReason | None:
+    unavailable_of = {group.name: group.unavailable for group in problem.groups}
+    if not any(unavailable_of.values()):
+        return None
+    available_everywhere = replace(
+        problem, groups=tuple(replace(group, unavailable=frozenset()) for group in problem.groups)
+    )
+
+    def unavailable_use(group: GroupPreferences, week: int, role: str) -> int:
+        return 1 if week in unavailable_of[group.name] else 0
+
+    chosen = _solve_milp(available_everywhere, unavailable_use, time_limit_seconds)
+    if chosen is None:
+        return None
+    overrides = sorted({(week, group.name) for group, week, _ in chosen if week in unavailable_of[group.name]})
+    described = [f"group {name!r} in week {week}" for week, name in overrides]
+    return InfeasibilityReason(
+        "availability",
+        f"the unavailable weeks leave too few groups: at least {len(overrides)} slot{_plural(len(overrides))} "
+        "must go to a group in a week it marked unavailable",
+        len(overrides),
+        f"ask {_list(described)} to present despite marking the week unavailable",
+    )
+
+
+def _relax_role_balance(problem: AssignmentProblem, time_limit_seconds: float) -> InfeasibilityReason | None:
+    if len(problem.roles) == 1 or not _is_feasible(problem, time_limit_seconds, balance_roles=False):
+        return None
+    return InfeasibilityReason(
+        "role_balance",
+        "no assignment gives every group each role an equal number of times (within one)",
+        None,
+        "let some groups present the same role more often than others",
+    )
+
+
+def _relax_fixed(problem: AssignmentProblem, time_limit_seconds: float) -> InfeasibilityReason | None:
+    if not problem.fixed:
+        return None
+    # A fixed slot may sit in a week its group marked unavailable; releasing the slot must not
+    # also forbid the group that week, or the relaxation would release more than it has to.
+    fixed_weeks_of: dict[str, set[int]] = {}
+    for slot in problem.fixed:
+        fixed_weeks_of.setdefault(slot.group, set()).add(slot.week)
+    released = replace(
+        problem,
+        fixed=(),
+        groups=tuple(
+            replace(group, unavailable=group.unavailable - fixed_weeks_of.get(group.name, set()))
+            for group in problem.groups
+        ),
+    )
+    fixed_keys = {(slot.group, slot.week, slot.role) for slot in problem.fixed}
+
+    def keep_fixed(group: GroupPreferences, week: int, role: str) -> int:
+        # Rewarding every kept fixed slot makes the optimum release as few of them as possible.
+        return -1 if (group.name, week, role) in fixed_keys else 0
+
+    chosen = _solve_milp(released, keep_fixed, time_limit_seconds)
+    if chosen is None:
+        return None
+    kept = {(group.name, week, role) for group, week, role in chosen}
+    to_release = [_slot(slot) for slot in problem.fixed if (slot.group, slot.week, slot.role) not in kept]
+    return InfeasibilityReason(
+        "fixed",
+        f"the fixed slots cannot all be kept: {len(to_release)} of them conflict with the rules",
+        len(to_release),
+        f"release {_list(to_release)}",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int subclass, but True as a week or quota is a caller bug, not a number.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _repeated(items: Iterable[Any]) -> list[Any]:
+    counts = Counter(items)
+    return [item for item, count in counts.items() if count > 1]
+
+
+def _list(items: Sequence[Any]) -> str:
+    shown = ", ".join(str(item) for item in items[:_MAX_NAMED_ITEMS])
+    hidden = len(items) - _MAX_NAMED_ITEMS
+    return shown + (f" and {hidden} more" if hidden > 0 else "")
+
+
+def _plural(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+def _slot(slot: FixedSlot) -> str:
+    return f"({slot.group!r}, week {slot.week}, {slot.role!r})"

@@ -1,0 +1,35 @@
+"""Template filters shared by every page: times in the course timezone, durations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from flask import Flask, g
+
+from review.core.timeutil import to_local
+
+
+def _course_timezone() -> str:
+    course = g.get("course")
+    return course.timezone if course is not None else "UTC"
+
+
+def localtime(moment: Optional[datetime], fmt: str = "%a %d %b %Y, %H:%M") -> str:
+    """Format a stored UTC time in the timezone of the course the page is about."""
+    if moment is None:
+        return ""
+    tz = _course_timezone()
+    local = to_local(moment, tz)
+    return f"{local.strftime(fmt)} ({local.tzname()})"
+
+
+def localdate(moment: Optional[datetime], fmt: str = "%a %d %b %Y") -> str:
+    if moment is None:
+        return ""
+    return to_local(moment, _course_timezone()).strftime(fmt)
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(localdate, "localdate")

@@ -1,0 +1,268 @@
+"""Course as code: the schema of a course YAML file and its loader.
+
+A course file defines the term's schedule, its paper sessions, the presentation roles and their
+time boxes, grading components and weights, the review deadline rule, group sizes, the sign-up
+rules and which rubric applies to what. ``load_course_file`` validates it and raises
+``CourseFileError`` whose lines each name the file, the field and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Literal, Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WeekDef(Strict):
+    number: int = Field(ge=1)
+    date: date
+    topic: str = ""
+    is_break: bool = False
+
+
+class PaperSessionDef(Strict):
+    week: int = Field(ge=1)
+    # The day of the session; defaults to the week's date.
+    date: Optional[date] = None
+    title: str = Field(min_length=1, max_length=300)
+    authors: str = ""
+    venue: str = ""
+    year: Optional[int] = Field(default=None, ge=1900, le=2100)
+    url: str = ""
+
+
+class RoleDef(Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    name: str
+    minutes: int = Field(gt=0, le=240)
+
+
+ComponentKind = Literal["external", "presentations", "reviews", "participation"]
+
+
+class ComponentDef(Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    weight: float = Field(ge=0, le=100)
+    kind: ComponentKind = "external"
+    # External components are imported as points out of max_points.
+    max_points: float = Field(default=100, gt=0)
+    # Reviews only: how many of a student's lowest review scores are dropped.
+    drop_lowest: int = Field(default=0, ge=0)
+
+
+class LetterDef(Strict):
+    letter: str = Field(min_length=1, max_length=3)
+    min: float = Field(ge=0, le=100)
+
+
+class GradingDef(Strict):
+    components: list[ComponentDef]
+    letters: list[LetterDef] = Field(default_factory=list)
+    combine_graders: Literal["mean", "instructor_override"] = "mean"
+    disagreement_pct: float = Field(default=20, ge=0, le=100)
+    peer_weight: float = Field(default=0, ge=0, le=1)
+    peer_aggregate: Literal["median", "trimmed_mean"] = "median"
+    peer_window_minutes: int = Field(default=120, ge=1)
+
+    @model_validator(mode="after")
+    def weights_make_a_whole_course(self) -> "GradingDef":
+        keys = [c.key for c in self.components]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"component keys must be unique; repeated: {', '.join(duplicates)}")
+        total = sum(c.weight for c in self.components)
+        if abs(total - 100) > 1e-6:
+            raise ValueError(f"component weights must add up to 100 (they add up to {total:g})")
+        for kind in ("presentations", "reviews", "participation"):
+            if sum(1 for c in self.components if c.kind == kind) > 1:
+                raise ValueError(f"at most one component may be of kind '{kind}'")
+        return self
+
+
+class LatePolicyDef(Strict):
+    mode: Literal["reject", "penalty", "grace_days"] = "reject"
+    penalty_per_day_pct: float = Field(default=10, ge=0, le=100)
+    grace_days: int = Field(default=0, ge=0)
+
+
+class ReviewRulesDef(Strict):
+    opens_days_before: int = Field(default=7, ge=0, le=60)
+    deadline_days_before: int = Field(default=1, ge=0, le=14)
+    deadline_time: time = time(23, 59)
+    late_policy: LatePolicyDef = Field(default_factory=LatePolicyDef)
+    presenters_exempt: bool = False
+    release_mode: Literal["named", "anonymous"] = "anonymous"
+    max_chars_per_section: int = Field(default=5000, ge=100)
+    max_chars_total: int = Field(default=15000, ge=100)
+    similarity_threshold: float = Field(default=0.8, gt=0, le=1)
+
+
+class GroupRulesDef(Strict):
+    min_size: int = Field(default=2, ge=1)
+    max_size: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def sizes_ordered(self) -> "GroupRulesDef":
+        if self.max_size < self.min_size:
+            raise ValueError(f"max_size ({self.max_size}) is below min_size ({self.min_size})")
+        return self
+
+
+class SignupDef(Strict):
+    mode: Literal["first_come", "preferences"] = "preferences"
+    # Local times in the course timezone; none means "not set yet".
+    opens_at: Optional[datetime] = None
+    closes_at: Optional[datetime] = None
+    drop_deadline: Optional[datetime] = None
+    quota: Optional[int] = Field(default=None, ge=1)
+    min_gap_weeks: int = Field(default=0, ge=0)
+
+
+class RubricChoiceDef(Strict):
+    """Which rubric file (by id) grades what; presentation rubrics are per role key."""
+
+    presentations: dict[str, str] = Field(default_factory=dict)
+    review: str = "review"
+    participation: str = "participation"
+    peer: str = "peer"
+
+
+class CourseDefinition(Strict):
+    code: str
+    title: str = Field(min_length=1)
+    term: str = Field(min_length=1)
+    timezone: str = "UTC"
+    session_time: time = time(9, 0)
+    discussion_minutes: int = Field(default=10, ge=0)
+    weeks: list[WeekDef] = Field(min_length=1)
+    paper_sessions: list[PaperSessionDef] = Field(default_factory=list)
+    roles: list[RoleDef] = Field(min_length=1)
+    grading: GradingDef
+    reviews: ReviewRulesDef = Field(default_factory=ReviewRulesDef)
+    groups: GroupRulesDef = Field(default_factory=GroupRulesDef)
+    signup: SignupDef = Field(default_factory=SignupDef)
+    rubrics: RubricChoiceDef = Field(default_factory=RubricChoiceDef)
+
+    @field_validator("code")
+    @classmethod
+    def code_is_a_url_slug(cls, value: str) -> str:
+        if not CODE_PATTERN.match(value):
+            raise ValueError(
+                "must be lowercase letters, digits and dashes (2-63 characters), e.g. comp541-fall2023"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def timezone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name like Europe/Istanbul)")
+        return value
+
+    @model_validator(mode="after")
+    def references_agree(self) -> "CourseDefinition":
+        problems: list[str] = []
+        numbers = [w.number for w in self.weeks]
+        if len(set(numbers)) != len(numbers):
+            problems.append("weeks: week numbers repeat")
+        by_number = {w.number: w for w in self.weeks}
+        seen_weeks: set[int] = set()
+        for index, session in enumerate(self.paper_sessions):
+            week = by_number.get(session.week)
+            if week is None:
+                problems.append(f"paper_sessions[{index}].week: week {session.week} is not in weeks")
+            elif week.is_break:
+                problems.append(f"paper_sessions[{index}].week: week {session.week} is a break week")
+            if session.week in seen_weeks:
+                problems.append(f"paper_sessions[{index}].week: week {session.week} has two sessions")
+            seen_weeks.add(session.week)
+        role_keys = [r.key for r in self.roles]
+        if len(set(role_keys)) != len(role_keys):
+            problems.append("roles: role keys repeat")
+        for role_key in self.rubrics.presentations:
+            if role_key not in role_keys:
+                problems.append(f"rubrics.presentations.{role_key}: no role with that key")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def week_date(self, number: int) -> date:
+        return next(w.date for w in self.weeks if w.number == number)
+
+    def session_date(self, session: PaperSessionDef) -> date:
+        return session.date or self.week_date(session.week)
+
+    def presentation_rubric(self, role_key: str) -> str:
+        return self.rubrics.presentations.get(role_key, f"presentation-{role_key}")
+
+
+class CourseFileError(Exception):
+    """A course file that cannot be used; ``problems`` lists every problem found."""
+
+    def __init__(self, path: str, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {p}" for p in problems))
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def describe_validation_error(error: ValidationError) -> list[str]:
+    """One line per problem: the field path, what is wrong, and the value given."""
+    lines = []
+    for item in error.errors():
+        where = _location(item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        given = item.get("input")
+        if item["type"] not in ("missing",) and not isinstance(given, (dict, list)):
+            lines.append(f"{where}: {message} (got {given!r})")
+        else:
+            lines.append(f"{where}: {message}")
+    return lines
+
+
+def parse_course_definition(data: Any, source: str) -> CourseDefinition:
+    if not isinstance(data, dict):
+        raise CourseFileError(source, ["the file must hold a mapping of course fields"])
+    try:
+        return CourseDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise CourseFileError(source, describe_validation_error(exc)) from None
+
+
+def load_course_file(path: str | Path) -> CourseDefinition:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise CourseFileError(str(path), [f"cannot be read: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise CourseFileError(str(path), [f"{where}not valid YAML ({problem})"]) from None
+    return parse_course_definition(data, str(path))

@@ -1,0 +1,99 @@
+"""Course pages: the list of my courses, a course's home (its schedule), and its roster."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, flash, g, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from models import CourseRole, Enrollment, Membership, Slot, User, db
+from review.accounts.forms import EmptyForm
+from review.cli import issue_links
+from review.core.errors import DomainError
+from review.courses import roster, services
+from review.courses.forms import TableUploadForm
+from review.permissions import course_instructor, course_member, course_staff, is_staff, public
+from review.spreadsheets import neutralise
+
+bp = Blueprint("courses", __name__)
+
+
+@bp.get("/")
+@public
+def index() -> str | WerkzeugResponse:
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login"))
+    return render_template("courses/index.html", memberships=services.courses_of(current_user))
+
+
+@bp.get("/c/<course_code>/")
+@course_member
+def home(course_code: str) -> str:
+    course = g.course
+    weeks = services.course_schedule(course)
+    my_group = None
+    my_slot_ids: set[int] = set()
+    if g.enrollment.role == CourseRole.student:
+        membership = db.session.scalar(select(Membership).where(
+            Membership.course_id == course.id, Membership.user_id == current_user.id))
+        if membership is not None:
+            my_group = membership.group
+            my_slot_ids = set(db.session.scalars(
+                select(Slot.id).where(Slot.group_id == membership.group_id)))
+    return render_template("courses/home.html", course=course, weeks=weeks, roles=course.roles,
+                           my_group=my_group, my_slot_ids=my_slot_ids,
+                           staff=is_staff(g.enrollment))
+
+
+@bp.route("/c/<course_code>/roster", methods=["GET", "POST"])
+@course_staff
+def roster_page(course_code: str) -> tuple[str, int] | str:
+    course = g.course
+    form = TableUploadForm()
+    status = 200
+    if form.validate_on_submit():
+        if g.enrollment.role != CourseRole.instructor:
+            flash("Only instructors import the roster.", "error")
+            status = 403
+        else:
+            upload = form.file.data
+            try:
+                rows = roster.parse_roster(roster.read_table(upload.read(), upload.filename))
+                result = roster.import_roster(course, rows)
+            except DomainError as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+                status = 422
+            else:
+                db.session.commit()
+                flash(f"Roster imported: {result.summary()}", "success")
+    elif form.is_submitted():
+        status = 422
+    students = db.session.execute(
+        select(Enrollment, User).join(User).where(Enrollment.course_id == course.id)
+        .order_by(Enrollment.role, User.last_name, User.first_name)).tuples().all()
+    return render_template("courses/roster.html", course=course, form=form, people=students,
+                           links_form=EmptyForm(),
+                           is_instructor=g.enrollment.role == CourseRole.instructor), status
+
+
+@bp.post("/c/<course_code>/roster/links.csv")
+@course_instructor
+def roster_links(course_code: str) -> WerkzeugResponse:
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        flash("The form expired; try again.", "error")
+        return redirect(url_for("courses.roster_page", course_code=course_code))
+    links = issue_links([user for _, user in roster.students_without_password(g.course)])
+    db.session.commit()
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["email", "name", "link", "expires_utc"])
+    writer.writeheader()
+    writer.writerows({key: neutralise(value) for key, value in link.items()} for link in links)
+    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename={course_code}-set-password-links.csv",
+        "Cache-Control": "no-store"})

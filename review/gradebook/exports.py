@@ -1,0 +1,363 @@
+"""Gradebook exports: the Excel workbook and the CSV files for people and for LMS upload.
+
+Every export reads a :class:`~review.gradebook.compute.Gradebook`, so the numbers are the ones
+the HTML page shows (STYLE.md point 7). User text (names, emails, paper titles, group names,
+component labels, notes) goes through :mod:`review.spreadsheets` first, so the only formulas in a
+workbook are the ones written here (STYLE.md point 8).
+
+Public API:
+    write_workbook(gradebook) -> bytes: the .xlsx file, built in memory.
+    write_summary_csv(gradebook) -> str: one row per student, UTF-8 with a BOM so Excel reads
+        Turkish letters correctly; encode it with ``utf-8`` (not ``utf-8-sig``, the BOM is in).
+    write_blackboard_csv(gradebook, column_name, *, column_id=None) -> str: Blackboard Grade
+        Center upload file carrying the course total.
+    write_canvas_csv(gradebook, assignment_name, *, assignment_id=None) -> str: Canvas gradebook
+        import file carrying the course total.
+
+Workbook layout: Summary (identity, one percentage per component, ``Total`` as a live formula
+over the Weights sheet, ``Letter`` as an approximate VLOOKUP on the Grade boundaries sheet, then
+the platform's own ``Platform total`` and ``Platform letter``), Weights, Grade boundaries, Reviews
+(student x session: counted score and state), Presentations, Participation, Late days, Imported.
+Editing a weight in the Weights sheet recomputes every Total; ``Platform total`` stays as
+exported, so the two side by side show the effect of the change.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from review.gradebook.compute import CRITERION_PREFIX, LETTER_ROUNDING_DECIMALS, Gradebook
+from review.spreadsheets import neutralise, neutralise_frame
+
+#: Percentages in the workbook show one decimal; the stored values keep full precision.
+PERCENT_FORMAT = "0.0"
+#: Decimals in CSV files (LMS grade columns accept two).
+CSV_DECIMALS = 2
+#: The LMS grade column is the course total as points out of this.
+LMS_POINTS_POSSIBLE = 100
+_MAX_COLUMN_WIDTH = 50
+_MIN_COLUMN_WIDTH = 8
+_MISSING_FILL = PatternFill(start_color="FFC7CE", end_color="FFC7CE", fill_type="solid")
+
+SUMMARY_SHEET = "Summary"
+WEIGHTS_SHEET = "Weights"
+BOUNDARIES_SHEET = "Grade boundaries"
+REVIEWS_SHEET = "Reviews"
+PRESENTATIONS_SHEET = "Presentations"
+PARTICIPATION_SHEET = "Participation"
+LATE_DAYS_SHEET = "Late days"
+IMPORTED_SHEET = "Imported"
+
+_IDENTITY_HEADERS = {"student_id": "Student ID", "first_name": "First name", "last_name": "Last name"}
+
+
+# --- Workbook -------------------------------------------------------------------------------
+
+
+def write_workbook(gradebook: Gradebook) -> bytes:
+    """Build the gradebook .xlsx in memory and return its bytes."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        summary = _summary_sheet_frame(gradebook)
+        weights = _weights_frame(gradebook)
+        boundaries = _boundaries_frame(gradebook)
+        _write(writer, SUMMARY_SHEET, summary, freeze="D2")
+        _write(writer, WEIGHTS_SHEET, weights)
+        _write(writer, BOUNDARIES_SHEET, boundaries)
+        _write_summary_formulas(writer.sheets[SUMMARY_SHEET], gradebook, len(summary), len(boundaries))
+
+        reviews, state_columns = _reviews_sheet_frame(gradebook)
+        _write(writer, REVIEWS_SHEET, reviews, freeze="D2")
+        _highlight(
+            writer.sheets[REVIEWS_SHEET],
+            state_columns,
+            len(reviews),
+            # Missing and draft reviews both score 0: the work the instructor should chase.
+            'OR(LEFT({cell},7)="missing",LEFT({cell},5)="draft")',
+        )
+
+        _write(writer, PRESENTATIONS_SHEET, _presentations_sheet_frame(gradebook), freeze="D2")
+        _write(writer, PARTICIPATION_SHEET, _participation_sheet_frame(gradebook), freeze="D2")
+        _write(writer, LATE_DAYS_SHEET, _late_days_sheet_frame(gradebook), freeze="D2")
+
+        imported = _imported_sheet_frame(gradebook)
+        _write(writer, IMPORTED_SHEET, imported, freeze="D2")
+        _highlight(
+            writer.sheets[IMPORTED_SHEET],
+            range(len(_IDENTITY_HEADERS), imported.shape[1]),
+            len(imported),
+            "ISBLANK({cell})",
+        )
+        writer.book.properties.title = f"{gradebook.course.code} gradebook"
+    return buffer.getvalue()
+
+
+def _identity(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[list(_IDENTITY_HEADERS)].rename(columns=_IDENTITY_HEADERS)
+
+
+def _summary_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
+    summary = gradebook.summary
+    course = gradebook.course
+    frame = _identity(summary)
+    frame["Email"] = summary["email"]
+    for component in course.components:
+        frame[component.label] = summary[component.key]
+    # Filled with formulas once the sheet exists; the platform's numbers sit right beside them.
+    frame["Total"] = math.nan
+    frame["Letter"] = math.nan
+    frame["Platform total"] = summary["total"]
+    frame["Platform letter"] = summary["letter"]
+    return frame.reset_index(drop=True)
+
+
+def _weights_frame(gradebook: Gradebook) -> pd.DataFrame:
+    components = gradebook.course.components
+    return pd.DataFrame(
+        {
+            "Key": [c.key for c in components],
+            "Component": [c.label for c in components],
+            "Weight (%)": [float(c.weight) for c in components],
+            "Kind": [c.kind for c in components],
+            "Max points": [float(c.max_points) if c.kind == "external" else math.nan for c in components],
+            "Drop lowest": [c.drop_lowest if c.kind == "reviews" else math.nan for c in components],
+        }
+    )
+
+
+def _boundaries_frame(gradebook: Gradebook) -> pd.DataFrame:
+    # VLOOKUP's approximate match needs the keys ascending.
+    ascending = sorted(gradebook.course.boundaries, key=lambda b: b.min_percent)
+    return pd.DataFrame(
+        {
+            "Minimum %": [float(b.min_percent) for b in ascending],
+            "Letter": [b.letter for b in ascending],
+        }
+    )
+
+
+def _write_summary_formulas(sheet: Worksheet, gradebook: Gradebook, rows: int, boundaries: int) -> None:
+    components = gradebook.course.components
+    first_component = 5  # after Student ID, First name, Last name, Email
+    component_letters = [get_column_letter(first_component + i) for i in range(len(components))]
+    total_letter = get_column_letter(first_component + len(components))
+    letter_column = first_component + len(components) + 1
+    # Weights!C holds the weights in component order (see _weights_frame).
+    weight_sum = f"SUM({WEIGHTS_SHEET}!$C$2:$C${len(components) + 1})"
+    lookup_range = f"'{BOUNDARIES_SHEET}'!$A$2:$B${boundaries + 1}"
+    for row in range(2, rows + 2):
+        # A blank component cell multiplies as 0, matching the platform's "blank counts 0" rule.
+        products = "+".join(
+            f"{letter}{row}*{WEIGHTS_SHEET}!$C${index + 2}" for index, letter in enumerate(component_letters)
+        )
+        sheet.cell(row=row, column=letter_column - 1, value=f"=({products})/{weight_sum}")
+        sheet.cell(
+            row=row,
+            column=letter_column,
+            value=f"=VLOOKUP(ROUND({total_letter}{row},{LETTER_ROUNDING_DECIMALS}),{lookup_range},2,TRUE)",
+        )
+        sheet.cell(row=row, column=letter_column - 1).number_format = PERCENT_FORMAT
+    _highlight(sheet, range(first_component - 1, first_component - 1 + len(components)), rows, "ISBLANK({cell})")
+
+
+def _session_labels(sessions: pd.DataFrame) -> dict[int, str]:
+    # Week numbers label the columns; two sessions in one week also get their id to stay distinct.
+    repeated = sessions["week"].duplicated(keep=False)
+    return {
+        int(sid): f"W{week}" if not dup else f"W{week}-{sid}"
+        for sid, week, dup in zip(sessions["session_id"], sessions["week"], repeated, strict=True)
+    }
+
+
+def _reviews_sheet_frame(gradebook: Gradebook) -> tuple[pd.DataFrame, list[int]]:
+    reviews = gradebook.reviews
+    labels = _session_labels(gradebook.sessions)
+    suffix = reviews["status"].map({"pending": " (pending)", "dropped": " (dropped)"}).fillna("")
+    shown = pd.DataFrame(
+        {
+            "user_id": reviews["user_id"],
+            "session_id": reviews["session_id"],
+            "score": reviews["effective_pct"],
+            "state": reviews["state"] + suffix,
+        }
+    )
+    frame = _identity(gradebook.students).reset_index(drop=True)
+    state_columns: list[int] = []
+    if not shown.empty:
+        scores = shown.pivot(index="user_id", columns="session_id", values="score")
+        states = shown.pivot(index="user_id", columns="session_id", values="state")
+        order = gradebook.students.index
+        for session_id, label in labels.items():
+            frame[f"{label} score"] = scores[session_id].reindex(order).to_numpy()
+            frame[f"{label} state"] = states[session_id].reindex(order).to_numpy()
+            state_columns.append(frame.shape[1] - 1)
+    return frame, state_columns
+
+
+def _presentations_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
+    presentations = gradebook.presentations
+    frame = _identity(presentations)
+    frame["Week"] = presentations["week"]
+    frame["Group"] = presentations["group"]
+    frame["Paper"] = presentations["paper"]
+    frame["Role"] = presentations["role"]
+    for name in gradebook.criteria:
+        frame[name] = presentations[CRITERION_PREFIX + name]
+    frame["Total"] = presentations["total"]
+    frame["Max points"] = presentations["max_points"]
+    frame["Peer %"] = presentations["peer_pct"]
+    frame["Final %"] = presentations["final_pct"]
+    frame["Status"] = presentations["status"]
+    return frame.reset_index(drop=True)
+
+
+def _participation_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
+    participation = gradebook.participation
+    frame = _identity(gradebook.students).reset_index(drop=True)
+    if participation.empty:
+        return frame
+    wide = participation.pivot(index="user_id", columns="session_id", values="pct")
+    order = gradebook.students.index
+    for session_id, label in _session_labels(gradebook.sessions).items():
+        column = wide[session_id] if session_id in wide.columns else pd.Series(dtype=float)
+        frame[label] = column.reindex(order).to_numpy()
+    return frame
+
+
+def _late_days_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
+    late_days = gradebook.late_days
+    frame = _identity(late_days)
+    frame["Days"] = late_days["days"]
+    frame["Note"] = late_days["note"]
+    return frame.reset_index(drop=True)
+
+
+def _imported_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
+    imported = gradebook.imported
+    frame = _identity(imported)
+    for component in gradebook.course.components:
+        if component.kind == "external":
+            frame[f"{component.label} (of {component.max_points:g})"] = imported[component.key]
+    return frame.reset_index(drop=True)
+
+
+def _write(writer: pd.ExcelWriter, name: str, frame: pd.DataFrame, freeze: str = "A2") -> None:
+    """Write a neutralised frame, then format the sheet: frozen header, filter, widths, decimals."""
+    safe = neutralise_frame(frame)
+    safe.to_excel(writer, sheet_name=name, index=False)
+    sheet = writer.sheets[name]
+    rows, columns = safe.shape
+    sheet.freeze_panes = freeze
+    if columns:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(columns)}{rows + 1}"
+    for position in range(columns):
+        column = safe.iloc[:, position]
+        letter = get_column_letter(position + 1)
+        sheet.column_dimensions[letter].width = _column_width(str(safe.columns[position]), column)
+        if pd.api.types.is_float_dtype(column.dtype):
+            for (cell,) in sheet.iter_rows(min_row=2, max_row=rows + 1, min_col=position + 1, max_col=position + 1):
+                cell.number_format = PERCENT_FORMAT
+
+
+def _column_width(header: str, column: pd.Series) -> float:
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        longest = 6
+    else:
+        lengths = column.dropna().astype(str).str.len()
+        longest = int(lengths.max()) if len(lengths) else 0
+    return float(min(_MAX_COLUMN_WIDTH, max(_MIN_COLUMN_WIDTH, len(header), longest) + 2))
+
+
+def _highlight(sheet: Worksheet, positions: Iterable[int], rows: int, condition: str) -> None:
+    """Red-fill cells of the given 0-based columns where ``condition`` (with ``{cell}``) holds."""
+    if rows == 0:
+        return
+    for position in positions:
+        letter = get_column_letter(position + 1)
+        rule = FormulaRule(formula=[condition.format(cell=f"{letter}2")], fill=_MISSING_FILL)
+        sheet.conditional_formatting.add(f"{letter}2:{letter}{rows + 1}", rule)
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+
+def _number(value: float) -> str:
+    return "" if pd.isna(value) else f"{value:.{CSV_DECIMALS}f}"
+
+
+def _csv(rows: Iterable[Sequence[object]], quoting: int = csv.QUOTE_MINIMAL) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=quoting)
+    for row in rows:
+        # Neutralise the final cell text, so text composed from safe parts is checked too.
+        writer.writerow([neutralise(cell) for cell in row])
+    return buffer.getvalue()
+
+
+def write_summary_csv(gradebook: Gradebook) -> str:
+    """One row per student: identity, each component's percentage, total and letter."""
+    summary = gradebook.summary
+    components = gradebook.course.components
+    header = ["Student ID", "First name", "Last name", "Email", *(c.label for c in components), "Total", "Letter"]
+    identities = summary[["student_id", "first_name", "last_name", "email"]].itertuples(index=False, name=None)
+    percentages = summary[[c.key for c in components]].to_numpy()
+    rows = [
+        [*identity, *(_number(value) for value in pcts), _number(total), letter]
+        for identity, pcts, total, letter in zip(
+            identities, percentages, summary["total"], summary["letter"], strict=True
+        )
+    ]
+    # The BOM makes Excel open the file as UTF-8 instead of the locale's code page.
+    return "\ufeff" + _csv([header, *rows])
+
+
+def write_blackboard_csv(gradebook: Gradebook, column_name: str, *, column_id: str | None = None) -> str:
+    """Blackboard Learn (Original) Grade Center upload file with the course total.
+
+    Layout, per Blackboard's "Uploading or Downloading Grade Center Items for Working Offline":
+    students are matched on Username; a column is matched on the ``|<column id>`` suffix of its
+    header, and a header without one creates a new column. A downloaded Grade Center labels
+    columns ``<Name> [Total Pts: <points> Score] |<id>``, so the new-column header is the same
+    without the id. Comma-delimited uploads must quote every field. Header:
+    ``"Last Name","First Name","Username","Student ID","<column_name> [Total Pts: 100 Score]"``.
+    """
+    header = f"{column_name} [Total Pts: {LMS_POINTS_POSSIBLE} Score]"
+    if column_id is not None:
+        header += f" |{column_id}"
+    students = gradebook.students
+    totals = gradebook.summary["total"]
+    rows = [
+        [s.last_name, s.first_name, s.username, s.student_id, _number(total * LMS_POINTS_POSSIBLE / 100)]
+        for s, total in zip(students.itertuples(index=False), totals, strict=True)
+    ]
+    return _csv([["Last Name", "First Name", "Username", "Student ID", header], *rows], csv.QUOTE_ALL)
+
+
+def write_canvas_csv(gradebook: Gradebook, assignment_name: str, *, assignment_id: int | str | None = None) -> str:
+    """Canvas gradebook import file with the course total.
+
+    Layout, per Canvas's "How do I import grades in the Gradebook?" and its own export: header
+    ``Student,ID,SIS User ID,SIS Login ID,Section,<Assignment> (<id>)``, then a read-only
+    ``    Points Possible`` row. Canvas matches a row by ID, SIS User ID or SIS Login ID; the
+    platform knows no Canvas IDs, so ID and Section stay blank and the SIS columns carry the
+    student number and username. Without ``assignment_id`` the header is the bare name, and Canvas
+    offers to create that assignment on import.
+    """
+    header = assignment_name if assignment_id is None else f"{assignment_name} ({assignment_id})"
+    students = gradebook.students
+    totals = gradebook.summary["total"]
+    rows = [
+        [f"{s.last_name}, {s.first_name}", "", s.student_id, s.username, "", _number(total * LMS_POINTS_POSSIBLE / 100)]
+        for s, total in zip(students.itertuples(index=False), totals, strict=True)
+    ]
+    points_row = ["    Points Possible", "", "", "", "", str(LMS_POINTS_POSSIBLE)]
+    return _csv([["Student", "ID", "SIS User ID", "SIS Login ID", "Section", header], points_row, *rows])

@@ -1,0 +1,116 @@
+"""Who may use what: a decorator per access level on every route, and ``require`` for objects.
+
+Level one is the decorator: it states who may call the route and marks the view function with
+``access_rule`` so a test can walk ``app.url_map`` and find any route without one. Course-scoped
+levels load the course named by ``<course_code>`` into ``g.course`` and the caller's enrollment
+into ``g.enrollment``; a course the user does not belong to answers 404, so other courses' pages
+do not even reveal that they exist. Level two is ``require(predicate)``, called by the view with a
+``can_*`` predicate about the object at hand.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable, TypeVar
+
+from flask import abort, g
+from flask_login import current_user
+from sqlalchemy import select
+
+from models import Course, CourseRole, Enrollment, db
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+STAFF_ROLES = frozenset({CourseRole.instructor, CourseRole.ta})
+
+
+def _mark(view: Callable[..., Any], rule: str) -> None:
+    view.access_rule = rule  # type: ignore[attr-defined]
+
+
+def public(view: View) -> View:
+    """Anyone, signed in or not."""
+    _mark(view, "public")
+    return view
+
+
+def signed_in(view: View) -> View:
+    """Any signed-in user."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            from review.extensions import login_manager
+
+            return login_manager.unauthorized()
+        return view(*args, **kwargs)
+
+    _mark(wrapper, "signed_in")
+    return wrapper  # type: ignore[return-value]
+
+
+def site_admin(view: View) -> View:
+    """Platform administrators only."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            from review.extensions import login_manager
+
+            return login_manager.unauthorized()
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    _mark(wrapper, "site_admin")
+    return wrapper  # type: ignore[return-value]
+
+
+def enrollment_of(user: Any, course: Course) -> Enrollment | None:
+    if not user.is_authenticated:
+        return None
+    return db.session.scalar(
+        select(Enrollment).where(Enrollment.course_id == course.id, Enrollment.user_id == user.id)
+    )
+
+
+def _course_route(roles: frozenset[CourseRole], rule: str) -> Callable[[View], View]:
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                from review.extensions import login_manager
+
+                return login_manager.unauthorized()
+            course = db.session.scalar(select(Course).where(Course.code == kwargs["course_code"]))
+            if course is None:
+                abort(404)
+            enrollment = enrollment_of(current_user, course)
+            if enrollment is None:
+                abort(404)
+            if enrollment.role not in roles:
+                abort(403)
+            g.course = course
+            g.enrollment = enrollment
+            return view(*args, **kwargs)
+
+        _mark(wrapper, rule)
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+course_member = _course_route(frozenset(CourseRole), "course_member")
+course_student = _course_route(frozenset({CourseRole.student}), "course_student")
+course_staff = _course_route(STAFF_ROLES, "course_staff")
+course_instructor = _course_route(frozenset({CourseRole.instructor}), "course_instructor")
+
+
+def is_staff(enrollment: Enrollment | None) -> bool:
+    return enrollment is not None and enrollment.role in STAFF_ROLES
+
+
+def require(allowed: bool, *, status: int = 404) -> None:
+    """Stop the request unless a ``can_*`` predicate allowed it (404 hides what exists)."""
+    if not allowed:
+        abort(status)

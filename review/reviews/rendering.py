@@ -1,0 +1,225 @@
+"""Safe rendering of student-written Markdown with LaTeX math, for reviews and questions.
+
+Students write reviews in Markdown (CommonMark plus tables and strikethrough) and may use
+LaTeX math: ``$...$`` inline and ``$$...$$`` on its own lines for display math. Math is turned
+into MathML on the server, so pages need no JavaScript (browsers render MathML natively).
+
+Public API:
+    render_markdown(text: str) -> markupsafe.Markup
+        The sanitized HTML for ``text``; safe to drop into a Jinja template as is.
+
+What the reader gets, and why:
+    - Raw HTML in the source is shown as text, never passed through.
+    - A formula latex2mathml cannot parse is shown as its source in
+      ``<code class="math-error">`` instead of failing the whole page.
+    - Every link gets ``rel="noopener nofollow ugc"``; only absolute http, https and mailto URLs
+      survive. Images become plain links to the image, so that a review cannot embed a tracking
+      pixel that reports who read it.
+    - The final HTML is cleaned by nh3 against an explicit allow-list (HTML from Markdown plus the
+      MathML latex2mathml emits); no script, event handler, style attribute, or javascript:/data:
+      URL survives, whatever the input.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from typing import Any
+from xml.etree import ElementTree
+
+import nh3
+from latex2mathml.converter import Converter
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from markupsafe import Markup
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+MATH_ERROR_CLASS = "math-error"
+
+# A formula this long in a review is a mistake or an attack on the converter's time, not math.
+MAX_FORMULA_CHARS = 2000
+
+LINK_REL = "noopener nofollow ugc"
+ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+
+HTML_TAGS = frozenset(
+    {
+        "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6",
+        "em", "strong", "s", "code", "pre", "blockquote",
+        "ul", "ol", "li", "a",
+        "table", "thead", "tbody", "tr", "th", "td",
+        "span", "div",
+    }
+)
+
+# Every element latex2mathml 3.81 can emit (checked against its converter), plus the
+# semantics/annotation pair this module adds to carry the TeX source.
+MATHML_TAGS = frozenset(
+    {
+        "math", "semantics", "annotation",
+        "mrow", "mi", "mn", "mo", "mtext", "mspace",
+        "msup", "msub", "msubsup", "mover", "munder", "munderover",
+        "mfrac", "msqrt", "mroot",
+        "mtable", "mtr", "mtd",
+        "mstyle", "mpadded", "menclose", "mphantom",
+    }
+)
+
+# Presentation attributes latex2mathml sets. Deliberately absent: href (latex2mathml copies
+# \href{...} targets verbatim), style and class (from \style and \class), xmlns (implied by
+# the HTML parser), and border-color.
+MATHML_PRESENTATION_ATTRIBUTES = frozenset(
+    {
+        "mathvariant", "mathsize", "mathcolor", "mathbackground",
+        "displaystyle", "scriptlevel", "stretchy", "fence", "form", "separator",
+        "largeop", "movablelimits", "accent", "lspace", "rspace", "minsize", "maxsize",
+        "width", "height", "depth", "voffset", "linethickness", "notation",
+        "columnalign", "columnlines", "rowlines", "rowspacing", "columnspacing",
+    }
+)
+
+# Values of presentation attributes are keywords, colour names, #hex colours and lengths.
+# Refusing anything else (parentheses, colons, quotes) rules out url(...) and scheme tricks
+# in mathcolor/mathbackground, which latex2mathml copies from \color{...} verbatim.
+SAFE_MATHML_ATTRIBUTE_VALUE = re.compile(r"[A-Za-z0-9#.+\- ]*")
+
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
+    "a": {"href"},
+    "ol": {"start"},
+    **{tag: set(MATHML_PRESENTATION_ATTRIBUTES) for tag in MATHML_TAGS - {"math", "annotation"}},
+}
+ALLOWED_ATTRIBUTE_VALUES: dict[str, dict[str, set[str]]] = {
+    "math": {"display": {"inline", "block"}},
+    "annotation": {"encoding": {"application/x-tex"}},
+}
+ALLOWED_CLASSES: dict[str, set[str]] = {
+    "span": {"math", "inline"},
+    "div": {"math", "block"},
+    "code": {MATH_ERROR_CLASS},
+}
+
+
+def render_markdown(text: str) -> Markup:
+    """Render student Markdown with ``$``/``$$`` math to sanitized HTML."""
+    unsafe_html = _MARKDOWN.render(text)
+    return Markup(
+        nh3.clean(
+            unsafe_html,
+            tags=set(HTML_TAGS | MATHML_TAGS),
+            attributes=ALLOWED_ATTRIBUTES,
+            tag_attribute_values=ALLOWED_ATTRIBUTE_VALUES,
+            allowed_classes=ALLOWED_CLASSES,
+            attribute_filter=_filter_mathml_attribute_value,
+            url_schemes=set(ALLOWED_URL_SCHEMES),
+            # Relative URLs would resolve against the platform itself; a review has no reason
+            # to link into the application, so only absolute URLs with an allowed scheme stay.
+            url_relative="deny",
+            link_rel=LINK_REL,
+            strip_comments=True,
+        )
+    )
+
+
+def _render_formula(latex: str, options: dict[str, Any]) -> str:
+    """Convert one formula to MathML, or show its source as code when it does not parse."""
+    display = "block" if options.get("display_mode") else "inline"
+    if len(latex) > MAX_FORMULA_CHARS:
+        return _formula_source_as_code(latex, display)
+    try:
+        math = Converter(display=display).convert_to_element(latex)
+    # latex2mathml reports malformed input with a dozen exception types of its own and also
+    # leaks built-ins (IndexError, StopIteration, ValueError, RecursionError) on some inputs;
+    # any failure means "not renderable", and one bad formula must not break the page.
+    except Exception:
+        return _formula_source_as_code(latex, display)
+    return _serialize_mathml(math, latex)
+
+
+def _formula_source_as_code(latex: str, display: str) -> str:
+    delimiter = "$$" if display == "block" else "$"
+    return f'<code class="{MATH_ERROR_CLASS}">{escapeHtml(delimiter + latex + delimiter)}</code>'
+
+
+def _serialize_mathml(math: ElementTree.Element, latex: str) -> str:
+    """Serialize latex2mathml's tree ourselves, with correct escaping.
+
+    latex2mathml's own ``convert`` un-escapes its whole output so that the character
+    references it stores as text (``&#x02211;``) come out right, and in doing so lets
+    ``\\text{<b>}`` or ``\\color{"><x>}`` through as live markup. Decoding the references in
+    each text and attribute first and letting ElementTree escape afterwards gives the same
+    characters without that hole.
+    """
+    for element in math.iter():
+        if element.text:
+            element.text = html.unescape(element.text)
+        if element.tail:
+            element.tail = html.unescape(element.tail)
+        for name, value in element.attrib.items():
+            element.attrib[name] = html.unescape(value)
+    # Keep the TeX source alongside the MathML: screen readers and copy-paste can use it.
+    content = list(math)
+    for child in content:
+        math.remove(child)
+    semantics = ElementTree.SubElement(math, "semantics")
+    semantics.extend(content)
+    annotation = ElementTree.SubElement(semantics, "annotation", encoding="application/x-tex")
+    annotation.text = latex
+    return ElementTree.tostring(math, encoding="unicode")
+
+
+def _render_display_math_in_paragraph(
+    renderer: RendererHTML,
+    tokens: Sequence[Token],
+    index: int,
+    options: OptionsDict,
+    env: EnvType,
+) -> str:
+    # The plugin wraps ``$$...$$`` written inside a paragraph in a <div>, which is invalid
+    # inside <p> and makes the HTML parser split the paragraph; a <span> keeps it whole while
+    # the MathML itself still says display="block".
+    formula = _render_formula(tokens[index].content.strip(), {"display_mode": True})
+    return f'<span class="math inline">{formula}</span>'
+
+
+def _render_image_as_link(
+    renderer: RendererHTML,
+    tokens: Sequence[Token],
+    index: int,
+    options: OptionsDict,
+    env: EnvType,
+) -> str:
+    image = tokens[index]
+    source = str(image.attrGet("src") or "")
+    alt_text = renderer.renderInlineAsText(image.children or [], options, env)
+    return f'<a href="{escapeHtml(source)}">{escapeHtml(alt_text or source)}</a>'
+
+
+def _filter_mathml_attribute_value(tag: str, attribute: str, value: str) -> str | None:
+    if tag in MATHML_TAGS and attribute in MATHML_PRESENTATION_ATTRIBUTES:
+        return value if SAFE_MATHML_ATTRIBUTE_VALUE.fullmatch(value) else None
+    return value
+
+
+def _build_markdown() -> MarkdownIt:
+    markdown = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    markdown.use(
+        dollarmath_plugin,
+        # Labels would emit id attributes chosen by students; ids could clash with the page's.
+        allow_labels=False,
+        # Students write prices and counts ("costs $5 and $10"); requiring no space inside the
+        # dollars and no digit right outside them, as Pandoc does, keeps those as text.
+        allow_space=False,
+        allow_digits=False,
+        double_inline=True,
+        renderer=_render_formula,
+    )
+    markdown.add_render_rule("math_inline_double", _render_display_math_in_paragraph)
+    markdown.add_render_rule("image", _render_image_as_link)
+    return markdown
+
+
+_MARKDOWN = _build_markdown()

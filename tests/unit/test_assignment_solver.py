@@ -1,0 +1,416 @@
+"""The presentation-role assignment solver: each rule, the cost, diagnoses, and brute-force optimality."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from review.assignment.solver import (
+    AssignmentProblem,
+    AssignmentResult,
+    FixedSlot,
+    GroupPreferences,
+    InvalidAssignmentInput,
+    InvalidFixedSlot,
+    InvalidPreferences,
+    solve_assignment,
+)
+
+THREE_ROLES = ("overview", "strengths", "weaknesses")
+
+
+def group(name: str, ranking: Sequence[int] = (), unavailable: Sequence[int] = ()) -> GroupPreferences:
+    return GroupPreferences(name, tuple(ranking), frozenset(unavailable))
+
+
+def weeks_of(result: AssignmentResult, name: str) -> list[int]:
+    return [a.week for a in result.assignments if a.group == name]
+
+
+def holder(result: AssignmentResult, week: int, role: str) -> str:
+    (found,) = [a.group for a in result.assignments if a.week == week and a.role == role]
+    return found
+
+
+# --- each rule on its own --------------------------------------------------------------------
+
+
+def test_a_group_never_holds_two_roles_of_the_same_paper() -> None:
+    # A only wants week 1; taking both of its roles would cost 2, so the rule must push it to 1 + 4.
+    problem = AssignmentProblem(
+        weeks=(1, 2, 3), roles=("overview", "critique"),
+        groups=(group("A", [1]), group("B"), group("C")),
+    )
+    result = solve_assignment(problem)
+    assert result.status == "optimal"
+    for name in "ABC":
+        assert len(set(weeks_of(result, name))) == len(weeks_of(result, name)) == 2
+    assert result.objective == 1 + 4 + 4 * 1
+
+
+def test_three_slots_give_each_group_one_of_each_role() -> None:
+    # A and B already present the overview, so balance leaves week 3's overview to C.
+    problem = AssignmentProblem(
+        weeks=(1, 2, 3), roles=THREE_ROLES,
+        groups=(group("A", [1, 2, 3]), group("B", [3, 2, 1]), group("C", [2, 1, 3])),
+        fixed=(FixedSlot("A", 1, "overview"), FixedSlot("B", 2, "overview")),
+    )
+    result = solve_assignment(problem)
+    assert result.status == "optimal"
+    for name in "ABC":
+        assert sorted(a.role for a in result.assignments if a.group == name) == sorted(THREE_ROLES)
+    assert holder(result, 3, "overview") == "C"
+
+
+def test_role_balance_rejects_fixed_slots_giving_a_group_the_same_role_twice() -> None:
+    problem = AssignmentProblem(
+        weeks=(1, 2, 3), roles=THREE_ROLES,
+        groups=(group("A"), group("B"), group("C")),
+        fixed=(FixedSlot("A", 1, "overview"), FixedSlot("A", 2, "overview")),
+    )
+    result = solve_assignment(problem)
+    assert result.status == "infeasible"
+    rules = {reason.rule for reason in result.explanation}
+    assert "role_balance" in rules
+    fixed_reason = next(reason for reason in result.explanation if reason.rule == "fixed")
+    assert fixed_reason.shortfall == 1
+
+
+def test_unavailable_weeks_are_respected_even_at_a_higher_cost() -> None:
+    # Without the rule A (indifferent) would take week 1 and B its favourite week 2, total 2.
+    problem = AssignmentProblem(
+        weeks=(1, 2), roles=("overview",), groups=(group("A", unavailable=[1]), group("B", [2])),
+    )
+    result = solve_assignment(problem)
+    assert weeks_of(result, "A") == [2]
+    assert result.objective == 1 + 4
+
+
+def test_minimum_gap_keeps_a_groups_sessions_apart() -> None:
+    problem = AssignmentProblem(
+        weeks=(1, 2, 3, 4), roles=("overview",),
+        groups=(group("A", [1, 2]), group("B", [3, 4])), min_gap_weeks=2,
+    )
+    without_gap = solve_assignment(AssignmentProblem(problem.weeks, problem.roles, problem.groups))
+    result = solve_assignment(problem)
+    assert sorted(weeks_of(without_gap, "A")) == [1, 2]
+    for name in "AB":
+        first, second = sorted(weeks_of(result, name))
+        assert second - first >= 2
+
+
+def test_group_that_ranked_nothing_absorbs_the_leftover_session() -> None:
+    problem = AssignmentProblem(
+        weeks=(1, 2, 3), roles=("overview",), groups=(group("A", [1]), group("B", [2]), group("C")),
+    )
+    result = solve_assignment(problem)
+    assert weeks_of(result, "C") == [3]
+    assert result.objective == 3
+    assert result.assignments[2].rank is None
+
+
+def test_square_cost_lifts_the_worst_off_group_rather_than_pleasing_a_happy_one() -> None:
+    # Linear rank sums tie at 6 between H getting its 1st choice (W then gets its 3rd: 1+1+9+1=12)
+    # and H, Y taking 2nd choices so W gets its 1st (1+1+4+4=10); only the square separates them.
+    problem = AssignmentProblem(
+        weeks=(1, 2, 3, 4), roles=("overview",),
+        groups=(group("H", [1, 4]), group("W", [1, 2, 3]), group("X", [2, 1]), group("Y", [4, 3])),
+    )
+    result = solve_assignment(problem)
+    assert {a.group: a.week for a in result.assignments} == {"W": 1, "X": 2, "Y": 3, "H": 4}
+    assert result.objective == 10
+    worst = result.worst_off_group()
+    assert worst is not None and worst.cost == 4
+
+
+def test_load_is_split_evenly_when_the_quota_is_derived() -> None:
+    problem = AssignmentProblem(
+        weeks=tuple(range(5, 15)), roles=THREE_ROLES,
+        groups=tuple(group(f"G{i}", [5]) for i in range(11)),
+    )
+    result = solve_assignment(problem)
+    loads = Counter(a.group for a in result.assignments)
+    assert sorted(loads.values()) == [2] * 3 + [3] * 8
+
+
+# --- fixed slots ---------------------------------------------------------------------------
+
+
+def test_fixed_slots_are_kept_even_against_preferences_and_unavailability() -> None:
+    problem = AssignmentProblem(
+        weeks=(1, 2), roles=("overview", "critique"),
+        groups=(group("A", [1], unavailable=[2]), group("B", [1])),
+        fixed=(FixedSlot("A", 2, "critique"),),
+    )
+    result = solve_assignment(problem)
+    assert result.status == "optimal"
+    assert holder(result, 2, "critique") == "A"
+
+
+# --- infeasibility explained -----------------------------------------------------------------
+
+
+def test_quota_too_small_for_the_slots_says_how_many_are_short() -> None:
+    problem = AssignmentProblem(
+        weeks=tuple(range(5, 15)), roles=THREE_ROLES,
+        groups=tuple(group(f"G{i}") for i in range(11)), quota=2,
+    )
+    result = solve_assignment(problem)
+    assert result.status == "infeasible"
+    (reason,) = result.explanation
+    assert (reason.rule, reason.shortfall) == ("quota", 8)
+    assert f"{reason.message}; {reason.relaxation}" == (
+        "22 slots can be held but 30 must be filled: 8 slots short; allow a quota of 3"
+    )
+    assert "8 slots short; allow a quota of 3" in result.message
+
+
+def test_session_nobody_can_present_is_named() -> None:
+    problem = AssignmentProblem(
+        weeks=(1, 2, 3), roles=("overview", "critique"),
+        groups=(group("A", unavailable=[2]), group("B", unavailable=[2]), group("C", unavailable=[2])),
+    )
+    result = solve_assignment(problem)
+    (reason,) = result.explanation
+    assert reason.rule == "availability"
+    assert reason.shortfall == 2
+    assert "week 2" in reason.message and "only 0 can present" in reason.message
+    assert "drop week 2" in reason.relaxation
+
+
+def test_unavailability_conflict_found_by_resolving_names_the_weeks_to_override() -> None:
+    # Every week has a presenter, but C alone cannot cover both weeks 2 and 3.
+    problem = AssignmentProblem(
+        weeks=(1, 2, 3), roles=("overview",),
+        groups=(group("A", unavailable=[2, 3]), group("B", unavailable=[2, 3]), group("C")),
+    )
+    result = solve_assignment(problem)
+    (reason,) = result.explanation
+    assert (reason.rule, reason.shortfall) == ("availability", 1)
+    assert "week 2" in reason.relaxation or "week 3" in reason.relaxation
+
+
+def test_gap_too_big_suggests_the_largest_gap_that_works() -> None:
+    problem = AssignmentProblem(
+        weeks=(1, 2, 3, 4), roles=("overview",), groups=(group("A"), group("B")), min_gap_weeks=3,
+    )
+    result = solve_assignment(problem)
+    (reason,) = result.explanation
+    assert reason.rule == "min_gap"
+    assert reason.relaxation == "reduce the minimum gap to 2 weeks"
+    assert reason.shortfall == 1
+
+
+def test_gap_that_no_smaller_gap_fixes_suggests_dropping_it() -> None:
+    problem = AssignmentProblem(weeks=(1, 2), roles=("overview",), groups=(group("A"),), min_gap_weeks=4)
+    result = solve_assignment(problem)
+    (reason,) = result.explanation
+    assert reason.relaxation == "drop the minimum gap"
+    assert reason.shortfall == 3
+
+
+def test_fewer_groups_than_roles_is_explained() -> None:
+    problem = AssignmentProblem(weeks=(1,), roles=THREE_ROLES, groups=(group("A"), group("B")))
+    (reason,) = solve_assignment(problem).explanation
+    assert (reason.rule, reason.shortfall) == ("group_count", 1)
+
+
+# --- input validation ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("groups", "fixed", "error", "fragments"),
+    [
+        ((group("A", [1, 2, 1]),), (), InvalidPreferences, ["'A'", "1", "more than once"]),
+        ((group("A", [1, 9]),), (), InvalidPreferences, ["'A'", "9", "not paper sessions"]),
+        ((group("A", unavailable=[7]),), (), InvalidPreferences, ["'A'", "7", "unavailable"]),
+        ((group("A", [2], unavailable=[2]),), (), InvalidPreferences, ["'A'", "2"]),
+        ((group("A"), group("A")), (), InvalidPreferences, ["A", "more than once"]),
+        ((group("A"), group("B")), (FixedSlot("A", 1, "overview"), FixedSlot("B", 1, "overview")),
+         InvalidFixedSlot, ["'A'", "'B'", "week 1"]),
+        ((group("A"),), (FixedSlot("A", 1, "overview"), FixedSlot("A", 1, "critique")),
+         InvalidFixedSlot, ["'A'", "two roles", "week 1"]),
+        ((group("A"),), (FixedSlot("Z", 1, "overview"),), InvalidFixedSlot, ["'Z'"]),
+        ((group("A"),), (FixedSlot("A", 1, "demo"),), InvalidFixedSlot, ["'demo'"]),
+    ],
+)
+def test_malformed_input_raises_an_error_naming_the_group_and_items(
+    groups: tuple[GroupPreferences, ...], fixed: tuple[FixedSlot, ...],
+    error: type[Exception], fragments: list[str],
+) -> None:
+    with pytest.raises(error) as caught:
+        AssignmentProblem(weeks=(1, 2, 3), roles=("overview", "critique"), groups=groups, fixed=fixed)
+    assert isinstance(caught.value, ValueError)
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"weeks": (1, 1)}, "weeks listed more than once"),
+        ({"weeks": ()}, "no paper sessions"),
+        ({"roles": ()}, "no presentation roles"),
+        ({"groups": ()}, "no groups"),
+        ({"quota": 0}, "quota"),
+        ({"min_gap_weeks": -1}, "min_gap_weeks"),
+    ],
+)
+def test_malformed_course_setup_is_rejected(changes: dict[str, object], fragment: str) -> None:
+    arguments: dict[str, object] = {"weeks": (1, 2), "roles": ("overview",), "groups": (group("A"),)}
+    arguments.update(changes)
+    with pytest.raises(InvalidAssignmentInput, match=fragment):
+        AssignmentProblem(**arguments)  # type: ignore[arg-type]
+
+
+# --- result helpers ---------------------------------------------------------------------------
+
+
+def test_json_has_exactly_the_documented_shape() -> None:
+    problem = AssignmentProblem(weeks=(1, 2), roles=("overview",), groups=(group("A", [1]), group("B")))
+    document = solve_assignment(problem).to_json_dict()
+    assert json.loads(json.dumps(document)) == {
+        "status": "optimal",
+        "objective": 2,
+        "assignments": [
+            {"group": "A", "week": 1, "role": "overview", "rank": 1},
+            {"group": "B", "week": 2, "role": "overview", "rank": None},
+        ],
+    }
+    infeasible = AssignmentProblem(weeks=(1, 2), roles=("overview",), groups=(group("A"),), quota=1)
+    document = solve_assignment(infeasible).to_json_dict()
+    assert set(document) == {"status", "objective", "assignments", "explanation"}
+    assert set(document["explanation"][0]) == {"rule", "message", "shortfall", "relaxation"}
+
+
+def test_preview_helpers_summarise_ranks_and_include_idle_groups() -> None:
+    problem = AssignmentProblem(
+        weeks=(1, 2), roles=("overview",),
+        groups=(group("A", [1, 2]), group("B", [1, 2]), group("C", [2, 1])),
+    )
+    result = solve_assignment(problem)
+    outcomes = result.outcomes_by_group()
+    assert set(outcomes) == {"A", "B", "C"}
+    assert sorted(outcome.cost for outcome in outcomes.values()) == [0, 1, 1]
+    assert result.rank_histogram() == {1: 2}
+    unranked = solve_assignment(AssignmentProblem(weeks=(1, 2), roles=("overview",), groups=(group("A", [1]), group("B"))))
+    assert unranked.rank_histogram() == {1: 1, "unranked": 1}
+
+
+# --- brute force agrees with the MILP -----------------------------------------------------------
+
+
+def brute_force_optimum(problem: AssignmentProblem) -> int | None:
+    """Exhaustive minimum cost, written from the rules independently of the solver.
+
+    Sessions are filled with ordered picks of distinct groups (the one-role-per-paper rule is
+    built into the enumeration, which keeps 3x3 slots with 4 groups at 24**3 leaves); every
+    other rule is checked explicitly.
+    """
+    weeks, roles = problem.weeks, problem.roles
+    names = [g.name for g in problem.groups]
+    preferences = {g.name: g for g in problem.groups}
+    slot_total, group_total = len(weeks) * len(roles), len(names)
+    most = problem.quota if problem.quota is not None else -(-slot_total // group_total)
+    fewest = min(slot_total // group_total, most)
+    fixed = {(slot.week, slot.role): slot.group for slot in problem.fixed}
+
+    def cost(name: str, week: int) -> int:
+        ranking = preferences[name].ranking
+        return (ranking.index(week) + 1) ** 2 if week in ranking else (len(ranking) + 1) ** 2
+
+    def allowed(name: str, week: int, role: str) -> bool:
+        if (week, role) in fixed:
+            return fixed[(week, role)] == name
+        held_fixed_here = any(w == week and g == name for (w, _), g in fixed.items())
+        return week not in preferences[name].unavailable or held_fixed_here
+
+    best: int | None = None
+    for picks in itertools.product(itertools.permutations(names, len(roles)), repeat=len(weeks)):
+        held: dict[str, list[tuple[int, str]]] = {name: [] for name in names}
+        for week, pick in zip(weeks, picks):
+            for role, name in zip(roles, pick):
+                held[name].append((week, role))
+        if any(not allowed(name, week, role) for name in names for week, role in held[name]):
+            continue
+        if any(not fewest <= len(slots) <= most for slots in held.values()):
+            continue
+        if any(
+            abs(w1 - w2) < problem.min_gap_weeks
+            for slots in held.values() for (w1, _), (w2, _) in itertools.combinations(slots, 2)
+        ):
+            continue
+        role_counts = [Counter(role for _, role in slots) for slots in held.values()]
+        if any(max(c[r] for r in roles) - min(c[r] for r in roles) > 1 for c in role_counts):
+            continue
+        total = sum(cost(name, week) for name in names for week, _ in held[name])
+        best = total if best is None else min(best, total)
+    return best
+
+
+def assert_obeys_every_rule(problem: AssignmentProblem, result: AssignmentResult) -> None:
+    slots = [(a.week, a.role) for a in result.assignments]
+    assert sorted(slots) == sorted(itertools.product(problem.weeks, problem.roles))
+    fewest, most = problem.slots_per_group_range()
+    fixed_weeks = {(slot.group, slot.week) for slot in problem.fixed}
+    for preferences in problem.groups:
+        mine = [a for a in result.assignments if a.group == preferences.name]
+        assert fewest <= len(mine) <= most
+        for first, second in itertools.combinations(mine, 2):
+            assert first.week != second.week
+            assert abs(first.week - second.week) >= problem.min_gap_weeks
+        for a in mine:
+            assert a.week not in preferences.unavailable or (a.group, a.week) in fixed_weeks
+    for slot in problem.fixed:
+        assert holder(result, slot.week, slot.role) == slot.group
+
+
+@st.composite
+def small_problems(draw: st.DrawFn) -> AssignmentProblem:
+    weeks = tuple(sorted(draw(st.sets(st.integers(1, 6), min_size=2, max_size=3))))
+    roles = THREE_ROLES[: draw(st.integers(2, 3))]
+    groups = []
+    # Fewer groups than roles is a trivial diagnosis tested on its own; here it would waste examples.
+    for index in range(draw(st.integers(len(roles), 4))):
+        ranking = draw(st.permutations(weeks).map(tuple))[: draw(st.integers(0, len(weeks)))]
+        unranked = [week for week in weeks if week not in ranking]
+        # At most one unavailable week each, or most instances become infeasible.
+        unavailable = draw(st.sets(st.sampled_from(unranked), max_size=1)) if unranked else set()
+        groups.append(group(f"G{index}", ranking, unavailable))
+    fixed: tuple[FixedSlot, ...] = ()
+    if draw(st.booleans()):
+        fixed = (FixedSlot(draw(st.sampled_from(groups)).name, draw(st.sampled_from(weeks)),
+                           draw(st.sampled_from(roles))),)
+    return AssignmentProblem(
+        weeks=weeks, roles=roles, groups=tuple(groups),
+        quota=draw(st.none() | st.integers(1, 3)),
+        min_gap_weeks=draw(st.integers(0, 3)),
+        fixed=fixed,
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems())
+def test_milp_matches_brute_force_on_feasibility_and_optimum(problem: AssignmentProblem) -> None:
+    result = solve_assignment(problem)
+    expected = brute_force_optimum(problem)
+    if expected is None:
+        assert result.status == "infeasible"
+        assert result.explanation
+        for reason in result.explanation:
+            if reason.rule == "min_gap" and reason.shortfall is not None:
+                # The suggested gap must work, and it must be the largest one that does.
+                suggested = problem.min_gap_weeks - reason.shortfall
+                assert brute_force_optimum(replace(problem, min_gap_weeks=suggested)) is not None
+                assert brute_force_optimum(replace(problem, min_gap_weeks=suggested + 1)) is None
+    else:
+        assert result.status == "optimal"
+        assert result.objective == expected
+        assert_obeys_every_rule(problem, result)
