@@ -34,6 +34,9 @@ def _default_config(app: Flask) -> dict[str, Any]:
         "SECRET_KEY": None,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'review.sqlite'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # None means "decide from debug": Secure everywhere but a local debug server.
+        "SESSION_COOKIE_SECURE": None,
+        "REMEMBER_COOKIE_SECURE": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
@@ -66,8 +69,10 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config is not None:
         app.config.from_mapping(test_config)
-    app.config.setdefault("SESSION_COOKIE_SECURE", not app.debug and not app.testing)
-    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = not app.debug
+    if app.config["REMEMBER_COOKIE_SECURE"] is None:
+        app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret_key(app)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from datetime import date, timedelta
 from typing import Any, Optional
@@ -38,7 +39,7 @@ def course_definition_data(code: str = "test-course", *, first_monday: date = da
         "roles": [{"key": "overview", "name": "Overview", "minutes": 14},
                   {"key": "strengths", "name": "Strengths", "minutes": 8},
                   {"key": "weaknesses", "name": "Weaknesses", "minutes": 8}],
-        "grading": {"components": DEFAULT_COMPONENTS,
+        "grading": {"components": copy.deepcopy(DEFAULT_COMPONENTS),
                     "letters": [{"letter": "A", "min": 90}, {"letter": "B", "min": 80},
                                 {"letter": "C", "min": 70}, {"letter": "F", "min": 0}]},
     }

@@ -384,6 +384,67 @@ def _no_cost(group: GroupPreferences, week: int, role: str) -> int:
     return 0
 
 
+@dataclass
+class _ConstraintRows:
+    """Sparse constraint rows lb <= A x <= ub, appended block by block."""
+
+    row_blocks: list[np.ndarray] = field(default_factory=list)
+    column_blocks: list[np.ndarray] = field(default_factory=list)
+    value_blocks: list[np.ndarray] = field(default_factory=list)
+    lower_blocks: list[np.ndarray] = field(default_factory=list)
+    upper_blocks: list[np.ndarray] = field(default_factory=list)
+    row_total: int = 0
+
+    def add(self, rows: np.ndarray, columns: np.ndarray, values: np.ndarray,
+            block_size: int, low: float, high: float) -> None:
+        """Add ``block_size`` rows; ``rows`` are numbered within the block."""
+        self.row_blocks.append(self.row_total + rows)
+        self.column_blocks.append(columns)
+        self.value_blocks.append(values)
+        self.lower_blocks.append(np.full(block_size, low))
+        self.upper_blocks.append(np.full(block_size, high))
+        self.row_total += block_size
+
+    def constraint(self, column_total: int) -> LinearConstraint:
+        matrix = coo_array(
+            (np.concatenate(self.value_blocks),
+             (np.concatenate(self.row_blocks), np.concatenate(self.column_blocks))),
+            shape=(self.row_total, column_total),
+        ).tocsr()
+        return LinearConstraint(matrix, np.concatenate(self.lower_blocks), np.concatenate(self.upper_blocks))
+
+
+@dataclass(frozen=True)
+class _SlotVariables:
+    """The binary x[g, s, r] columns: one per (group, session, role) the group may hold."""
+
+    group: np.ndarray
+    session: np.ndarray
+    role: np.ndarray
+    cost: np.ndarray
+    lower: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return len(self.group)
+
+
+def _slot_variables(problem: AssignmentProblem, slot_cost: SlotCost) -> _SlotVariables:
+    # Columns only where a group may present: fewer variables than a full cube with zero bounds.
+    fixed_keys = {(slot.group, slot.week, slot.role) for slot in problem.fixed}
+    fixed_weeks = {(slot.group, slot.week) for slot in problem.fixed}
+    columns: list[tuple[int, int, int, int, int]] = []
+    for group_index, group in enumerate(problem.groups):
+        for session_index, week in enumerate(problem.weeks):
+            if week in group.unavailable and (group.name, week) not in fixed_weeks:
+                continue
+            for role_index, role in enumerate(problem.roles):
+                is_fixed = 1 if (group.name, week, role) in fixed_keys else 0
+                columns.append((group_index, session_index, role_index, slot_cost(group, week, role), is_fixed))
+    group, session, role, cost, lower = (np.asarray(values, dtype=np.int64) for values in zip(*columns))
+    return _SlotVariables(group, session, role, cost, lower)
+
+
 def _solve_milp(
     problem: AssignmentProblem,
     slot_cost: SlotCost,
@@ -393,94 +454,51 @@ def _solve_milp(
 ) -> list[tuple[GroupPreferences, int, str]] | None:
     """Build and solve the MILP; the chosen (group, week, role) triples, or None if infeasible.
 
-    Variables: binary x[g, s, r] only where group g may present in session s (fewer columns
-    than a full cube with bounds fixed at zero), then one integer b[g] per group, the lower
-    level of its per-role counts: b[g] <= count[g, r] <= b[g] + 1 for every role r is exactly
-    "role counts differ by at most one", i.e. floor(n/R) or ceil(n/R), whatever n turns out to be.
+    Columns: binary x[g, s, r], then (with role balance) one integer b[g] per group, the lower
+    level of its per-role counts: b[g] <= count[g, r] <= b[g] + 1 for every role r says exactly
+    "role counts differ by at most one", i.e. floor(n/R) or ceil(n/R), whatever load n the
+    solver picks for the group.
     """
     weeks, roles, groups = problem.weeks, problem.roles, problem.groups
-    role_count = len(roles)
-    fixed_keys = {(slot.group, slot.week, slot.role) for slot in problem.fixed}
-    fixed_weeks = {(slot.group, slot.week) for slot in problem.fixed}
-
-    var_group: list[int] = []
-    var_session: list[int] = []
-    var_role: list[int] = []
-    costs: list[int] = []
-    lower: list[int] = []
-    for group_index, group in enumerate(groups):
-        for session_index, week in enumerate(weeks):
-            if week in group.unavailable and (group.name, week) not in fixed_weeks:
-                continue
-            for role_index, role in enumerate(roles):
-                var_group.append(group_index)
-                var_session.append(session_index)
-                var_role.append(role_index)
-                costs.append(slot_cost(group, week, role))
-                lower.append(1 if (group.name, week, role) in fixed_keys else 0)
-    x_count = len(var_group)
-    x_group = np.asarray(var_group, dtype=np.int64)
-    x_session = np.asarray(var_session, dtype=np.int64)
-    x_role = np.asarray(var_role, dtype=np.int64)
-    x_columns = np.arange(x_count, dtype=np.int64)
-    balance_columns = x_count + np.arange(len(groups), dtype=np.int64)
-    column_count = x_count + (len(groups) if balance_roles else 0)
-
-    row_blocks: list[np.ndarray] = []
-    column_blocks: list[np.ndarray] = []
-    value_blocks: list[np.ndarray] = []
-    row_lower: list[np.ndarray] = []
-    row_upper: list[np.ndarray] = []
-    next_row = 0
-
-    def add_rows(rows: np.ndarray, columns: np.ndarray, values: np.ndarray,
-                 row_total: int, low: float, high: float) -> None:
-        nonlocal next_row
-        row_blocks.append(next_row + rows)
-        column_blocks.append(columns)
-        value_blocks.append(values)
-        row_lower.append(np.full(row_total, low))
-        row_upper.append(np.full(row_total, high))
-        next_row += row_total
-
-    ones = np.ones(x_count)
-    # Every slot held by exactly one group.
-    add_rows(x_session * role_count + x_role, x_columns, ones, len(weeks) * role_count, 1, 1)
-    # Slots per group within the quota range.
+    role_count, group_count = len(roles), len(groups)
+    x = _slot_variables(problem, slot_cost)
+    x_columns = np.arange(x.count)
+    ones = np.ones(x.count)
     fewest, most = problem.slots_per_group_range()
-    add_rows(x_group, x_columns, ones, len(groups), fewest, most)
+    rows = _ConstraintRows()
+    # Every slot held by exactly one group.
+    rows.add(x.session * role_count + x.role, x_columns, ones, len(weeks) * role_count, 1, 1)
+    # Slots per group within the quota range.
+    rows.add(x.group, x_columns, ones, group_count, fewest, most)
     # At most one slot per group in any window of weeks narrower than the gap; the one-week
     # window is the "never two roles of one session" rule, so both rules share these rows.
-    windows_of_session, window_total = _gap_windows(weeks, problem.min_gap_weeks)
-    window_rows: list[int] = []
-    window_columns: list[int] = []
-    for column, (group_index, session_index) in enumerate(zip(var_group, var_session)):
-        for window in windows_of_session[session_index]:
-            window_rows.append(group_index * window_total + window)
-            window_columns.append(column)
-    add_rows(np.asarray(window_rows, dtype=np.int64), np.asarray(window_columns, dtype=np.int64),
-             np.ones(len(window_rows)), len(groups) * window_total, -np.inf, 1)
-    if balance_roles:
-        # 0 <= count[g, r] - b[g] <= 1, one ranged row per (group, role).
-        add_rows(
-            np.concatenate([x_group * role_count + x_role, np.arange(len(groups) * role_count)]),
-            np.concatenate([x_columns, np.repeat(balance_columns, role_count)]),
-            np.concatenate([ones, -np.ones(len(groups) * role_count)]),
-            len(groups) * role_count, 0, 1,
-        )
+    sessions_windows, window_total = _gap_windows(weeks, problem.min_gap_weeks)
+    memberships = [(column, window) for column, session in enumerate(x.session) for window in sessions_windows[session]]
+    member_columns, member_windows = (np.asarray(values, dtype=np.int64) for values in zip(*memberships))
+    rows.add(x.group[member_columns] * window_total + member_windows, member_columns,
+             np.ones(len(memberships)), group_count * window_total, -np.inf, 1)
 
-    matrix = coo_array(
-        (np.concatenate(value_blocks), (np.concatenate(row_blocks), np.concatenate(column_blocks))),
-        shape=(next_row, column_count),
-    ).tocsr()
-    variable_lower = np.asarray(lower + ([fewest // role_count] * len(groups) if balance_roles else []), dtype=float)
-    variable_upper = np.asarray([1] * x_count + ([most // role_count] * len(groups) if balance_roles else []), dtype=float)
-    objective = np.asarray(costs + ([0] * len(groups) if balance_roles else []), dtype=float)
+    column_total = x.count
+    lower, upper, cost = x.lower, np.ones(x.count), x.cost
+    if balance_roles:
+        balance_columns = x.count + np.arange(group_count)
+        # 0 <= count[g, r] - b[g] <= 1, one ranged row per (group, role).
+        rows.add(
+            np.concatenate([x.group * role_count + x.role, np.arange(group_count * role_count)]),
+            np.concatenate([x_columns, np.repeat(balance_columns, role_count)]),
+            np.concatenate([ones, -np.ones(group_count * role_count)]),
+            group_count * role_count, 0, 1,
+        )
+        column_total += group_count
+        lower = np.concatenate([lower, np.full(group_count, fewest // role_count)])
+        upper = np.concatenate([upper, np.full(group_count, most // role_count)])
+        cost = np.concatenate([cost, np.zeros(group_count)])
+
     result = milp(
-        objective,
-        integrality=np.ones(column_count),
-        bounds=Bounds(variable_lower, variable_upper),
-        constraints=LinearConstraint(matrix, np.concatenate(row_lower), np.concatenate(row_upper)),
+        cost,
+        integrality=np.ones(column_total),
+        bounds=Bounds(lower, upper),
+        constraints=rows.constraint(column_total),
         # Costs are integers, so a zero gap makes "optimal" mean proven optimal, not within 0.01%.
         options={"time_limit": time_limit_seconds, "mip_rel_gap": 0.0},
     )
@@ -493,8 +511,8 @@ def _solve_milp(
         )
     if result.status != _MILP_OPTIMAL:
         raise SolverDidNotFinish(f"the solver stopped without an answer: {result.message}")
-    held = np.flatnonzero(result.x[:x_count] > 0.5)
-    return [(groups[var_group[c]], weeks[var_session[c]], roles[var_role[c]]) for c in held]
+    held = np.flatnonzero(result.x[:x.count] > 0.5)
+    return [(groups[x.group[c]], weeks[x.session[c]], roles[x.role[c]]) for c in held]
 
 
 def _gap_windows(weeks: Sequence[int], min_gap_weeks: int) -> tuple[list[list[int]], int]:
@@ -504,7 +522,7 @@ def _gap_windows(weeks: Sequence[int], min_gap_weeks: int) -> tuple[list[list[in
     below week_i + gap. Any too-close pair lies in the window of its earlier session, and a
     window contained in its predecessor adds nothing, so only the maximal ones become rows.
     """
-    width = max(min_gap_weeks - 1, 1)
+    width = max(min_gap_weeks, 1)
     order = sorted(range(len(weeks)), key=lambda index: weeks[index])
     windows: list[list[int]] = []
     last_end = -1

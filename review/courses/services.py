@@ -75,9 +75,12 @@ def apply_course_definition(
         ("title", definition.title), ("term", definition.term),
         ("timezone", definition.timezone), ("discussion_minutes", definition.discussion_minutes),
         ("group_min_size", definition.groups.min_size),
-        ("group_max_size", definition.groups.max_size), ("definition", stored),
+        ("group_max_size", definition.groups.max_size),
     ):
         _set(course, attribute, value, changes, f"course {attribute}")
+    # The stored definition follows every other change, so it is not reported on its own.
+    if course.definition != stored:
+        course.definition = stored
     db.session.flush()
 
     _apply_roles(course, definition, changes, allow_delete)

@@ -264,7 +264,7 @@ def presentation_grade(
     staff = _check_pct("staff percentage", staff_pct)
     if not _is_number(peer_weight) or not 0 <= peer_weight <= 1:
         raise ScoringError([f"peer weight must be between 0 and 1 (got {peer_weight!r})"])
-    if peer_pct is None or peer_weight == 0:
+    if peer_pct is None:
         return staff
     peer = _check_pct("peer percentage", peer_pct)
     return (1 - peer_weight) * staff + peer_weight * peer
@@ -295,7 +295,7 @@ def individual_adjustment(group_pct: float, adjustment: Adjustment | None) -> fl
             raise ScoringError(
                 [f"delta must be between -100 and 100 points (got {adjustment.value!r})"]
             )
-        return group + adjustment.value
+        return min(100.0, max(0.0, group + adjustment.value))
     raise ScoringError([f"unknown adjustment kind {adjustment.kind!r} (use 'delta' or 'override')"])
 
 

@@ -212,6 +212,10 @@ def test_all_problems_in_one_file_are_reported_together(tmp_path: Path) -> None:
         (lambda d: d["criteria"][0]["levels"][1].update(score=-1), "greater than or equal to 0"),
         (lambda d: d["criteria"][0].update(levels=d["criteria"][0]["levels"][:1]), "needs at least 2"),
         (lambda d: d.update(criteria=[]), "criteria: needs at least 1 item(s) (got 0)"),
+        (
+            lambda d: d["criteria"][1]["levels"][1].update(label="Far off"),
+            "levels[1].label: duplicate label 'Far off' (already used by levels[0])",
+        ),
         (lambda d: d.pop("title"), "title: is required"),
         (lambda d: d.update(owner="me"), "owner: unknown field (allowed: id, version, title,"),
     ],

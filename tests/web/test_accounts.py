@@ -10,7 +10,6 @@ from flask.testing import FlaskClient
 
 from models import CourseRole, TokenPurpose, db, utcnow
 from review.accounts.services import hash_password, issue_password_token
-from tests.conftest import make_app
 from tests.factories import make_course, make_member
 
 PASSWORD = "correct horse battery"
@@ -119,20 +118,17 @@ def test_short_passwords_are_refused_with_a_reason(client, student) -> None:
     assert response.status_code == 422 and b"at least 10 characters" in response.data
 
 
-def test_repeated_sign_in_failures_are_rate_limited(student) -> None:
-    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
-    with app.app_context():
-        client = app.test_client()
-        codes = [sign_in(client, student.email, "wrong password").status_code for _ in range(5)]
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True,
+                                         "LOGIN_RATE_LIMIT": "3 per minute"}])
+def test_repeated_sign_in_failures_are_rate_limited(client, student) -> None:
+    codes = [sign_in(client, student.email, "wrong password").status_code for _ in range(5)]
     assert codes[:3] == [401, 401, 401]
     assert codes[3:] == [429, 429]
 
 
-def test_forms_without_a_csrf_token_are_refused(student) -> None:
-    app = make_app(WTF_CSRF_ENABLED=True)
-    with app.app_context():
-        response = app.test_client().post("/login", data={"email": student.email,
-                                                          "password": PASSWORD})
+@pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}])
+def test_forms_without_a_csrf_token_are_refused(client, student) -> None:
+    response = client.post("/login", data={"email": student.email, "password": PASSWORD})
     assert response.status_code == 400 and b"The form expired" in response.data
 
 
