@@ -91,6 +91,7 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     _register_template_helpers(app)
     _register_blueprints(app)
     _register_commands(app)
+    _load_rubrics(app)
     return app
 
 
@@ -190,13 +191,30 @@ def _register_template_helpers(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from review.accounts.views import bp as accounts_bp
+    from review.assignment.views import bp as assignment_bp
     from review.courses.views import bp as courses_bp
+    from review.gradebook.views import bp as gradebook_bp
+    from review.grading.views import bp as grading_bp
+    from review.groups.views import bp as groups_bp
+    from review.reviews.views import bp as reviews_bp
+    from review.signup.views import bp as signup_bp
 
-    app.register_blueprint(accounts_bp)
-    app.register_blueprint(courses_bp)
+    for blueprint in (accounts_bp, courses_bp, groups_bp, signup_bp, assignment_bp, reviews_bp,
+                      grading_bp, gradebook_bp):
+        app.register_blueprint(blueprint)
 
 
 def _register_commands(app: Flask) -> None:
     from review.cli import register_commands
 
     register_commands(app)
+
+
+def _load_rubrics(app: Flask) -> None:
+    """Load rubrics/ once; a bad rubric file stops start-up with every problem named."""
+    from review.rubrics import RubricError, load_rubric_dir
+
+    try:
+        app.extensions["rubrics"] = load_rubric_dir(app.config["RUBRICS_DIR"])
+    except RubricError as exc:
+        raise RuntimeError(f"The rubrics in {app.config['RUBRICS_DIR']} are not valid:\n{exc}") from None

@@ -170,5 +170,12 @@ def demo_seed(as_of: Any, keep_dates: bool, with_activity: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for group in (course_cli, roster_cli, demo_cli):
+    from review.assignment.commands import cli as assign_cli
+    from review.gradebook.commands import gradebook_cli, grades_cli
+    from review.grading.commands import cli as rubrics_cli
+    from review.groups.commands import cli as groups_cli
+    from review.reviews.commands import cli as reviews_cli
+
+    for group in (course_cli, roster_cli, demo_cli, groups_cli, assign_cli, reviews_cli,
+                  rubrics_cli, grades_cli, gradebook_cli):
         app.cli.add_command(group)

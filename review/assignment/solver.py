@@ -53,7 +53,6 @@ HiGHS before it proves optimality or infeasibility (never a silently sub-optimal
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -441,8 +440,7 @@ def _slot_variables(problem: AssignmentProblem, slot_cost: SlotCost) -> _SlotVar
             for role_index, role in enumerate(problem.roles):
                 is_fixed = 1 if (group.name, week, role) in fixed_keys else 0
                 columns.append((group_index, session_index, role_index, slot_cost(group, week, role), is_fixed))
-    group, session, role, cost, lower = (np.asarray(values, dtype=np.int64) for values in zip(*columns))
-    return _SlotVariables(group, session, role, cost, lower)
+    return _SlotVariables(*_int_columns(columns, width=5))
 
 
 def _solve_milp(
@@ -474,7 +472,7 @@ def _solve_milp(
     # window is the "never two roles of one session" rule, so both rules share these rows.
     sessions_windows, window_total = _gap_windows(weeks, problem.min_gap_weeks)
     memberships = [(column, window) for column, session in enumerate(x.session) for window in sessions_windows[session]]
-    member_columns, member_windows = (np.asarray(values, dtype=np.int64) for values in zip(*memberships))
+    member_columns, member_windows = _int_columns(memberships, width=2)
     rows.add(x.group[member_columns] * window_total + member_windows, member_columns,
              np.ones(len(memberships)), group_count * window_total, -np.inf, 1)
 
@@ -591,7 +589,8 @@ def _counting_reasons(problem: AssignmentProblem) -> list[InfeasibilityReason]:
         reasons.append(
             InfeasibilityReason(
                 "quota",
-                f"{holdable} slots can be held but {problem.slot_count} must be filled: {short} slots short",
+                f"{holdable} slot{_plural(holdable)} can be held but {problem.slot_count} must be filled: "
+                f"{short} slot{_plural(short)} short",
                 short,
                 f"allow a quota of {needed_quota}",
             )
@@ -621,7 +620,7 @@ def _counting_reasons(problem: AssignmentProblem) -> list[InfeasibilityReason]:
             reasons.append(
                 InfeasibilityReason(
                     "availability",
-                    f"week {week} needs {role_count} presenting groups but {who}: {short} short",
+                    f"week {week} needs {role_count} presenting group{_plural(role_count)} but {who}: {short} short",
                     short,
                     f"ask {short} more group{_plural(short)} to free week {week}, or drop week {week} "
                     "from the paper sessions",
@@ -635,7 +634,7 @@ def _counting_reasons(problem: AssignmentProblem) -> list[InfeasibilityReason]:
                 InfeasibilityReason(
                     "availability",
                     f"group {group.name!r} can present in only {len(open_weeks)} session{_plural(len(open_weeks))} "
-                    f"but must hold at least {fewest} slots: {short} short",
+                    f"but must hold at least {fewest} slot{_plural(fewest)}: {short} short",
                     short,
                     f"ask group {group.name!r} to free {short} more week{_plural(short)}",
                 )
@@ -674,7 +673,7 @@ def _relax_quota(problem: AssignmentProblem, time_limit_seconds: float) -> Infea
         if _is_feasible(replace(problem, quota=quota), time_limit_seconds):
             return InfeasibilityReason(
                 "quota",
-                f"no assignment works while each group holds at most {most} slots",
+                f"no assignment works while each group holds at most {most} slot{_plural(most)}",
                 quota - most,
                 f"allow a quota of {quota}",
             )
@@ -755,6 +754,12 @@ def _relax_fixed(problem: AssignmentProblem, time_limit_seconds: float) -> Infea
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 # ---------------------------------------------------------------------------------------------
+
+
+def _int_columns(records: Sequence[tuple[int, ...]], width: int) -> list[np.ndarray]:
+    """Transpose records into integer arrays, one per field (empty arrays when there are none)."""
+    table = np.asarray(records, dtype=np.int64).reshape(len(records), width)
+    return [table[:, index] for index in range(width)]
 
 
 def _is_int(value: object) -> bool:

@@ -151,10 +151,8 @@ def assess_late(
     if remaining == 0:
         message = f"{lead} and you have no grace days left: a {_percent(penalty)} penalty applies."
     else:
-        message = (
-            f"{lead}: {_last_grace_days(remaining)} will be used and a {_percent(penalty)} penalty "
-            f"applies for the other {_count(uncovered, 'day')}."
-        )
+        rest = "the remaining day carries" if uncovered == 1 else f"the other {uncovered} days carry"
+        message = f"{lead}: {_last_grace_days(remaining)} will be used and {rest} a {_percent(penalty)} penalty."
     return LateAssessment(True, days, penalty, remaining, message)
 
 

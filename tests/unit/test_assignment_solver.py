@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 import pytest
@@ -26,7 +26,7 @@ from review.assignment.solver import (
 THREE_ROLES = ("overview", "strengths", "weaknesses")
 
 
-def group(name: str, ranking: Sequence[int] = (), unavailable: Sequence[int] = ()) -> GroupPreferences:
+def group(name: str, ranking: Sequence[int] = (), unavailable: Iterable[int] = ()) -> GroupPreferences:
     return GroupPreferences(name, tuple(ranking), frozenset(unavailable))
 
 
@@ -183,6 +183,15 @@ def test_session_nobody_can_present_is_named() -> None:
     assert reason.shortfall == 2
     assert "week 2" in reason.message and "only 0 can present" in reason.message
     assert "drop week 2" in reason.relaxation
+
+
+def test_group_unavailable_every_week_is_named_with_its_shortfall() -> None:
+    problem = AssignmentProblem(
+        weeks=(1, 2), roles=("overview",), groups=(group("A", unavailable=[1, 2]), group("B")),
+    )
+    (reason,) = solve_assignment(problem).explanation
+    assert (reason.rule, reason.shortfall) == ("availability", 1)
+    assert "'A'" in reason.message and "only 0 sessions" in reason.message
 
 
 def test_unavailability_conflict_found_by_resolving_names_the_weeks_to_override() -> None:

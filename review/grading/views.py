@@ -1,0 +1,5 @@
+"""Web pages of the grading capability."""
+
+from flask import Blueprint
+
+bp = Blueprint("grading", __name__)

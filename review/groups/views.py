@@ -1,0 +1,5 @@
+"""Web pages of the groups capability."""
+
+from flask import Blueprint
+
+bp = Blueprint("groups", __name__)
