@@ -162,6 +162,8 @@ class Course(db.Model):
     group_min_size: Mapped[int] = mapped_column(default=2)
     group_max_size: Mapped[int] = mapped_column(default=3)
     groups_locked: Mapped[bool] = mapped_column(default=False)
+    # Secret part of the course's calendar feed URL (calendar apps cannot sign in).
+    calendar_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     # The validated course definition (review.courses.definition.CourseDefinition) as loaded;
     # the columns above are the parts the database itself must check or query by.
     definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -301,6 +303,7 @@ class Group(db.Model):
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     join_code: Mapped[str] = mapped_column(String(32), unique=True)
+    calendar_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list["Membership"]] = relationship(

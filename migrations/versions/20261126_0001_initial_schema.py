@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 07:21:11.283722
+Create Date: 2026-11-26 07:26:12.711250
 
 """
 from alembic import op
@@ -28,12 +28,14 @@ def upgrade():
     sa.Column('group_min_size', sa.Integer(), nullable=False),
     sa.Column('group_max_size', sa.Integer(), nullable=False),
     sa.Column('groups_locked', sa.Boolean(), nullable=False),
+    sa.Column('calendar_token', sa.String(length=64), nullable=False),
     sa.Column('definition', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.CheckConstraint('discussion_minutes >= 0', name=op.f('ck_course_discussion_minutes_nonnegative')),
     sa.CheckConstraint('group_max_size >= group_min_size', name=op.f('ck_course_group_size_range')),
     sa.CheckConstraint('group_min_size >= 1', name=op.f('ck_course_group_min_positive')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_course')),
+    sa.UniqueConstraint('calendar_token', name=op.f('uq_course_calendar_token')),
     sa.UniqueConstraint('code', name=op.f('uq_course_code'))
     )
     op.create_table('rubric',
@@ -189,9 +191,11 @@ def upgrade():
     sa.Column('course_id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('join_code', sa.String(length=32), nullable=False),
+    sa.Column('calendar_token', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_student_group_course_id_course'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_student_group')),
+    sa.UniqueConstraint('calendar_token', name=op.f('uq_student_group_calendar_token')),
     sa.UniqueConstraint('course_id', 'name', name=op.f('uq_student_group_course_id_name')),
     sa.UniqueConstraint('id', 'course_id', name=op.f('uq_student_group_id_course_id')),
     sa.UniqueConstraint('join_code', name=op.f('uq_student_group_join_code'))
