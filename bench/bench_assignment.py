@@ -22,7 +22,7 @@ from pathlib import Path
 # Benchmarks run as scripts from the repository root, outside pytest's pythonpath setting.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from review.assignment.solver import AssignmentProblem, GroupPreferences, solve_assignment  # noqa: E402
+from review.assignment.solver import AssignmentProblem, GroupPreferences, solve_assignment
 
 ROLES = ("overview", "strengths", "weaknesses")
 TARGET_SECONDS = 2.0

@@ -25,6 +25,14 @@ Rules (all hard):
   least g (so g <= 1 only forbids two roles in one session, which is always forbidden);
 * fixed slots (already published or moved by hand) are kept.
 
+Infeasibility is reported, not raised: the result has status ``'infeasible'`` and an
+``explanation``. Cheap counting arguments come first (too few groups for the roles, quota x groups
+below the slot count, a session fewer than R groups can present, a group open in fewer sessions
+than its minimum load, fixed slots above the quota). Otherwise the MILP is re-solved with one rule
+relaxed at a time (minimum gap, reduced to the largest gap that works; quota + 1, + 2, ...;
+unavailable weeks, overriding as few as possible; role balance; fixed slots, releasing as few as
+possible) and every relaxation that restores feasibility is offered.
+
 Cost of one slot for a group: ``r**2`` if it ranked that session r-th (1-based), otherwise
 ``(k+1)**2`` where k is the number of sessions it ranked. Squaring makes lifting the worst-off
 group worth more than pleasing an already happy one; a group that ranked nothing pays 1 per
@@ -38,17 +46,23 @@ Public API
     validated on construction; ``.slots_per_group_range() -> (low, high)``
 ``solve_assignment(problem, *, time_limit_seconds=60.0) -> AssignmentResult``
 ``preference_cost(group, week) -> int``                            cost of one slot
-``AssignmentResult``  status ``'optimal' | 'infeasible'``, ``objective``, ``assignments``,
-    ``explanation``, ``message``; ``outcomes_by_group()``, ``rank_histogram()``,
-    ``worst_off_group()``, ``to_json_dict()``
+``AssignmentResult(status, objective, assignments, group_names, explanation=())``
+    status ``'optimal' | 'infeasible'`` (objective None when infeasible); ``.message`` (for people);
+    ``outcomes_by_group()``, ``rank_histogram()`` ({1: n, 2: n, ..., 'unranked': n}),
+    ``worst_off_group()``, ``to_json_dict()`` -> {status, objective,
+    assignments: [{group, week, role, rank}], explanation (only when infeasible)}
 ``Assignment(group, week, role, rank, cost)``                      one held slot (rank None = unranked)
 ``GroupOutcome(group, slots, cost)``                               one group's share of the result
-``InfeasibilityReason(rule, message, shortfall, relaxation)``      why no assignment exists
+``InfeasibilityReason(rule, message, shortfall, relaxation)``      why no assignment exists;
+    rule is one of group_count, quota, availability, min_gap, role_balance, fixed, combination
 
 Errors: malformed input raises :class:`InvalidAssignmentInput` (a ``ValueError``) or its
-subclasses :class:`InvalidPreferences` and :class:`InvalidFixedSlot`, with a message naming the
-group and the offending items. :class:`SolverDidNotFinish` is raised when the time limit stops
-HiGHS before it proves optimality or infeasibility (never a silently sub-optimal answer).
+subclasses :class:`InvalidPreferences` (duplicate group names; a ranking repeating a week; a
+ranked or unavailable week that is not a session; a week both ranked and unavailable) and
+:class:`InvalidFixedSlot` (unknown group/week/role, a slot fixed twice, a group fixed to two roles
+of one session), with a message naming the group and the offending items.
+:class:`SolverDidNotFinish` is raised when the time limit (per MILP solve; a diagnosis runs several)
+stops HiGHS before it proves optimality or infeasibility: never a silently sub-optimal answer.
 """
 
 from __future__ import annotations
@@ -296,7 +310,7 @@ class AssignmentResult:
     objective: int | None
     assignments: tuple[Assignment, ...]
     group_names: tuple[str, ...]
-    explanation: tuple[InfeasibilityReason, ...] = field(default=())
+    explanation: tuple[InfeasibilityReason, ...] = ()
 
     @property
     def message(self) -> str:
@@ -773,7 +787,8 @@ def _repeated(items: Iterable[Any]) -> list[Any]:
 
 
 def _list(items: Sequence[Any]) -> str:
-    shown = ", ".join(str(item) for item in items[:_MAX_NAMED_ITEMS])
+    # Quote everything but plain week numbers so a week given as the string "5" reads as '5'.
+    shown = ", ".join(str(item) if _is_int(item) else repr(item) for item in items[:_MAX_NAMED_ITEMS])
     hidden = len(items) - _MAX_NAMED_ITEMS
     return shown + (f" and {hidden} more" if hidden > 0 else "")
 

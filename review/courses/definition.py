@@ -106,7 +106,7 @@ class ReviewRulesDef(Strict):
     release_mode: Literal["named", "anonymous"] = "anonymous"
     max_chars_per_section: int = Field(default=5000, ge=100)
     max_chars_total: int = Field(default=15000, ge=100)
-    similarity_threshold: float = Field(default=0.8, gt=0, le=1)
+    similarity_threshold: float = Field(default=0.5, gt=0, le=1)
 
 
 class GroupRulesDef(Strict):

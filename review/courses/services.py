@@ -19,6 +19,7 @@ from models import (Course, CourseRole, Enrollment, Paper, PaperSession, Present
 from review.core.errors import DomainError
 from review.core.timeutil import local_to_utc
 from review.courses.definition import CourseDefinition
+from review.reviews.policy import default_deadline
 
 
 class CourseUpdateRefused(DomainError):
@@ -41,10 +42,8 @@ class CourseChanges:
 def review_window(definition: CourseDefinition, session_day: date) -> tuple[datetime, datetime]:
     """When reviews of a session open and close, as aware UTC (the rule is in local time)."""
     rules = definition.reviews
-    deadline = local_to_utc(
-        session_day - timedelta(days=rules.deadline_days_before), rules.deadline_time,
-        definition.timezone,
-    )
+    deadline = default_deadline(session_day, definition.timezone,
+                                days_before=rules.deadline_days_before, at=rules.deadline_time)
     opens = local_to_utc(session_day - timedelta(days=rules.opens_days_before),
                          definition.session_time, definition.timezone)
     return min(opens, deadline), deadline

@@ -140,7 +140,11 @@ def assess_late(
     remaining = max(0, policy.grace_days_pool - grace_days_used_so_far)
     if days <= remaining:
         # days < remaining means at least two remain, so "grace days" is always plural there.
-        spent = _last_grace_days(days) if days == remaining else f"{days} of your {remaining} remaining grace days"
+        spent = (
+            _last_grace_days(days)
+            if days == remaining
+            else f"{days} of your {remaining} remaining grace days"
+        )
         return LateAssessment(True, days, 0.0, days, f"{lead}: {spent} will be used.")
 
     uncovered = days - remaining
@@ -152,7 +156,8 @@ def assess_late(
         message = f"{lead} and you have no grace days left: a {_percent(penalty)} penalty applies."
     else:
         rest = "the remaining day carries" if uncovered == 1 else f"the other {uncovered} days carry"
-        message = f"{lead}: {_last_grace_days(remaining)} will be used and {rest} a {_percent(penalty)} penalty."
+        spent = _last_grace_days(remaining)
+        message = f"{lead}: {spent} will be used and {rest} a {_percent(penalty)} penalty."
     return LateAssessment(True, days, penalty, remaining, message)
 
 

@@ -309,7 +309,9 @@ def test_preview_helpers_summarise_ranks_and_include_idle_groups() -> None:
     assert set(outcomes) == {"A", "B", "C"}
     assert sorted(outcome.cost for outcome in outcomes.values()) == [0, 1, 1]
     assert result.rank_histogram() == {1: 2}
-    unranked = solve_assignment(AssignmentProblem(weeks=(1, 2), roles=("overview",), groups=(group("A", [1]), group("B"))))
+    unranked = solve_assignment(
+        AssignmentProblem(weeks=(1, 2), roles=("overview",), groups=(group("A", [1]), group("B")))
+    )
     assert unranked.rank_histogram() == {1: 1, "unranked": 1}
 
 

@@ -6,14 +6,26 @@ import pytest
 
 from review.reviews.digest import Question, cluster_questions
 
-WEIGHT_DECAY_1 = Question("q1", "ayse", "Why is L2 regularization not the same as weight decay when using Adam?")
-SCHEDULE_1 = Question("q2", "burak", "How should the learning rate schedule be chosen when using warm restarts?")
-WEIGHT_DECAY_2 = Question("q3", "cem", "Isn't weight decay equivalent to L2 regularization? Why does it differ for Adam?")
-UNRELATED = Question("q4", "deniz", "Could Grad-CAM style visualizations explain what the network learned?")
-WEIGHT_DECAY_3 = Question(
-    "q5", "elif", "What is the difference between weight decay and an L2 penalty in adaptive optimizers like Adam?"
+WEIGHT_DECAY_1 = Question(
+    "q1", "ayse", "Why is L2 regularization not the same as weight decay when using Adam?"
 )
-SCHEDULE_2 = Question("q6", "furkan", "Is cosine annealing with restarts a better learning rate schedule than step decay?")
+SCHEDULE_1 = Question(
+    "q2", "burak", "How should the learning rate schedule be chosen when using warm restarts?"
+)
+WEIGHT_DECAY_2 = Question(
+    "q3", "cem", "Isn't weight decay equivalent to L2 regularization? Why does it differ for Adam?"
+)
+UNRELATED = Question(
+    "q4", "deniz", "Could Grad-CAM style visualizations explain what the network learned?"
+)
+WEIGHT_DECAY_3 = Question(
+    "q5",
+    "elif",
+    "What is the difference between weight decay and an L2 penalty in adaptive optimizers like Adam?",
+)
+SCHEDULE_2 = Question(
+    "q6", "furkan", "Is cosine annealing with restarts a better learning rate schedule than step decay?"
+)
 
 SESSION_QUESTIONS = [WEIGHT_DECAY_1, SCHEDULE_1, WEIGHT_DECAY_2, UNRELATED, WEIGHT_DECAY_3, SCHEDULE_2]
 
@@ -83,7 +95,8 @@ def test_single_question_is_its_own_cluster() -> None:
 
 
 def test_questions_made_only_of_stop_words_stay_alone() -> None:
-    clusters = cluster_questions([Question(1, "a", "Why?"), Question(2, "b", "Why?"), Question(3, "c", "How?")])
+    only_stop_words = [Question(1, "a", "Why?"), Question(2, "b", "Why?"), Question(3, "c", "How?")]
+    clusters = cluster_questions(only_stop_words)
     assert grouping(clusters) == [[1], [2], [3]]
     clusters = cluster_questions([Question(1, "a", "Why?"), WEIGHT_DECAY_1, WEIGHT_DECAY_2])
     assert grouping(clusters) == [["q1", "q3"], [1]]
@@ -103,9 +116,15 @@ def test_a_realistic_session_groups_by_topic_not_by_shared_vocabulary() -> None:
         "lr1": "How should the learning rate schedule be chosen when using warm restarts?",
         "wd2": "Isn't weight decay equivalent to L2 regularization? Why does it differ for Adam?",
         "un1": "Could Grad-CAM style visualizations explain what the network learned?",
-        "wd3": "What is the difference between weight decay and an L2 penalty in adaptive optimizers like Adam?",
+        "wd3": (
+            "What is the difference between weight decay and an L2 penalty in adaptive "
+            "optimizers like Adam?"
+        ),
         "lr2": "Is cosine annealing with restarts a better learning rate schedule than step decay?",
-        "bn1": "Does batch normalization make weight decay unnecessary, since the network becomes scale invariant?",
+        "bn1": (
+            "Does batch normalization make weight decay unnecessary, since the network becomes "
+            "scale invariant?"
+        ),
         "bn2": "With batch norm the weights are scale invariant, so what does weight decay even do?",
         "sg1": "Why does SGD with momentum generalize better than Adam on image classification?",
         "sg2": "Why do adaptive methods like Adam generalize worse than SGD?",
@@ -116,7 +135,7 @@ def test_a_realistic_session_groups_by_topic_not_by_shared_vocabulary() -> None:
         "hw1": "What hardware did the authors use and how long did training take?",
         "lr3": "Can warm restarts of the learning rate replace a tuned learning rate schedule?",
     }
-    clusters = cluster_questions([Question(key, f"student-{key}", text) for key, text in asked.items()])
+    clusters = cluster_questions([Question(key, f"by-{key}", text) for key, text in asked.items()])
     assert grouping(clusters) == [
         ["wd1", "wd2", "wd3"],
         ["lr1", "lr2", "lr3"],

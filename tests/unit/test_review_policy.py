@@ -212,7 +212,11 @@ def test_grace_days_that_exactly_cover_the_delay_are_the_last_ones() -> None:
 
 def test_grace_days_short_of_the_delay_without_a_penalty_mean_not_accepted() -> None:
     assert assess_late(GRACE, DEADLINE, days_late(3), 3) == LateAssessment(
-        False, 3, 0.0, 0, "This review is 3 days late and you have only 2 grace days left: it cannot be accepted."
+        False,
+        3,
+        0.0,
+        0,
+        "This review is 3 days late and you have only 2 grace days left: it cannot be accepted.",
     )
     assert assess_late(GRACE, DEADLINE, days_late(2), 4).message == (
         "This review is 2 days late and you have only 1 grace day left: it cannot be accepted."

@@ -225,7 +225,8 @@ def test_passages_ignore_case_and_punctuation() -> None:
 
 def test_reviews_without_words_are_ignored() -> None:
     assert find_similar_reviews([("a", ""), ("b", "  \n"), ("c", "Adam")]) == []
-    assert find_similar_reviews([("a", "!!!"), ("b", "Adam and SGD"), ("c", "Adam and SGD")])[0].first_key == "b"
+    (pair,) = find_similar_reviews([("a", "!!!"), ("b", "Adam and SGD"), ("c", "Adam and SGD")])
+    assert (pair.first_key, pair.second_key) == ("b", "c")
 
 
 def test_duplicate_keys_are_rejected() -> None:
@@ -247,12 +248,12 @@ def test_highlighting_wraps_spans_in_mark() -> None:
 
 
 def test_highlighting_escapes_html_inside_and_outside_spans() -> None:
-    text = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
-    highlighted = highlight_spans(text, [TextSpan(0, 8), TextSpan(30, len(text))])
-    assert "<script" not in highlighted and "<img" not in highlighted
+    text = '<script>alert("x")</script> & <img src=x onerror=alert(1)> <b>tail</b>'
+    highlighted = highlight_spans(text, [TextSpan(0, 8), TextSpan(30, text.index(" <b>"))])
+    assert "<script" not in highlighted and "<img" not in highlighted and "<b>" not in highlighted
     assert highlighted == (
         "<mark>&lt;script&gt;</mark>alert(&#34;x&#34;)&lt;/script&gt; &amp; "
-        "<mark>&lt;img src=x onerror=alert(1)&gt;</mark>"
+        "<mark>&lt;img src=x onerror=alert(1)&gt;</mark> &lt;b&gt;tail&lt;/b&gt;"
     )
 
 
@@ -272,4 +273,5 @@ def test_flagged_pair_highlights_the_copied_text_in_both_reviews() -> None:
     original = highlight_spans(INDEPENDENT_REVIEWS["ayse"], pair.first_spans)
     copy = highlight_spans(LIGHTLY_EDITED_COPY_OF_AYSE, pair.second_spans)
     assert original.count("<mark>") == copy.count("<mark>") == len(pair.passages)
-    assert "<mark>Questions: Why does Adam with L2 generalize worse than SGD with momentum</mark>?" in copy
+    last_question = "Questions: Why does Adam with L2 generalize worse than SGD with momentum"
+    assert f"<mark>{last_question}</mark>?" in copy
