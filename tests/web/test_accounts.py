@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from datetime import timedelta
+
+import redis
 
 import pytest
 from flask import Flask
@@ -144,3 +148,22 @@ def test_session_cookie_is_secure_outside_debug() -> None:
 
     app = create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": DATABASE_URL})
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.mark.parametrize("app_config", [{
+    "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "2 per minute",
+    "RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}])
+def test_login_rate_limits_can_live_in_redis(client, student) -> None:
+    """Production keeps the counters in Redis so every gunicorn worker shares them."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis at {REDIS_URL} is unreachable under CI: {exc}")
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {exc}")
+    codes = [sign_in(client, student.email, "wrong password").status_code for _ in range(3)]
+    assert codes == [401, 401, 429]

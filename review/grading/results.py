@@ -1,0 +1,295 @@
+"""Grading results for the gradebook and the staff pages: what each item is worth, in percent.
+
+Every function here runs a fixed number of queries whatever the class size (the eager loads
+are spelled out), and does the arithmetic with ``review.grading.scoring``.
+
+How several graders' scores of one item combine: ``CourseDefinition.grading.combine_graders``
+(``mean`` of all graders, or ``instructor_override``: the instructors' mean wins when an
+instructor scored). A spread between graders above ``grading.disagreement_pct`` percentage points
+flags the item. A percentage is always the score's total over the ``max_total`` of the rubric
+version it was given under, so editing a rubric file never rescales old scores.
+
+Participation (``participation_scores``): a staff Score of the participation rubric wins.
+Without one, the grade is derived from ParticipationRecords: the number of questions marked as
+raised plus the manual points (rounded down to a whole count) become the count criterion
+(``questions-raised``) through ``score_from_count``, and the percentage is that score over the
+criterion's points -- the judged criteria (quality, engagement) are not guessed. A student with
+neither a score nor a record in a session is absent from the result.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from models import (
+    Course,
+    CourseRole,
+    Enrollment,
+    MemberAdjustment,
+    Membership,
+    PaperSession,
+    ParticipationRecord,
+    PeerRating,
+    Score,
+    ScoreTarget,
+    Slot,
+    db,
+)
+from review.grading.scoring import (
+    Adjustment,
+    CombinedScore,
+    GraderScore,
+    aggregate_peer,
+    combine_grader_scores,
+    individual_adjustment,
+    presentation_grade,
+    score_from_count,
+)
+from review.grading.services import course_definition, loaded_rubrics, stored_rubric
+
+COUNT_CRITERION = "questions-raised"
+
+
+@dataclass(frozen=True)
+class PresentationResult:
+    slot_id: int
+    user_id: int
+    group_name: str
+    session_id: int
+    week: int
+    paper: str
+    role_key: str
+    role_name: str
+    staff_pct: float | None
+    peer_pct: float | None
+    final_pct: float | None
+    criteria: dict[str, float]
+    rubric_key: str
+    released: bool
+    disagreement: bool
+
+
+@dataclass(frozen=True)
+class Combined:
+    """Several graders' scores of one item, combined by the course's rule."""
+
+    percentage: float
+    criteria: dict[str, float]  # criterion id -> mean points of the deciding graders
+    rubric_key: str
+    disagreement: bool
+    spread: float
+    grader_count: int
+    detail: CombinedScore
+
+
+def score_pct(score: Score) -> float:
+    return score.total / score.max_total * 100 if score.max_total else 0.0
+
+
+def staff_roles(course: Course) -> dict[int, CourseRole]:
+    """user id -> role of the course's staff (one query)."""
+    rows = db.session.execute(
+        select(Enrollment.user_id, Enrollment.role).where(
+            Enrollment.course_id == course.id,
+            Enrollment.role.in_([CourseRole.instructor, CourseRole.ta]))).tuples()
+    return dict(rows)
+
+
+def combine(scores: Sequence[Score], roles: dict[int, CourseRole], *, method: str,
+            threshold: float) -> Combined | None:
+    """Combine the graders' scores of one item; None when nobody graded it."""
+    if not scores:
+        return None
+    graders = [GraderScore(grader=score.grader_id, percentage=min(100.0, score_pct(score)),
+                           is_instructor=roles.get(score.grader_id) == CourseRole.instructor)
+               for score in scores]
+    detail = combine_grader_scores(graders, method, threshold)  # type: ignore[arg-type]
+    deciding = [score for score in scores if score.grader_id in set(detail.decided_by)]
+    by_criterion: dict[str, list[float]] = defaultdict(list)
+    for score in deciding:
+        for key, value in (score.values or {}).items():
+            by_criterion[key].append(float(value))
+    criteria = {key: statistics.fmean(values) for key, values in by_criterion.items()}
+    newest = max(deciding, key=lambda score: score.rubric.version)
+    return Combined(percentage=detail.percentage, criteria=criteria,
+                    rubric_key=newest.rubric.key, disagreement=detail.disagreement,
+                    spread=detail.spread, grader_count=detail.grader_count, detail=detail)
+
+
+def _grouped(scores: Iterable[Score], key: str) -> dict[object, list[Score]]:
+    grouped: dict[object, list[Score]] = defaultdict(list)
+    for score in scores:
+        grouped[getattr(score, key)].append(score)
+    return grouped
+
+
+def held_slots(course: Course) -> list[Slot]:
+    """The course's slots a group holds, with session, week, paper, role and group loaded."""
+    return list(db.session.scalars(
+        select(Slot).join(PaperSession, Slot.session_id == PaperSession.id)
+        .where(PaperSession.course_id == course.id, Slot.group_id.is_not(None))
+        .options(joinedload(Slot.session).joinedload(PaperSession.week),
+                 joinedload(Slot.session).joinedload(PaperSession.paper),
+                 joinedload(Slot.role), joinedload(Slot.group))
+        .order_by(PaperSession.starts_at, Slot.role_id)).unique())
+
+
+def presentation_scores(course: Course) -> dict[int, list[Score]]:
+    """slot id -> staff scores (with rubric and grader loaded)."""
+    scores = db.session.scalars(
+        select(Score).where(Score.course_id == course.id,
+                            Score.target == ScoreTarget.presentation)
+        .options(joinedload(Score.rubric), joinedload(Score.grader))).unique()
+    return _grouped(scores, "slot_id")  # type: ignore[return-value]
+
+
+def peer_ratings(course: Course) -> dict[int, list[PeerRating]]:
+    """slot id -> peer ratings of that presentation."""
+    ratings = db.session.scalars(
+        select(PeerRating).join(Slot, PeerRating.slot_id == Slot.id)
+        .join(PaperSession, Slot.session_id == PaperSession.id)
+        .where(PaperSession.course_id == course.id))
+    grouped: dict[int, list[PeerRating]] = defaultdict(list)
+    for rating in ratings:
+        grouped[rating.slot_id].append(rating)
+    return grouped
+
+
+def peer_pct(ratings: Sequence[PeerRating], method: str) -> float | None:
+    values = [rating.total / rating.max_total * 100 for rating in ratings if rating.max_total]
+    return aggregate_peer(values, method)  # type: ignore[arg-type]
+
+
+def presentation_results(course: Course) -> list[PresentationResult]:
+    """One result per (held slot x current member of the holding group)."""
+    definition = course_definition(course)
+    grading = definition.grading
+    slots = held_slots(course)
+    members: dict[int, list[int]] = defaultdict(list)
+    for group_id, user_id in db.session.execute(
+            select(Membership.group_id, Membership.user_id)
+            .where(Membership.course_id == course.id).order_by(Membership.user_id)).tuples():
+        members[group_id].append(user_id)
+    scores = presentation_scores(course)
+    roles = staff_roles(course)
+    peers = peer_ratings(course)
+    adjustments = {
+        (adjustment.slot_id, adjustment.user_id): adjustment
+        for adjustment in db.session.scalars(
+            select(MemberAdjustment).join(Slot, MemberAdjustment.slot_id == Slot.id)
+            .join(PaperSession, Slot.session_id == PaperSession.id)
+            .where(PaperSession.course_id == course.id))
+    }
+    results: list[PresentationResult] = []
+    for slot in slots:
+        combined = combine(scores.get(slot.id, []), roles, method=grading.combine_graders,
+                           threshold=grading.disagreement_pct)
+        peer = peer_pct(peers.get(slot.id, []), grading.peer_aggregate)
+        staff = combined.percentage if combined else None
+        group_pct = (presentation_grade(staff, peer, grading.peer_weight)
+                     if staff is not None else None)
+        released = (slot.feedback_released_at is not None
+                    or slot.session.feedback_released_at is not None)
+        rubric_key = combined.rubric_key if combined else definition.presentation_rubric(
+            slot.role.key)
+        for user_id in members.get(slot.group_id or 0, []):
+            adjustment = adjustments.get((slot.id, user_id))
+            final = None
+            if group_pct is not None:
+                final = individual_adjustment(
+                    group_pct, Adjustment("delta", adjustment.delta_pct) if adjustment else None)
+            results.append(PresentationResult(
+                slot_id=slot.id, user_id=user_id, group_name=slot.group.name if slot.group else "",
+                session_id=slot.session_id, week=slot.session.week.number,
+                paper=slot.session.paper.title, role_key=slot.role.key, role_name=slot.role.name,
+                staff_pct=staff, peer_pct=peer, final_pct=final,
+                criteria=dict(combined.criteria) if combined else {}, rubric_key=rubric_key,
+                released=released, disagreement=combined.disagreement if combined else False))
+    return results
+
+
+def review_score_details(course: Course) -> dict[int, Combined]:
+    """review id -> combined staff score, graded reviews only."""
+    grading = course_definition(course).grading
+    scores = db.session.scalars(
+        select(Score).where(Score.course_id == course.id, Score.target == ScoreTarget.review)
+        .options(joinedload(Score.rubric))).unique()
+    roles = staff_roles(course)
+    out: dict[int, Combined] = {}
+    for review_id, item_scores in _grouped(scores, "review_id").items():
+        combined = combine(item_scores, roles, method=grading.combine_graders,
+                           threshold=grading.disagreement_pct)
+        if combined is not None:
+            out[review_id] = combined  # type: ignore[index]
+    return out
+
+
+def review_scores(course: Course) -> dict[int, float]:
+    """review id -> combined staff percentage, graded reviews only (no zeros are stored)."""
+    return {review_id: combined.percentage
+            for review_id, combined in review_score_details(course).items()}
+
+
+def derived_participation_pct(questions: int, manual_points: float, course: Course) -> float | None:
+    """The participation percentage from records alone (see the module docstring)."""
+    rubric = loaded_rubrics().get(course_definition(course).rubrics.participation)
+    if rubric is None or COUNT_CRITERION not in rubric.criterion_ids:
+        return None
+    criterion = rubric.criterion(COUNT_CRITERION)
+    count = max(0, questions + math.floor(manual_points))
+    return score_from_count(criterion, count) / criterion.points * 100
+
+
+def participation_counts(course: Course) -> dict[tuple[int, int], tuple[int, float]]:
+    """(session id, user id) -> (questions raised, manual points) from ParticipationRecords."""
+    counts: dict[tuple[int, int], tuple[int, float]] = {}
+    rows = db.session.execute(
+        select(ParticipationRecord.session_id, ParticipationRecord.user_id,
+               ParticipationRecord.kind, ParticipationRecord.points)
+        .join(PaperSession, ParticipationRecord.session_id == PaperSession.id)
+        .where(PaperSession.course_id == course.id)).tuples()
+    for session_id, user_id, kind, points in rows:
+        questions, manual = counts.get((session_id, user_id), (0, 0.0))
+        if kind == "question":
+            questions += 1
+        else:
+            manual += points
+        counts[(session_id, user_id)] = (questions, manual)
+    return counts
+
+
+def participation_scores(course: Course) -> dict[tuple[int, int], float]:
+    """(session id, user id) -> participation percentage: a staff Score if any, else records."""
+    grading = course_definition(course).grading
+    out: dict[tuple[int, int], float] = {}
+    for (session_id, user_id), (questions, manual) in participation_counts(course).items():
+        derived = derived_participation_pct(questions, manual, course)
+        if derived is not None:
+            out[(session_id, user_id)] = derived
+    scores = db.session.scalars(
+        select(Score).where(Score.course_id == course.id,
+                            Score.target == ScoreTarget.participation)
+        .options(joinedload(Score.rubric))).unique()
+    roles = staff_roles(course)
+    grouped: dict[tuple[int, int], list[Score]] = defaultdict(list)
+    for score in scores:
+        grouped[(score.session_id, score.student_id)].append(score)  # type: ignore[index]
+    for key, item_scores in grouped.items():
+        combined = combine(item_scores, roles, method=grading.combine_graders,
+                           threshold=grading.disagreement_pct)
+        if combined is not None:
+            out[key] = combined.percentage
+    return out
+
+
+__all__ = [
+    "PresentationResult", "presentation_results", "review_scores", "participation_scores",
+    "Combined", "combine", "score_pct", "stored_rubric",
+]

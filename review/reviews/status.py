@@ -1,0 +1,165 @@
+"""Where every student stands on every weekly review: the one source for grading and gradebook.
+
+Public API:
+    review_statuses(course, now) -> dict[(user_id, session_id), ReviewStatus]
+        One entry for EVERY enrolled student x EVERY paper session of the course, computed with
+        a fixed number of queries (five), whatever the class size.
+    owes_review(status) -> bool
+        False for excused, exempt and not-yet-due weeks: those never count against a student.
+
+States, decided in this order (the first that applies wins):
+    excused   staff excused the student from that session (a ReviewExcuse row)
+    exempt    the course says presenters are exempt and the student's group holds a slot of it
+    on_time   submitted, not late                  (days_late == 0)
+    late      submitted after the deadline, accepted (days_late > 0, penalty in late_penalty_pct)
+    not_due   the deadline is still ahead and nothing is submitted (a draft may exist:
+              ``review_id`` is then set)
+    draft     the deadline passed with only a draft
+    missing   the deadline passed with no review at all
+
+Excused and exempt win over a submitted review on purpose: a week the student did not owe must
+never lower (or raise) their review average; ``review_id`` still points at what they wrote.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from models import (
+    Course,
+    CourseRole,
+    Enrollment,
+    Membership,
+    PaperSession,
+    Review,
+    ReviewExcuse,
+    Slot,
+    db,
+)
+from models import ReviewStatus as ReviewRowStatus
+from review.courses.definition import CourseDefinition
+
+
+class ReviewState(str, enum.Enum):
+    not_due = "not_due"
+    missing = "missing"
+    draft = "draft"
+    on_time = "on_time"
+    late = "late"
+    excused = "excused"
+    exempt = "exempt"
+
+
+STATE_LABELS = {
+    ReviewState.not_due: "not due yet",
+    ReviewState.missing: "missing",
+    ReviewState.draft: "draft only",
+    ReviewState.on_time: "on time",
+    ReviewState.late: "late",
+    ReviewState.excused: "excused",
+    ReviewState.exempt: "exempt (presenting)",
+}
+
+
+@dataclass(frozen=True)
+class ReviewStatus:
+    """One student's standing on one session's review."""
+
+    state: ReviewState
+    review_id: int | None
+    days_late: int
+    late_penalty_pct: float
+    submitted_at: datetime | None
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS[self.state]
+
+
+def owes_review(status: ReviewStatus) -> bool:
+    """Whether this week counts for the student (a missing or draft-only week counts as zero)."""
+    return status.state not in (ReviewState.excused, ReviewState.exempt, ReviewState.not_due)
+
+
+def presenters_exempt(course: Course) -> bool:
+    return CourseDefinition.model_validate(course.definition).reviews.presenters_exempt
+
+
+def presenting_user_ids(session_ids: list[int], course_id: int) -> dict[int, set[int]]:
+    """session id -> ids of the students whose group holds a slot of that session (one query)."""
+    result: dict[int, set[int]] = {sid: set() for sid in session_ids}
+    if not session_ids:
+        return result
+    rows = db.session.execute(
+        select(Slot.session_id, Membership.user_id)
+        .join(Membership, Membership.group_id == Slot.group_id)
+        .where(Slot.session_id.in_(session_ids), Membership.course_id == course_id)
+    )
+    for session_id, user_id in rows:
+        result[session_id].add(user_id)
+    return result
+
+
+def review_statuses(course: Course, now: datetime) -> dict[tuple[int, int], ReviewStatus]:
+    """Every enrolled student x every paper session -> their ReviewStatus (fixed query count)."""
+    student_ids = list(db.session.scalars(
+        select(Enrollment.user_id).where(Enrollment.course_id == course.id,
+                                         Enrollment.role == CourseRole.student)
+    ))
+    sessions = list(db.session.scalars(
+        select(PaperSession).where(PaperSession.course_id == course.id)
+    ))
+    session_ids = [s.id for s in sessions]
+    reviews: dict[tuple[int, int], Review] = {}
+    excused: set[tuple[int, int]] = set()
+    if session_ids:
+        for review in db.session.scalars(select(Review).where(Review.session_id.in_(session_ids))):
+            reviews[(review.user_id, review.session_id)] = review
+        excused = {
+            (user_id, session_id)
+            for user_id, session_id in db.session.execute(
+                select(ReviewExcuse.user_id, ReviewExcuse.session_id)
+                .where(ReviewExcuse.session_id.in_(session_ids))
+            )
+        }
+    exempt_by_session = (presenting_user_ids(session_ids, course.id)
+                         if presenters_exempt(course) else {})
+
+    result: dict[tuple[int, int], ReviewStatus] = {}
+    for session in sessions:
+        exempt = exempt_by_session.get(session.id, set())
+        past_deadline = now > session.review_deadline
+        for user_id in student_ids:
+            key = (user_id, session.id)
+            review = reviews.get(key)
+            result[key] = _status_of(review, past_deadline,
+                                     excused=key in excused, exempt=user_id in exempt)
+    return result
+
+
+def status_of_one(review: Review | None, session: PaperSession, now: datetime, *,
+                  excused: bool, exempt: bool) -> ReviewStatus:
+    """The same rule for a single student and session (used by the student's own pages)."""
+    return _status_of(review, now > session.review_deadline, excused=excused, exempt=exempt)
+
+
+def _status_of(review: Review | None, past_deadline: bool, *, excused: bool,
+               exempt: bool) -> ReviewStatus:
+    review_id = review.id if review is not None else None
+    if excused:
+        return ReviewStatus(ReviewState.excused, review_id, 0, 0.0, None)
+    if exempt:
+        return ReviewStatus(ReviewState.exempt, review_id, 0, 0.0, None)
+    if review is not None and review.status == ReviewRowStatus.submitted:
+        state = ReviewState.late if review.days_late > 0 else ReviewState.on_time
+        return ReviewStatus(state, review.id, review.days_late, review.late_penalty_pct,
+                            review.submitted_at)
+    if not past_deadline:
+        return ReviewStatus(ReviewState.not_due, review_id, 0, 0.0, None)
+    if review is not None:
+        return ReviewStatus(ReviewState.draft, review.id, 0, 0.0, None)
+    return ReviewStatus(ReviewState.missing, None, 0, 0.0, None)
