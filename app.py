@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional
 from flask import Flask, Response, render_template
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models import User, db
 from review.extensions import csrf, limiter, login_manager, migrate
@@ -56,6 +57,8 @@ def _default_config(app: Flask) -> dict[str, Any]:
         "MAIL_FROM": "no-reply@localhost",
         "PUBLIC_BASE_URL": None,
         "RUBRICS_DIR": str(PROJECT_ROOT / "rubrics"),
+        # How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
+        "TRUSTED_PROXIES": 0,
     }
 
 
@@ -75,6 +78,10 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
         app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret_key(app)
+
+    if app.config["TRUSTED_PROXIES"]:
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))

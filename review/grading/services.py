@@ -11,16 +11,22 @@ read against their own version and are never rescaled.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
 
 import models
-from models import Course, db
+from models import Course, CourseRole, ScoreTarget, db, utcnow
 from review.core.errors import DomainError
 from review.courses.definition import CourseDefinition
+from review.grading.scoring import ScoringError, score_total
 from review.rubrics import Rubric
 
 RubricUse = Literal["presentation", "review", "participation", "peer"]
@@ -120,3 +126,441 @@ def stored_rubric(row: models.Rubric) -> Rubric:
     if cache_key not in _STORED:
         _STORED[cache_key] = Rubric.from_storage(row.definition)
     return _STORED[cache_key]
+
+
+# ============================================================================ errors
+
+
+class GradingRefused(DomainError):
+    """A grading action the rules do not allow (bad values, wrong item, wrong role)."""
+
+
+class StaleScore(GradingRefused):
+    """The score changed since the grader loaded it; ``current`` holds the saved score."""
+
+    def __init__(self, current: models.Score) -> None:
+        self.current = current
+        who = current.grader.full_name if current.grader else "another grader"
+        super().__init__(
+            f"This score was changed by {who} after you opened it (now version "
+            f"{current.version}, total {current.total:g}/{current.max_total:g}). Nothing was "
+            "saved; the saved values are shown below. Re-apply your changes and save again."
+        )
+
+
+# ============================================================================ helpers
+
+
+def enrollment_in(course: Course, user: models.User) -> models.Enrollment | None:
+    return db.session.scalar(select(models.Enrollment).where(
+        models.Enrollment.course_id == course.id, models.Enrollment.user_id == user.id))
+
+
+def require_staff(course: Course, user: models.User) -> models.Enrollment:
+    enrollment = enrollment_in(course, user)
+    if enrollment is None or enrollment.role not in (CourseRole.instructor, CourseRole.ta):
+        raise GradingRefused("Only the course's instructors and TAs may grade.")
+    return enrollment
+
+
+def require_instructor(course: Course, user: models.User) -> None:
+    enrollment = enrollment_in(course, user)
+    if enrollment is None or enrollment.role != CourseRole.instructor:
+        raise GradingRefused("Only an instructor of the course may do that.")
+
+
+def is_student_of(course: Course, user_id: int) -> bool:
+    return db.session.scalar(select(models.Enrollment.id).where(
+        models.Enrollment.course_id == course.id, models.Enrollment.user_id == user_id,
+        models.Enrollment.role == CourseRole.student)) is not None
+
+
+def slot_of_course(course: Course, slot_id: int) -> models.Slot:
+    slot = db.session.get(models.Slot, slot_id)
+    if slot is None or slot.session.course_id != course.id:
+        raise GradingRefused(f"There is no presentation {slot_id} in {course.code}.")
+    return slot
+
+
+def held_slot_of_course(course: Course, slot_id: int) -> models.Slot:
+    slot = slot_of_course(course, slot_id)
+    if slot.group_id is None:
+        raise GradingRefused("Nobody holds that presentation slot, so there is nothing to grade.")
+    return slot
+
+
+def review_of_course(course: Course, review_id: int) -> models.Review:
+    review = db.session.get(models.Review, review_id)
+    if review is None or review.session.course_id != course.id:
+        raise GradingRefused(f"There is no review {review_id} in {course.code}.")
+    return review
+
+
+def session_of_course(course: Course, session_id: int) -> models.PaperSession:
+    session = db.session.get(models.PaperSession, session_id)
+    if session is None or session.course_id != course.id:
+        raise GradingRefused(f"There is no paper session {session_id} in {course.code}.")
+    return session
+
+
+def group_member_ids(group_id: int | None) -> set[int]:
+    if group_id is None:
+        return set()
+    return set(db.session.scalars(
+        select(models.Membership.user_id).where(models.Membership.group_id == group_id)))
+
+
+def audit(course: Course, actor: models.User | None, action: str, entity: str,
+          entity_id: int | None, old: dict[str, Any] | None, new: dict[str, Any] | None,
+          reason: str = "") -> models.AuditEntry:
+    entry = models.AuditEntry(course_id=course.id, actor_id=actor.id if actor else None,
+                              category="grade", action=action, entity=entity,
+                              entity_id=entity_id, old=old, new=new, reason=reason)
+    db.session.add(entry)
+    return entry
+
+
+def _snapshot(score: models.Score) -> dict[str, Any]:
+    return {"values": dict(score.values or {}), "comments": dict(score.comments or {}),
+            "overall_comment": score.overall_comment, "total": score.total,
+            "max_total": score.max_total, "rubric_id": score.rubric_id,
+            "version": score.version}
+
+
+# ============================================================================ staff scores
+
+
+@dataclass(frozen=True)
+class ScoreItem:
+    """What a score is of: exactly one of a held slot, a submitted review, a (session, student)."""
+
+    target: ScoreTarget
+    slot: models.Slot | None = None
+    review: models.Review | None = None
+    session: models.PaperSession | None = None
+    student_id: int | None = None
+
+    @property
+    def use(self) -> RubricUse:
+        return self.target.value  # type: ignore[return-value]
+
+    @property
+    def role_key(self) -> str | None:
+        return self.slot.role.key if self.slot is not None else None
+
+    def where(self) -> Any:
+        if self.target == ScoreTarget.presentation:
+            assert self.slot is not None
+            return models.Score.slot_id == self.slot.id
+        if self.target == ScoreTarget.review:
+            assert self.review is not None
+            return models.Score.review_id == self.review.id
+        assert self.session is not None
+        return (models.Score.session_id == self.session.id) & (
+            models.Score.student_id == self.student_id)
+
+    def columns(self) -> dict[str, Any]:
+        if self.target == ScoreTarget.presentation:
+            return {"slot_id": self.slot.id}  # type: ignore[union-attr]
+        if self.target == ScoreTarget.review:
+            return {"review_id": self.review.id}  # type: ignore[union-attr]
+        return {"session_id": self.session.id, "student_id": self.student_id}  # type: ignore[union-attr]
+
+
+def presentation_item(course: Course, slot_id: int) -> ScoreItem:
+    return ScoreItem(ScoreTarget.presentation, slot=held_slot_of_course(course, slot_id))
+
+
+def review_item(course: Course, review_id: int) -> ScoreItem:
+    review = review_of_course(course, review_id)
+    if review.status != models.ReviewStatus.submitted:
+        raise GradingRefused("That review was not submitted; unsubmitted reviews get zero by "
+                             "rule and are not graded by hand.")
+    return ScoreItem(ScoreTarget.review, review=review)
+
+
+def participation_item(course: Course, session_id: int, student_id: int) -> ScoreItem:
+    session = session_of_course(course, session_id)
+    if not is_student_of(course, student_id):
+        raise GradingRefused(f"User {student_id} is not a student of {course.code}.")
+    return ScoreItem(ScoreTarget.participation, session=session, student_id=student_id)
+
+
+def scores_of(item: ScoreItem) -> list[models.Score]:
+    return list(db.session.scalars(
+        select(models.Score).where(item.where()).options(
+            joinedload(models.Score.grader), joinedload(models.Score.rubric))
+        .order_by(models.Score.id)).unique())
+
+
+def own_score(item: ScoreItem, grader: models.User, *, lock: bool = False) -> models.Score | None:
+    query = select(models.Score).where(item.where(), models.Score.grader_id == grader.id)
+    if lock:
+        query = query.with_for_update()
+    return db.session.scalar(query)
+
+
+def rubric_for_item(course: Course, item: ScoreItem, existing: models.Score | None) -> tuple[Rubric, models.Rubric | None]:
+    """The rubric to show and validate against: the existing score's own version, else current."""
+    if existing is not None:
+        return stored_rubric(existing.rubric), existing.rubric
+    return course_rubric(course, item.use, item.role_key), None
+
+
+def parse_values(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Form strings to numbers; a non-number is kept as text so the scorer names it."""
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        try:
+            values[key] = float(value)
+        except (TypeError, ValueError):
+            values[key] = value
+    return values
+
+
+def save_score(course: Course, grader: models.User, item: ScoreItem, *,
+               values: Mapping[str, Any], comments: Mapping[str, str] | None = None,
+               overall_comment: str = "", loaded_version: int | None = None,
+               reason: str = "", now: datetime | None = None) -> models.Score:
+    """Create or update the grader's score of the item (complete rubric required), audited.
+
+    ``loaded_version`` is the Score.version the grader's form was built from (None or 0 for a
+    new score). If the saved score has moved on, StaleScore is raised and nothing is saved.
+    """
+    require_staff(course, grader)
+    now = now or utcnow()
+    existing = own_score(item, grader, lock=True)
+    if existing is not None and (loaded_version or 0) != existing.version:
+        raise StaleScore(existing)
+    if existing is None and loaded_version:
+        raise GradingRefused("The score you were editing no longer exists; reload the page.")
+    rubric, row = rubric_for_item(course, item, existing)
+    try:
+        result = score_total(rubric, dict(values), require_complete=True)
+    except ScoringError as exc:
+        raise GradingRefused(f"Not saved: {exc}") from None
+    comments = {key: text.strip() for key, text in (comments or {}).items() if text and text.strip()}
+    unknown = [key for key in comments if key not in rubric.criterion_ids]
+    if unknown:
+        raise GradingRefused(f"Not saved: comment for unknown criterion {', '.join(unknown)!s}.")
+    if row is None:
+        row = ensure_rubric_row(rubric)
+    old = _snapshot(existing) if existing is not None else None
+    if existing is None:
+        score = models.Score(course_id=course.id, rubric_id=row.id, grader_id=grader.id,
+                             target=item.target, values=result.scores, comments=comments,
+                             overall_comment=overall_comment.strip(), total=result.total,
+                             max_total=result.max_score, created_at=now, updated_at=now,
+                             **item.columns())
+        try:
+            with db.session.begin_nested():
+                db.session.add(score)
+        except IntegrityError:
+            current = own_score(item, grader)
+            if current is not None:
+                raise StaleScore(current) from None
+            raise GradingRefused("The score could not be saved; reload and try again.") from None
+    else:
+        score = existing
+        score.values = result.scores
+        score.comments = comments
+        score.overall_comment = overall_comment.strip()
+        score.total = result.total
+        score.max_total = result.max_score
+        score.updated_at = now
+        try:
+            db.session.flush()
+        except StaleDataError:
+            db.session.rollback()
+            current = own_score(item, grader)
+            raise StaleScore(current) if current else GradingRefused(  # type: ignore[misc]
+                "The score was removed meanwhile; reload the page.") from None
+    new = _snapshot(score)
+    if old is not None:
+        new["version"] = score.version
+    audit(course, grader, "score.create" if old is None else "score.update", "score", score.id,
+          old, new, reason)
+    return score
+
+
+# ============================================================================ adjustments
+
+
+def adjust_member(course: Course, actor: models.User, slot: models.Slot, user_id: int,
+                  delta_pct: float, reason: str) -> models.MemberAdjustment | None:
+    """Set (or with delta 0, remove) one group member's adjustment; instructors only, audited."""
+    require_instructor(course, actor)
+    if slot.session.course_id != course.id or slot.group_id is None:
+        raise GradingRefused("That presentation is not held in this course.")
+    if user_id not in group_member_ids(slot.group_id):
+        raise GradingRefused("That student is not a member of the group holding the slot.")
+    if not reason.strip():
+        raise GradingRefused("An adjustment needs a reason.")
+    if not -100 <= delta_pct <= 100:
+        raise GradingRefused(f"The adjustment must be between -100 and 100 points (got {delta_pct:g}).")
+    existing = db.session.scalar(select(models.MemberAdjustment).where(
+        models.MemberAdjustment.slot_id == slot.id, models.MemberAdjustment.user_id == user_id))
+    old = {"delta_pct": existing.delta_pct, "reason": existing.reason} if existing else None
+    if delta_pct == 0:
+        if existing is not None:
+            db.session.delete(existing)
+        adjustment = None
+    elif existing is None:
+        adjustment = models.MemberAdjustment(slot_id=slot.id, user_id=user_id, delta_pct=delta_pct,
+                                             reason=reason.strip(), created_by_id=actor.id)
+        db.session.add(adjustment)
+    else:
+        adjustment = existing
+        adjustment.delta_pct = delta_pct
+        adjustment.reason = reason.strip()
+        adjustment.created_by_id = actor.id
+    db.session.flush()
+    audit(course, actor, "adjustment.set" if adjustment else "adjustment.remove",
+          "member_adjustment", slot.id, old,
+          {"user_id": user_id, "delta_pct": delta_pct} if adjustment else None, reason.strip())
+    return adjustment
+
+
+# ============================================================================ participation
+
+
+def add_manual_participation(course: Course, actor: models.User, session: models.PaperSession,
+                             student_id: int, points: float, note: str) -> models.ParticipationRecord:
+    require_staff(course, actor)
+    if session.course_id != course.id:
+        raise GradingRefused("That session is not in this course.")
+    if not is_student_of(course, student_id):
+        raise GradingRefused(f"User {student_id} is not a student of {course.code}.")
+    if not note.strip():
+        raise GradingRefused("Manual participation points need a note saying what they are for.")
+    if not 0 < points <= 10:
+        raise GradingRefused(f"Manual points must be more than 0 and at most 10 (got {points:g}).")
+    record = models.ParticipationRecord(session_id=session.id, user_id=student_id, kind="manual",
+                                        points=points, note=note.strip(), recorded_by_id=actor.id)
+    db.session.add(record)
+    db.session.flush()
+    audit(course, actor, "participation.manual", "participation_record", record.id, None,
+          {"session_id": session.id, "user_id": student_id, "points": points}, note.strip())
+    return record
+
+
+# ============================================================================ release
+
+
+def release_session(course: Course, actor: models.User, session: models.PaperSession,
+                    now: datetime, *, release: bool = True) -> None:
+    """Release (or withdraw) the feedback of a whole session: its presentations and reviews."""
+    require_staff(course, actor)
+    if session.course_id != course.id:
+        raise GradingRefused("That session is not in this course.")
+    old = session.feedback_released_at
+    session.feedback_released_at = now if release else None
+    db.session.flush()
+    audit(course, actor, "release.session" if release else "withdraw.session", "paper_session",
+          session.id, {"released_at": old.isoformat() if old else None},
+          {"released_at": now.isoformat() if release else None})
+
+
+def release_item(course: Course, actor: models.User, item: ScoreItem, now: datetime, *,
+                 release: bool = True) -> None:
+    """Release (or withdraw) one presentation's or one review's feedback."""
+    require_staff(course, actor)
+    target = item.slot if item.target == ScoreTarget.presentation else item.review
+    if target is None:
+        raise GradingRefused("Only presentations and reviews are released one by one.")
+    old = target.feedback_released_at
+    target.feedback_released_at = now if release else None
+    db.session.flush()
+    audit(course, actor, "release.item" if release else "withdraw.item", item.target.value,
+          target.id, {"released_at": old.isoformat() if old else None},
+          {"released_at": now.isoformat() if release else None})
+
+
+def slot_released(slot: models.Slot) -> bool:
+    return slot.feedback_released_at is not None or slot.session.feedback_released_at is not None
+
+
+def review_released(review: models.Review) -> bool:
+    return (review.feedback_released_at is not None
+            or review.session.feedback_released_at is not None)
+
+
+# ============================================================================ regrades
+
+
+def student_slot(course: Course, student: models.User, slot_id: int) -> models.Slot:
+    """A presentation of the student's group whose feedback is released (else GradingRefused)."""
+    slot = slot_of_course(course, slot_id)
+    if student.id not in group_member_ids(slot.group_id) or not slot_released(slot):
+        raise GradingRefused("There is no released feedback of yours for that presentation.")
+    return slot
+
+
+def student_review(course: Course, student: models.User, review_id: int) -> models.Review:
+    review = review_of_course(course, review_id)
+    if review.user_id != student.id or not review_released(review):
+        raise GradingRefused("There is no released feedback of yours for that review.")
+    return review
+
+
+def request_regrade(course: Course, student: models.User, *, reason: str,
+                    slot: models.Slot | None = None, review: models.Review | None = None,
+                    now: datetime | None = None) -> models.RegradeRequest:
+    """The student's one request for this item; the item must be theirs, released and graded."""
+    if (slot is None) == (review is None):
+        raise GradingRefused("A regrade request is about one presentation or one review.")
+    if not is_student_of(course, student.id):
+        raise GradingRefused("Only students of the course can ask for a regrade.")
+    if slot is not None:
+        student_slot(course, student, slot.id)
+        graded = db.session.scalar(select(models.Score.id).where(models.Score.slot_id == slot.id))
+    else:
+        student_review(course, student, review.id)  # type: ignore[union-attr]
+        graded = db.session.scalar(select(models.Score.id).where(
+            models.Score.review_id == review.id))  # type: ignore[union-attr]
+    if graded is None:
+        raise GradingRefused("That item has no grade yet, so there is nothing to regrade.")
+    reason = reason.strip()
+    if len(reason) < 10:
+        raise GradingRefused("Say why you ask for a regrade (at least 10 characters).")
+    where = (models.RegradeRequest.slot_id == slot.id if slot is not None
+             else models.RegradeRequest.review_id == review.id)  # type: ignore[union-attr]
+    if db.session.scalar(select(models.RegradeRequest.id).where(
+            models.RegradeRequest.user_id == student.id, where)) is not None:
+        raise GradingRefused("You already asked for a regrade of this item; one request per item.")
+    request = models.RegradeRequest(course_id=course.id, user_id=student.id,
+                                    slot_id=slot.id if slot else None,
+                                    review_id=review.id if review else None, reason=reason,
+                                    created_at=now or utcnow())
+    try:
+        with db.session.begin_nested():
+            db.session.add(request)
+    except IntegrityError:
+        raise GradingRefused("You already asked for a regrade of this item; one request per item.") from None
+    audit(course, student, "regrade.request", "regrade_request", request.id, None,
+          {"slot_id": request.slot_id, "review_id": request.review_id}, reason)
+    return request
+
+
+def resolve_regrade(course: Course, actor: models.User, request: models.RegradeRequest, *,
+                    outcome: str, reply: str, now: datetime | None = None) -> models.RegradeRequest:
+    """Close a request as 'changed' (the grade was changed) or 'kept', with a reply; audited."""
+    require_staff(course, actor)
+    if request.course_id != course.id:
+        raise GradingRefused("That regrade request is not in this course.")
+    if request.status != "open":
+        raise GradingRefused(f"That request was already resolved ({request.status}).")
+    if outcome not in ("changed", "kept"):
+        raise GradingRefused(f"Resolve as 'changed' or 'kept' (got {outcome!r}).")
+    if not reply.strip():
+        raise GradingRefused("Write a reply to the student.")
+    request.status = outcome
+    request.reply = reply.strip()
+    request.resolved_by_id = actor.id
+    request.resolved_at = now or utcnow()
+    db.session.flush()
+    audit(course, actor, "regrade.resolve", "regrade_request", request.id, {"status": "open"},
+          {"status": outcome}, reply.strip())
+    return request
