@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from models import CourseRole, Enrollment, Membership, Slot, User, db
+from models import CourseRole, Enrollment, Membership, Slot, User, db, utcnow
 from review.accounts.forms import EmptyForm
 from review.cli import issue_links
 from review.core.errors import DomainError
+from review.core.timeutil import today_in
 from review.courses import roster, services
 from review.courses.forms import TableUploadForm
 from review.permissions import course_instructor, course_member, course_staff, is_staff, public
@@ -44,8 +46,11 @@ def home(course_code: str) -> str:
             my_group = membership.group
             my_slot_ids = set(db.session.scalars(
                 select(Slot.id).where(Slot.group_id == membership.group_id)))
+    today = today_in(course.timezone, utcnow())
+    current_week = next((week.number for week in weeks
+                         if week.starts_on <= today < week.starts_on + timedelta(days=7)), None)
     return render_template("courses/home.html", course=course, weeks=weeks, roles=course.roles,
-                           my_group=my_group, my_slot_ids=my_slot_ids,
+                           my_group=my_group, my_slot_ids=my_slot_ids, current_week=current_week,
                            staff=is_staff(g.enrollment))
 
 
