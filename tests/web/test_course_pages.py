@@ -1,0 +1,43 @@
+"""The course home and roster pages: content, and no query per student."""
+
+from __future__ import annotations
+
+from models import CourseRole, db
+from tests.factories import make_course, make_group, make_member
+from tests.querycount import count_queries
+
+
+def _queries_for(client, login, students: int, url: str) -> int:
+    course = make_course(f"size-{students}")
+    instructor = make_member(course, CourseRole.instructor)
+    members = [make_member(course) for _ in range(students)]
+    for start in range(0, students, 3):
+        group = make_group(course, members[start:start + 3])
+        course.sessions[start // 3 % len(course.sessions)].slots[0].group_id = group.id
+    db.session.commit()
+    login(instructor)
+    with count_queries() as counter:
+        assert client.get(url.format(code=course.code)).status_code == 200
+    return counter.count
+
+
+def test_roster_page_queries_do_not_grow_with_the_class(client, login) -> None:
+    assert _queries_for(client, login, 6, "/c/{code}/roster") == \
+        _queries_for(client, login, 24, "/c/{code}/roster")
+
+
+def test_course_home_queries_do_not_grow_with_the_class(client, login) -> None:
+    assert _queries_for(client, login, 6, "/c/{code}/") == _queries_for(client, login, 24, "/c/{code}/")
+
+
+def test_a_student_sees_their_group_and_its_slots_highlighted(client, login) -> None:
+    course = make_course()
+    student, other = make_member(course), make_member(course)
+    group = make_group(course, [student, other], name="Team Adam")
+    slot = course.sessions[1].slots[0]
+    slot.group_id = group.id
+    db.session.commit()
+    login(student)
+    page = client.get(f"/c/{course.code}/").get_data(as_text=True)
+    assert "Your group: <strong>Team Adam</strong>" in page
+    assert 'class="mine"' in page and page.count('class="mine"') == 1
