@@ -84,3 +84,78 @@ def make_group(course: Course, members: list[User], name: Optional[str] = None) 
         db.session.add(Membership(course_id=course.id, group_id=group.id, user_id=user.id))
     db.session.flush()
     return group
+
+
+# --- Gradebook (grades, reviews and scores made straight from the models) -----------------------
+
+
+def make_rubric_row(key: str) -> Any:
+    """The stored row of the loaded rubric ``key`` (rubrics/<key>.yaml)."""
+    from flask import current_app
+
+    from review.grading.services import ensure_rubric_row
+
+    return ensure_rubric_row(current_app.extensions["rubrics"][key])
+
+
+def make_staff_score(course: Course, grader: User, pct: float, *, rubric_key: str,
+                     **target: Any) -> Any:
+    """A grader's Score worth ``pct`` percent; ``target`` is slot_id=, review_id= or
+    session_id= with student_id=."""
+    from models import Score, ScoreTarget
+
+    row = make_rubric_row(rubric_key)
+    kind = (ScoreTarget.presentation if "slot_id" in target else
+            ScoreTarget.review if "review_id" in target else ScoreTarget.participation)
+    score = Score(course_id=course.id, rubric_id=row.id, grader_id=grader.id, target=kind,
+                  total=pct / 100 * row.max_score, max_total=row.max_score, **target)
+    db.session.add(score)
+    db.session.flush()
+    return score
+
+
+def make_review(session: Any, user: User, *, submitted: bool = True, days_late: int = 0,
+                penalty_pct: float = 0.0, released: bool = True) -> Any:
+    """A review of ``session`` by ``user`` (submitted by default, feedback released)."""
+    from models import Review, ReviewStatus, utcnow
+
+    review = Review(session_id=session.id, user_id=user.id,
+                    status=ReviewStatus.submitted if submitted else ReviewStatus.draft,
+                    content={"summary": ["text"]}, days_late=days_late,
+                    late_penalty_pct=penalty_pct,
+                    submitted_at=session.review_deadline if submitted else None,
+                    feedback_released_at=utcnow() if released else None)
+    db.session.add(review)
+    db.session.flush()
+    return review
+
+
+# --- grading -----------------------------------------------------------------------------------
+
+
+def hold_slot(course: Course, group: Group, week: int, role_key: str = "overview") -> Any:
+    """The slot of (week, role) with ``group`` set as its holder."""
+    from models import PaperSession, PresentationRole, Slot, Week
+
+    slot = db.session.query(Slot).join(PaperSession).join(Week).join(
+        PresentationRole, Slot.role_id == PresentationRole.id).filter(
+        PaperSession.course_id == course.id, Week.number == week,
+        PresentationRole.key == role_key).one()
+    slot.group_id = group.id
+    db.session.flush()
+    return slot
+
+
+def make_submitted_review(course: Course, user: User, week: int, **content: Any) -> Any:
+    """A submitted review by ``user`` of the week's paper session."""
+    from models import PaperSession, Review, ReviewStatus, Week, utcnow
+
+    session = db.session.query(PaperSession).join(Week).filter(
+        PaperSession.course_id == course.id, Week.number == week).one()
+    review = Review(session_id=session.id, user_id=user.id, status=ReviewStatus.submitted,
+                    content=content or {"summary": "A **short** summary.",
+                                        "questions": ["Why $x^2$?"]},
+                    submitted_at=utcnow(), content_sha256="0" * 64)
+    db.session.add(review)
+    db.session.flush()
+    return review

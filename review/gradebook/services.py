@@ -69,8 +69,9 @@ def parse_score(text: Any, component: Component) -> float:
     return value
 
 
-def _fmt(value: Optional[float]) -> str:
-    return "" if value is None else f"{value:g}"
+def grade_text(value: Optional[float]) -> str:
+    """How a stored grade is shown in the grid (and compared when it comes back)."""
+    return "" if value is None else f"{value:.10g}"
 
 
 # --- Import ---------------------------------------------------------------------------------
@@ -291,8 +292,9 @@ def save_grid(course: Course, user_ids: list[int], submitted: Mapping[str, str],
     enrolled = set(db.session.scalars(select(Enrollment.user_id).where(
         Enrollment.course_id == course.id, Enrollment.role == CourseRole.student,
         Enrollment.user_id.in_(user_ids))))
-    numbers = dict(db.session.execute(select(Enrollment.user_id, Enrollment.student_number).where(
-        Enrollment.course_id == course.id, Enrollment.user_id.in_(user_ids))).tuples())
+    numbers = {uid: number for uid, number in db.session.execute(
+        select(Enrollment.user_id, Enrollment.student_number).where(
+            Enrollment.course_id == course.id, Enrollment.user_id.in_(user_ids)))}
     items = {(g.user_id, g.component): g for g in db.session.scalars(
         select(GradeItem).where(GradeItem.course_id == course.id, GradeItem.user_id.in_(user_ids))
         .with_for_update())}
@@ -320,8 +322,9 @@ def save_grid(course: Course, user_ids: list[int], submitted: Mapping[str, str],
                     continue
             item = items.get((uid, key))
             stored = item.score if item is not None else None
-            if _fmt(stored) != (_fmt(parse_score(before, component)) if before else ""):
-                problems[name] = (f"{label}: changed by someone else to '{_fmt(stored)}' since "
+            # ``original`` holds the text the page showed (formatted by ``grade_text``).
+            if grade_text(stored) != before:
+                problems[name] = (f"{label}: changed by someone else to '{grade_text(stored)}' since "
                                   "you loaded the page; reload and try again")
                 continue
             if stored != new:

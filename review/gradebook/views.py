@@ -1,5 +1,259 @@
-"""Web pages of the gradebook capability."""
+"""Web pages of the gradebook capability.
 
-from flask import Blueprint
+Staff: the gradebook (summary table with server-side sort and filter, distributions as SVG
+images, downloads), one student's breakdown, the import of external grades with a preview, and
+the grid of external grades. Students: their own grades, released items only.
+Every number comes from ``load_gradebook`` (one computation for pages and files).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Optional
+
+import pandas as pd
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from models import db, utcnow
+from review.core.errors import DomainError
+from review.courses.roster import TableFileError, read_table
+from review.gradebook import services
+from review.gradebook.charts import distribution_svg
+from review.gradebook.commands import EXPORT_FORMATS, export_bytes
+from review.gradebook.compute import Gradebook
+from review.gradebook.forms import ConfirmImportForm, GradesUploadForm, GridForm
+from review.gradebook.loader import GradebookUnavailable, load_gradebook
+from review.permissions import course_staff, course_student
 
 bp = Blueprint("gradebook", __name__)
+
+GRID_PAGE_SIZE = 50
+_MIMETYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              "csv": "text/csv", "blackboard": "text/csv", "canvas": "text/csv"}
+_SUFFIX = {"xlsx": "gradebook.xlsx", "csv": "summary.csv", "blackboard": "blackboard.csv",
+           "canvas": "canvas.csv"}
+
+
+def pct(value: Any, decimals: int = 1) -> str:
+    """A percentage for display; blank components show a dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{decimals}f}"
+
+
+@bp.app_template_filter("pct")
+def pct_filter(value: Any, decimals: int = 1) -> str:
+    return pct(value, decimals)
+
+
+def _load(**kwargs: Any) -> Gradebook:
+    return load_gradebook(g.course, utcnow(), **kwargs)
+
+
+# --- Staff: the gradebook -------------------------------------------------------------------
+
+
+def sorted_filtered(gradebook: Gradebook, args: Any) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The summary rows the query string asks for: sort, direction, text and letter filters."""
+    summary = gradebook.summary
+    sortable = ["student_id", "last_name", "first_name", *gradebook.course.component_keys,
+                "total", "letter"]
+    sort = args.get("sort", "last_name")
+    if sort not in sortable:
+        sort = "last_name"
+    direction = "desc" if args.get("dir") == "desc" else "asc"
+    q = (args.get("q") or "").strip()
+    letter = (args.get("letter") or "").strip()
+    rows = summary
+    if q:
+        needle = q.lower()
+        text = (summary["student_id"].astype(str) + " " + summary["first_name"] + " "
+                + summary["last_name"] + " " + summary["email"]).str.lower()
+        rows = rows[text.str.contains(needle, regex=False)]
+    if letter:
+        rows = rows[rows["letter"] == letter]
+    keys = [sort] if sort in ("last_name", "first_name") else [sort, "last_name"]
+    rows = rows.sort_values(keys, ascending=direction == "asc", na_position="last", kind="stable")
+    return rows, {"sort": sort, "dir": direction, "q": q, "letter": letter}
+
+
+@bp.get("/c/<course_code>/gradebook")
+@course_staff
+def index(course_code: str) -> tuple[str, int] | str:
+    try:
+        gradebook = _load()
+    except GradebookUnavailable as exc:
+        return render_template("gradebook/unavailable.html", course=g.course, message=str(exc)), 200
+    rows, params = sorted_filtered(gradebook, request.args)
+    letters = [b.letter for b in gradebook.course.boundaries]
+    return render_template("gradebook/index.html", course=g.course, gradebook=gradebook,
+                           rows=rows, params=params, letters=letters,
+                           formats=EXPORT_FORMATS)
+
+
+@bp.get("/c/<course_code>/gradebook/charts/<key>.svg")
+@course_staff
+def chart(course_code: str, key: str) -> Response:
+    gradebook = _load()
+    if key == "total":
+        title, column = "Course total", "total"
+    elif key in gradebook.course.component_keys:
+        title, column = gradebook.course.component(key).label, key
+    else:
+        abort(404)
+    svg = distribution_svg(gradebook.summary[column].tolist(), title)
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/c/<course_code>/gradebook/export/<fmt>")
+@course_staff
+def export(course_code: str, fmt: str) -> Response:
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    data = export_bytes(_load(), fmt, g.course.title)
+    return Response(data, mimetype=_MIMETYPES[fmt], headers={
+        "Content-Disposition": f"attachment; filename={course_code}-{_SUFFIX[fmt]}",
+        "Cache-Control": "no-store"})
+
+
+@bp.get("/c/<course_code>/gradebook/students/<int:user_id>")
+@course_staff
+def student(course_code: str, user_id: int) -> str:
+    gradebook = _load(user_id=user_id)
+    if gradebook.summary.empty:
+        abort(404)
+    return render_template("gradebook/student.html", course=g.course, gradebook=gradebook,
+                           user_id=user_id, staff=True, upcoming=_upcoming_sessions())
+
+
+# --- Student: my grades ---------------------------------------------------------------------
+
+
+def _upcoming_sessions() -> int:
+    now = utcnow()
+    return sum(1 for s in g.course.sessions if not now > s.review_deadline)
+
+
+@bp.get("/c/<course_code>/grades")
+@course_student
+def mine(course_code: str) -> tuple[str, int] | str:
+    try:
+        gradebook = _load(released_only=True, user_id=current_user.id)
+    except GradebookUnavailable as exc:
+        return render_template("gradebook/unavailable.html", course=g.course, message=str(exc)), 200
+    return render_template("gradebook/student.html", course=g.course, gradebook=gradebook,
+                           user_id=current_user.id, staff=False, upcoming=_upcoming_sessions())
+
+
+# --- Staff: import --------------------------------------------------------------------------
+
+
+def _import_page(form: GradesUploadForm, *, problems: Optional[list[str]] = None,
+                 plan: Optional[services.ImportPlan] = None, confirm: Optional[ConfirmImportForm] = None,
+                 status: int = 200) -> tuple[str, int]:
+    components = services.external_components(g.course)
+    return render_template("gradebook/import.html", course=g.course, form=form, problems=problems,
+                           plan=plan, confirm=confirm, components=components), status
+
+
+@bp.route("/c/<course_code>/gradebook/import", methods=["GET", "POST"])
+@course_staff
+def import_grades(course_code: str) -> tuple[str, int]:
+    form = GradesUploadForm()
+    if not form.validate_on_submit():
+        return _import_page(form, status=422 if form.is_submitted() else 200)
+    upload = form.file.data
+    try:
+        plan = services.plan_import(g.course, read_table(upload.read(), upload.filename))
+    except DomainError as exc:
+        db.session.rollback()
+        problems = exc.problems if isinstance(exc, TableFileError) else [str(exc)]
+        return _import_page(form, problems=problems, status=422)
+    confirm = ConfirmImportForm(formdata=None, payload=json.dumps(plan.records),
+                                source=upload.filename)
+    return _import_page(form, plan=plan, confirm=confirm)
+
+
+@bp.post("/c/<course_code>/gradebook/import/confirm")
+@course_staff
+def confirm_import(course_code: str) -> WerkzeugResponse | tuple[str, int]:
+    confirm = ConfirmImportForm()
+    if not confirm.validate_on_submit():
+        flash("The preview was incomplete; upload the file again.", "error")
+        return redirect(url_for("gradebook.import_grades", course_code=course_code))
+    try:
+        records = json.loads(confirm.payload.data)
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ValueError
+    except ValueError:
+        flash("The preview was damaged; upload the file again.", "error")
+        return redirect(url_for("gradebook.import_grades", course_code=course_code))
+    try:
+        plan = services.plan_from_records(g.course, records)
+        written = services.apply_import(g.course, plan, current_user,
+                                        source=f"upload: {confirm.source.data or ''}"[:200])
+    except DomainError as exc:
+        db.session.rollback()
+        problems = exc.problems if isinstance(exc, TableFileError) else [str(exc)]
+        return _import_page(GradesUploadForm(formdata=None), problems=problems, status=422)
+    db.session.commit()
+    flash(f"Saved {written} grade(s). {plan.summary()}", "success")
+    return redirect(url_for("gradebook.index", course_code=course_code))
+
+
+# --- Staff: grid ----------------------------------------------------------------------------
+
+
+@bp.route("/c/<course_code>/gradebook/grid", methods=["GET", "POST"])
+@course_staff
+def grid(course_code: str) -> WerkzeugResponse | tuple[str, int]:
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    components = services.external_components(g.course)
+    form = GridForm()
+    problems: dict[str, str] = {}
+    submitted: dict[str, str] = {}
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user_ids = [int(part) for part in form.user_ids.data.split(",") if part]
+            original = json.loads(form.original.data or "{}")
+            if not isinstance(original, dict):
+                raise ValueError
+        except ValueError:
+            flash("The grid form was damaged; reload the page.", "error")
+            return redirect(url_for("gradebook.grid", course_code=course_code, page=page))
+        submitted = {key: value for key, value in request.form.items() if key.startswith("g-")}
+        try:
+            written = services.save_grid(g.course, user_ids, submitted,
+                                         {str(k): str(v) for k, v in original.items()},
+                                         current_user)
+        except services.GridError as exc:
+            db.session.rollback()
+            problems = exc.problems
+            flash(f"Nothing was saved: {len(problems)} cell(s) need attention.", "error")
+            status = 422
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            status = 422
+        else:
+            db.session.commit()
+            flash(f"Saved {written} change(s).", "success")
+            return redirect(url_for("gradebook.grid", course_code=course_code, page=page))
+    elif form.is_submitted():
+        status = 422
+    rows, count = services.grid_rows(g.course, offset=(page - 1) * GRID_PAGE_SIZE,
+                                     limit=GRID_PAGE_SIZE)
+    original = {services.cell_name(r.user_id, k): services.grade_text(v)
+                for r in rows for k, v in r.values.items()}
+    shown = {name: submitted.get(name, text) for name, text in original.items()}
+    form.user_ids.data = ",".join(str(r.user_id) for r in rows)
+    if not problems:
+        form.original.data = json.dumps(original)
+    pages = max(1, math.ceil(count / GRID_PAGE_SIZE))
+    return render_template("gradebook/grid.html", course=g.course, form=form, rows=rows,
+                           components=components, shown=shown, problems=problems, page=page,
+                           pages=pages, cell_name=services.cell_name), status

@@ -99,7 +99,7 @@ def staff_roles(course: Course) -> dict[int, CourseRole]:
         select(Enrollment.user_id, Enrollment.role).where(
             Enrollment.course_id == course.id,
             Enrollment.role.in_([CourseRole.instructor, CourseRole.ta]))).tuples()
-    return dict(rows)
+    return {user_id: role for user_id, role in rows}
 
 
 def combine(scores: Sequence[Score], roles: dict[int, CourseRole], *, method: str,

@@ -373,10 +373,10 @@ def save_score(course: Course, grader: models.User, item: ScoreItem, *,
         try:
             db.session.flush()
         except StaleDataError:
-            db.session.rollback()
-            current = own_score(item, grader)
-            raise StaleScore(current) if current else GradingRefused(  # type: ignore[misc]
-                "The score was removed meanwhile; reload the page.") from None
+            # Another save won between our read and our write (the row lock makes this rare);
+            # the view rolls back and reloads, showing the other save.
+            raise GradingRefused("Someone saved this score at the same moment; nothing of yours "
+                                 "was saved. Reload the page to see their values.") from None
     new = _snapshot(score)
     if old is not None:
         new["version"] = score.version

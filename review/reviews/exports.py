@@ -1,0 +1,144 @@
+"""The staff review matrix (students x sessions), and its CSV and XLSX files.
+
+One load (``review_matrix``, a fixed number of queries) feeds the HTML page, the download and the
+``flask reviews export`` command. User text is neutralised before it reaches a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from models import Course, Enrollment, PaperSession, Review, ReviewStatus as RowStatus, User, db
+from review.reviews.policy import format_local
+from review.reviews.services import TEXT_SECTIONS, ReviewContent, sessions_of, students_of
+from review.reviews.status import ReviewState, ReviewStatus, review_statuses
+from review.spreadsheets import neutralise_frame
+
+SORTS = ("name", "number", "missing", "late")
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    user: User
+    enrollment: Enrollment
+    cells: list[ReviewStatus]
+
+    def count(self, *states: ReviewState) -> int:
+        return sum(1 for c in self.cells if c.state in states)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    sessions: list[PaperSession]
+    rows: list[MatrixRow]
+    # session id -> state -> count, over the rows shown
+    counts: dict[int, dict[ReviewState, int]]
+
+
+def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
+                  session_id: Optional[int] = None, q: str = "", sort: str = "name") -> Matrix:
+    """Every student x every session; filters: a state (in the chosen session, or any session),
+    a name/number search; sorts: name, number, most missing, most late."""
+    sessions = sessions_of(course)
+    statuses = review_statuses(course, now)
+    wanted_state = ReviewState(state) if state in ReviewState._value2member_map_ else None
+    needle = q.strip().lower()
+    rows = []
+    for user, enrollment in students_of(course):
+        cells = [statuses[(user.id, s.id)] for s in sessions]
+        if needle and needle not in f"{user.full_name} {user.email} {enrollment.student_number}".lower():
+            continue
+        if wanted_state is not None:
+            looked_at = [c for s, c in zip(sessions, cells) if session_id in (None, s.id)]
+            if not any(c.state == wanted_state for c in looked_at):
+                continue
+        rows.append(MatrixRow(user, enrollment, cells))
+    if sort == "number":
+        rows.sort(key=lambda r: r.enrollment.student_number or "")
+    elif sort == "missing":
+        rows.sort(key=lambda r: -r.count(ReviewState.missing, ReviewState.draft))
+    elif sort == "late":
+        rows.sort(key=lambda r: -r.count(ReviewState.late))
+    counts = {s.id: {st: 0 for st in ReviewState} for s in sessions}
+    for row in rows:
+        for s, cell in zip(sessions, row.cells):
+            counts[s.id][cell.state] += 1
+    return Matrix(sessions, rows, counts)
+
+
+def session_label(session: PaperSession) -> str:
+    return f"W{session.week.number}: {session.paper.title}"
+
+
+def matrix_frame(matrix: Matrix) -> pd.DataFrame:
+    records = []
+    for row in matrix.rows:
+        record: dict[str, object] = {"student_number": row.enrollment.student_number,
+                                     "last_name": row.user.last_name,
+                                     "first_name": row.user.first_name,
+                                     "email": row.user.email}
+        for session, cell in zip(matrix.sessions, row.cells):
+            text = cell.state.value
+            if cell.state == ReviewState.late:
+                text += f" ({cell.days_late}d, -{cell.late_penalty_pct:g}%)"
+            record[session_label(session)] = text
+        records.append(record)
+    columns = ["student_number", "last_name", "first_name", "email",
+               *[session_label(s) for s in matrix.sessions]]
+    return neutralise_frame(pd.DataFrame.from_records(records, columns=columns))
+
+
+def reviews_frame(course: Course) -> pd.DataFrame:
+    """Every submitted review with its sections, one row each (one query)."""
+    reviews = db.session.scalars(
+        select(Review).join(PaperSession, PaperSession.id == Review.session_id)
+        .join(User, User.id == Review.user_id)
+        .where(PaperSession.course_id == course.id, Review.status == RowStatus.submitted)
+        .options(selectinload(Review.user), selectinload(Review.session)
+                 .selectinload(PaperSession.week), selectinload(Review.session)
+                 .selectinload(PaperSession.paper), selectinload(Review.versions))
+        .order_by(PaperSession.starts_at, User.last_name, User.first_name))
+    records = []
+    for review in reviews:
+        content = ReviewContent.from_dict(review.content)
+        record: dict[str, object] = {
+            "session": session_label(review.session),
+            "email": review.user.email,
+            "name": review.user.full_name,
+            "submitted_at": format_local(review.submitted_at, course.timezone)
+            if review.submitted_at else "",
+            "version": len(review.versions),
+            "days_late": review.days_late,
+            "late_penalty_pct": review.late_penalty_pct,
+            "sha256": review.content_sha256,
+        }
+        for key, label, _ in TEXT_SECTIONS:
+            record[label] = getattr(content, key)
+        for index in range(5):
+            record[f"Question {index + 1}"] = (content.questions[index]
+                                               if index < len(content.questions) else "")
+        records.append(record)
+    columns = ["session", "email", "name", "submitted_at", "version", "days_late",
+               "late_penalty_pct", "sha256", *[label for _, label, _ in TEXT_SECTIONS],
+               *[f"Question {i + 1}" for i in range(5)]]
+    return neutralise_frame(pd.DataFrame.from_records(records, columns=columns))
+
+
+def matrix_csv(matrix: Matrix) -> str:
+    return "\ufeff" + matrix_frame(matrix).to_csv(index=False)
+
+
+def export_xlsx(course: Course, now: datetime) -> bytes:
+    """The matrix on sheet "Matrix", every submitted review's sections on sheet "Reviews"."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        matrix_frame(review_matrix(course, now)).to_excel(writer, sheet_name="Matrix", index=False)
+        reviews_frame(course).to_excel(writer, sheet_name="Reviews", index=False)
+    return buffer.getvalue()

@@ -1,0 +1,581 @@
+"""Weekly paper reviews: writing, autosaving, submitting, late work, privacy, staff tools, digest.
+
+The rules live here; views and commands call them and commit once. Every function flushes and
+raises a ``ReviewError`` (a DomainError) with a message meant for the person who caused it.
+
+A review has one working copy (``Review.content``). Before the first submit the working copy is a
+draft that autosaves. Once submitted, ``Review.content`` always equals the latest submitted
+version (``ReviewVersion``) and ``content_sha256`` is its hash: revisions before the deadline are
+made by submitting again, so graders, the digest and the similarity check can read
+``Review.content`` of a submitted review and get exactly what was submitted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Optional
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from models import (
+    AuditEntry,
+    Course,
+    CourseRole,
+    Enrollment,
+    LateDayEntry,
+    PaperSession,
+    ParticipationRecord,
+    Review,
+    ReviewExcuse,
+    ReviewStatus,
+    ReviewVersion,
+    User,
+    db,
+)
+from review.core.errors import DomainError
+from review.courses.definition import CourseDefinition, ReviewRulesDef
+from review.reviews.digest import Question, cluster_questions
+from review.reviews.policy import LateAssessment, LatePolicy, assess_late
+from review.reviews.similarity import find_similar_reviews, highlight_spans
+from review.reviews.status import presenting_user_ids
+
+# ---------------------------------------------------------------------------------- content
+
+TEXT_SECTIONS: tuple[tuple[str, str, str], ...] = (
+    ("summary", "Summary",
+     "In one or two sentences: what problem does the paper tackle and what does it propose?"),
+    ("strengths", "Strengths and takeaways",
+     "What does the paper contribute, and what did you learn from it?"),
+    ("weaknesses", "Weaknesses and limitations",
+     "The fundamental limitations: assumptions, evaluation, scope. Not typos."),
+    ("remedies", "How the limitations could be addressed",
+     "For the weaknesses above: what experiment, method or change would fix or test them?"),
+)
+QUESTIONS_LABEL = "Discussion questions"
+QUESTIONS_GUIDANCE = ("One to five questions you would like to discuss in class, each on its own. "
+                      "Good questions have no one-word answer.")
+MAX_QUESTIONS = 5
+SECTION_LABELS = {key: label for key, label, _ in TEXT_SECTIONS} | {"questions": QUESTIONS_LABEL}
+
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
+
+
+@dataclass(frozen=True)
+class ReviewContent:
+    """The sections of a review as the student wrote them (whitespace trimmed)."""
+
+    summary: str = ""
+    strengths: str = ""
+    weaknesses: str = ""
+    remedies: str = ""
+    questions: tuple[str, ...] = ()
+
+    @classmethod
+    def build(cls, *, summary: str = "", strengths: str = "", weaknesses: str = "",
+              remedies: str = "", questions: Iterable[str] = ()) -> "ReviewContent":
+        # Empty question boxes are not questions; the rest keep the student's order.
+        kept = tuple(q.strip() for q in questions if q and q.strip())
+        return cls(summary=(summary or "").strip(), strengths=(strengths or "").strip(),
+                   weaknesses=(weaknesses or "").strip(), remedies=(remedies or "").strip(),
+                   questions=kept)
+
+    @classmethod
+    def from_dict(cls, data: Optional[dict[str, Any]]) -> "ReviewContent":
+        data = data or {}
+        return cls.build(summary=data.get("summary", ""), strengths=data.get("strengths", ""),
+                         weaknesses=data.get("weaknesses", ""), remedies=data.get("remedies", ""),
+                         questions=data.get("questions") or ())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"summary": self.summary, "strengths": self.strengths,
+                "weaknesses": self.weaknesses, "remedies": self.remedies,
+                "questions": list(self.questions)}
+
+    def sha256(self) -> str:
+        """The receipt hash: SHA-256 of the canonical JSON (sorted keys, UTF-8, no spaces)."""
+        return content_sha256(self.to_dict())
+
+    def plain_text(self) -> str:
+        parts = [getattr(self, key) for key, _, _ in TEXT_SECTIONS] + list(self.questions)
+        return "\n\n".join(p for p in parts if p)
+
+    def is_empty(self) -> bool:
+        return not self.plain_text()
+
+
+def content_sha256(content: dict[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def count_sentences(text: str) -> int:
+    text = text.strip()
+    if not text:
+        return 0
+    ends = len(_SENTENCE_END.findall(text))
+    # A last sentence without a full stop still counts.
+    return ends + (0 if _SENTENCE_END.search(text[-1:] + " ") else 1)
+
+
+@dataclass(frozen=True)
+class ContentCheck:
+    """Gentle checks: ``blocking`` stops a submit, ``advice`` is shown but never blocks."""
+
+    blocking: list[str] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)
+    empty_sections: list[str] = field(default_factory=list)
+
+
+def check_content(content: ReviewContent) -> ContentCheck:
+    empty = [key for key, _, _ in TEXT_SECTIONS if not getattr(content, key)]
+    if not content.questions:
+        empty.append("questions")
+    blocking = []
+    if empty:
+        names = ", ".join(SECTION_LABELS[key] for key in empty)
+        blocking.append(f"Fill in every section before submitting; empty: {names}.")
+    advice = []
+    sentences = count_sentences(content.summary)
+    if sentences > 2:
+        advice.append(f"The summary has {sentences} sentences; one or two are enough.")
+    if not content.questions:
+        advice.append("Add at least one discussion question.")
+    return ContentCheck(blocking=blocking, advice=advice, empty_sections=empty)
+
+
+def check_sizes(content: ReviewContent, rules: ReviewRulesDef) -> None:
+    """Oversized text is refused outright (for drafts too), naming the field and the limit."""
+    problems = []
+    for key, label, _ in TEXT_SECTIONS:
+        length = len(getattr(content, key))
+        if length > rules.max_chars_per_section:
+            problems.append(f"{label} has {length} characters; the limit is "
+                            f"{rules.max_chars_per_section} per section.")
+    for index, question in enumerate(content.questions, start=1):
+        if len(question) > rules.max_chars_per_section:
+            problems.append(f"Question {index} has {len(question)} characters; the limit is "
+                            f"{rules.max_chars_per_section} per section.")
+    if len(content.questions) > MAX_QUESTIONS:
+        problems.append(f"{len(content.questions)} questions given; at most {MAX_QUESTIONS}.")
+    total = len(content.plain_text())
+    if total > rules.max_chars_total:
+        problems.append(f"The review has {total} characters in all; the limit is "
+                        f"{rules.max_chars_total}.")
+    if problems:
+        raise ReviewTooLong(" ".join(problems))
+
+
+# ---------------------------------------------------------------------------------- errors
+
+
+class ReviewError(DomainError):
+    """A review rule said no."""
+
+
+class ReviewNotOpen(ReviewError):
+    pass
+
+
+class ReviewClosed(ReviewError):
+    pass
+
+
+class ReviewTooLong(ReviewError):
+    pass
+
+
+class ReviewIncomplete(ReviewError):
+    pass
+
+
+class ReviewStale(ReviewError):
+    """Another tab or window saved a newer copy (optimistic lock on Review.version)."""
+
+
+class LateConfirmationNeeded(ReviewError):
+    """Submitting now is late and has a cost; the student must confirm first."""
+
+    def __init__(self, assessment: LateAssessment):
+        self.assessment = assessment
+        super().__init__(assessment.message + " Confirm to submit anyway.")
+
+
+# ---------------------------------------------------------------------------------- rules
+
+
+def rules_of(course: Course) -> ReviewRulesDef:
+    return CourseDefinition.model_validate(course.definition).reviews
+
+
+def late_policy_of(rules: ReviewRulesDef) -> LatePolicy:
+    return LatePolicy(rules.late_policy.mode, rules.late_policy.penalty_per_day_pct,
+                      rules.late_policy.grace_days)
+
+
+def session_of_course(course: Course, session_id: int) -> PaperSession | None:
+    """The session if it belongs to this course (a session of another course is None -> 404)."""
+    return db.session.scalar(select(PaperSession).where(
+        PaperSession.id == session_id, PaperSession.course_id == course.id))
+
+
+def is_student(course: Course, user: User) -> bool:
+    return db.session.scalar(select(Enrollment.id).where(
+        Enrollment.course_id == course.id, Enrollment.user_id == user.id,
+        Enrollment.role == CourseRole.student)) is not None
+
+
+def is_staff_of(course: Course, user: User) -> bool:
+    return db.session.scalar(select(Enrollment.id).where(
+        Enrollment.course_id == course.id, Enrollment.user_id == user.id,
+        Enrollment.role.in_([CourseRole.instructor, CourseRole.ta]))) is not None
+
+
+def review_of(session: PaperSession, user: User, *, lock: bool = False) -> Review | None:
+    query = select(Review).where(Review.session_id == session.id, Review.user_id == user.id)
+    if lock:
+        query = query.with_for_update()
+    return db.session.scalar(query)
+
+
+def grace_days_used(course: Course, user: User) -> int:
+    return int(db.session.scalar(select(func.coalesce(func.sum(LateDayEntry.days), 0)).where(
+        LateDayEntry.course_id == course.id, LateDayEntry.user_id == user.id)) or 0)
+
+
+def late_assessment(session: PaperSession, user: User, now: datetime) -> LateAssessment:
+    rules = rules_of(session.course)
+    return assess_late(late_policy_of(rules), session.review_deadline, now,
+                       grace_days_used(session.course, user))
+
+
+def is_excused(session: PaperSession, user: User) -> bool:
+    return db.session.scalar(select(ReviewExcuse.id).where(
+        ReviewExcuse.session_id == session.id, ReviewExcuse.user_id == user.id)) is not None
+
+
+def is_presenter(session: PaperSession, user: User) -> bool:
+    return user.id in presenting_user_ids([session.id], session.course_id)[session.id]
+
+
+def _require_student_and_open(session: PaperSession, user: User, now: datetime) -> None:
+    if not is_student(session.course, user):
+        raise ReviewError("Only students of this course write reviews.")
+    if now < session.review_opens_at:
+        raise ReviewNotOpen("Reviews for this paper open on "
+                            f"{_local(session.review_opens_at, session.course)}.")
+
+
+def _check_version(review: Review, expected_version: Optional[int]) -> None:
+    if expected_version is not None and expected_version != review.version:
+        raise ReviewStale(
+            "This review was saved from another tab or window "
+            f"(at {_local(review.saved_at, review.session.course)}) after you opened this page. "
+            "Nothing was saved from this page: reload it to see the latest text, then "
+            "make your change again.")
+
+
+def _local(moment: datetime, course: Course) -> str:
+    from review.reviews.policy import format_local
+
+    return format_local(moment, course.timezone)
+
+
+def save_draft(session: PaperSession, user: User, content: ReviewContent, now: datetime, *,
+               expected_version: Optional[int] = None) -> Review:
+    """Save the working copy of a not-yet-submitted review (autosave and the Save button)."""
+    _require_student_and_open(session, user, now)
+    rules = rules_of(session.course)
+    check_sizes(content, rules)
+    review = review_of(session, user, lock=True)
+    if review is not None and review.status == ReviewStatus.submitted:
+        raise ReviewError("This review is already submitted. To revise it, change the text and "
+                          "submit again (before the deadline); your submitted version stays on "
+                          "record until then.")
+    if now > session.review_deadline and not late_assessment(session, user, now).accepted:
+        raise ReviewClosed("The deadline has passed (" + _local(session.review_deadline,
+                           session.course) + ") and late reviews are not accepted; nothing "
+                           "was saved.")
+    if review is None:
+        review = Review(session_id=session.id, user_id=user.id, status=ReviewStatus.draft,
+                        content=content.to_dict(), saved_at=now)
+        db.session.add(review)
+        db.session.flush()
+        return review
+    _check_version(review, expected_version)
+    if ReviewContent.from_dict(review.content) == content:
+        return review  # nothing changed: no write, no new version number
+    review.content = content.to_dict()
+    review.saved_at = now
+    db.session.flush()
+    return review
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    review: Review
+    version: ReviewVersion
+    created: bool  # False when the same content was already submitted (double click)
+
+
+def submit_review(session: PaperSession, user: User, content: ReviewContent, now: datetime, *,
+                  expected_version: Optional[int] = None, confirm_late: bool = False) -> SubmitResult:
+    """Submit (or resubmit before the deadline) a review; records time, hash and a version."""
+    _require_student_and_open(session, user, now)
+    rules = rules_of(session.course)
+    check_sizes(content, rules)
+    check = check_content(content)
+    if check.blocking:
+        raise ReviewIncomplete(" ".join(check.blocking))
+    digest = content.sha256()
+    review = review_of(session, user, lock=True)
+    if (review is not None and review.status == ReviewStatus.submitted
+            and review.content_sha256 == digest and review.versions):
+        # The same text again (a double click, a resent form): one version, same receipt.
+        return SubmitResult(review, review.versions[-1], created=False)
+    if review is not None:
+        _check_version(review, expected_version)
+        if review.status == ReviewStatus.submitted and now > session.review_deadline:
+            raise ReviewClosed(
+                "The deadline has passed (" + _local(session.review_deadline, session.course)
+                + "), so the submitted review can no longer be changed. Your submitted version "
+                f"{len(review.versions)} stands; nothing was saved from this page.")
+    assessment = late_assessment(session, user, now)
+    if not assessment.accepted:
+        raise ReviewClosed(assessment.message + " Nothing was submitted.")
+    if assessment.days_late and not confirm_late:
+        raise LateConfirmationNeeded(assessment)
+    if review is None:
+        review = Review(session_id=session.id, user_id=user.id, content={}, saved_at=now)
+        db.session.add(review)
+        db.session.flush()
+    number = len(review.versions) + 1
+    version = ReviewVersion(review_id=review.id, number=number, content=content.to_dict(),
+                            content_sha256=digest, submitted_at=now)
+    review.versions.append(version)
+    review.content = content.to_dict()
+    review.status = ReviewStatus.submitted
+    review.saved_at = now
+    review.submitted_at = now
+    review.content_sha256 = digest
+    review.days_late = assessment.days_late
+    review.late_penalty_pct = assessment.penalty_pct
+    if assessment.grace_days_to_use:
+        db.session.add(LateDayEntry(course_id=session.course_id, user_id=user.id,
+                                    days=assessment.grace_days_to_use, review_id=review.id,
+                                    reason=f"Late review: {session.paper.title}"[:200]))
+    db.session.flush()
+    return SubmitResult(review, version, created=True)
+
+
+# ---------------------------------------------------------------------------------- privacy
+
+
+def can_read_review(review: Review, user: User, now: datetime) -> bool:
+    """Own review always; staff always; classmates once the session's reviews are released."""
+    if review.user_id == user.id:
+        return True
+    course = review.session.course
+    if is_staff_of(course, user):
+        return True
+    return (is_student(course, user) and review.status == ReviewStatus.submitted
+            and review.session.reviews_released_at is not None
+            and now >= review.session.reviews_released_at)
+
+
+def release_reviews(session: PaperSession, actor: User, now: datetime) -> None:
+    if now <= session.review_deadline:
+        raise ReviewError("Reviews can be released to the class only after the deadline ("
+                          + _local(session.review_deadline, session.course) + ").")
+    if session.reviews_released_at is not None:
+        return
+    session.reviews_released_at = now
+    db.session.add(AuditEntry(course_id=session.course_id, actor_id=actor.id, category="reviews",
+                              action="release", entity="paper_session", entity_id=session.id,
+                              new={"mode": rules_of(session.course).release_mode}))
+    db.session.flush()
+
+
+def withdraw_release(session: PaperSession, actor: User) -> None:
+    if session.reviews_released_at is None:
+        return
+    session.reviews_released_at = None
+    db.session.add(AuditEntry(course_id=session.course_id, actor_id=actor.id, category="reviews",
+                              action="withdraw_release", entity="paper_session",
+                              entity_id=session.id))
+    db.session.flush()
+
+
+# ---------------------------------------------------------------------------------- excuses
+
+
+def excuse_student(session: PaperSession, student: User, reason: str, actor: User) -> ReviewExcuse:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReviewError("Give a reason for the excuse.")
+    if not is_student(session.course, student):
+        raise ReviewError(f"{student.full_name} is not a student of this course.")
+    existing = db.session.scalar(select(ReviewExcuse).where(
+        ReviewExcuse.session_id == session.id, ReviewExcuse.user_id == student.id))
+    if existing is not None:
+        raise ReviewError(f"{student.full_name} is already excused from week "
+                          f"{session.week.number} ({existing.reason}).")
+    excuse = ReviewExcuse(session_id=session.id, user_id=student.id, reason=reason,
+                          excused_by_id=actor.id)
+    db.session.add(excuse)
+    db.session.add(AuditEntry(course_id=session.course_id, actor_id=actor.id, category="reviews",
+                              action="excuse", entity="review_excuse", entity_id=student.id,
+                              new={"session_id": session.id, "user_id": student.id},
+                              reason=reason))
+    db.session.flush()
+    return excuse
+
+
+def remove_excuse(session: PaperSession, student: User, actor: User) -> None:
+    excuse = db.session.scalar(select(ReviewExcuse).where(
+        ReviewExcuse.session_id == session.id, ReviewExcuse.user_id == student.id))
+    if excuse is None:
+        raise ReviewError(f"{student.full_name} is not excused from that week.")
+    db.session.add(AuditEntry(course_id=session.course_id, actor_id=actor.id, category="reviews",
+                              action="unexcuse", entity="review_excuse", entity_id=student.id,
+                              old={"session_id": session.id, "reason": excuse.reason}))
+    db.session.delete(excuse)
+    db.session.flush()
+
+
+# ---------------------------------------------------------------------------------- staff views
+
+
+def students_of(course: Course) -> list[tuple[User, Enrollment]]:
+    return list(db.session.execute(
+        select(User, Enrollment).join(Enrollment, Enrollment.user_id == User.id)
+        .where(Enrollment.course_id == course.id, Enrollment.role == CourseRole.student)
+        .order_by(User.last_name, User.first_name, User.id)).tuples())
+
+
+def sessions_of(course: Course) -> list[PaperSession]:
+    return list(db.session.scalars(
+        select(PaperSession).where(PaperSession.course_id == course.id)
+        .options(selectinload(PaperSession.week), selectinload(PaperSession.paper))
+        .order_by(PaperSession.starts_at)))
+
+
+def submitted_reviews(session: PaperSession) -> list[Review]:
+    """Every submitted review of a session, by author name, with authors loaded."""
+    return list(db.session.scalars(
+        select(Review).join(User, User.id == Review.user_id)
+        .where(Review.session_id == session.id, Review.status == ReviewStatus.submitted)
+        .options(selectinload(Review.user))
+        .order_by(User.last_name, User.first_name, User.id)))
+
+
+@dataclass(frozen=True)
+class SimilarityRow:
+    first: Review
+    second: Review
+    score: float
+    first_html: Any
+    second_html: Any
+    passages: int
+
+
+def similarity_report(session: PaperSession) -> tuple[float, list[SimilarityRow]]:
+    threshold = rules_of(session.course).similarity_threshold
+    reviews = submitted_reviews(session)
+    by_id = {r.id: r for r in reviews}
+    texts = {r.id: ReviewContent.from_dict(r.content).plain_text() for r in reviews}
+    pairs = find_similar_reviews([(r.id, texts[r.id]) for r in reviews], threshold=threshold)
+    rows = [SimilarityRow(by_id[p.first_key], by_id[p.second_key], p.score,
+                          highlight_spans(texts[p.first_key], p.first_spans),
+                          highlight_spans(texts[p.second_key], p.second_spans),
+                          len(p.passages)) for p in pairs]
+    return threshold, rows
+
+
+# ---------------------------------------------------------------------------------- digest
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    review: Review
+    index: int
+    text: str
+    raised: Optional[ParticipationRecord]
+
+
+@dataclass(frozen=True)
+class DigestCluster:
+    representative: DigestItem
+    items: list[DigestItem]
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+
+def can_see_digest(session: PaperSession, user: User, now: datetime) -> tuple[bool, bool]:
+    """(may see, may see names): staff always with names; presenters after the deadline, nameless."""
+    if is_staff_of(session.course, user):
+        return True, True
+    if now > session.review_deadline and is_presenter(session, user):
+        return True, False
+    return False, False
+
+
+def session_digest(session: PaperSession) -> list[DigestCluster]:
+    """Every discussion question of the session's submitted reviews, grouped, biggest first."""
+    reviews = submitted_reviews(session)
+    raised = {(p.review_id, p.question_index): p for p in db.session.scalars(
+        select(ParticipationRecord).where(ParticipationRecord.session_id == session.id,
+                                          ParticipationRecord.kind == "question"))}
+    items: dict[tuple[int, int], DigestItem] = {}
+    questions: list[Question[tuple[int, int]]] = []
+    for review in reviews:
+        for index, text in enumerate(ReviewContent.from_dict(review.content).questions):
+            key = (review.id, index)
+            items[key] = DigestItem(review, index, text, raised.get(key))
+            questions.append(Question(key=key, author_key=review.user_id, text=text))
+    if not questions:
+        return []
+    clusters = cluster_questions(questions)
+    return [DigestCluster(items[c.representative.key], [items[q.key] for q in c.members])
+            for c in clusters]
+
+
+def mark_question_raised(session: PaperSession, review_id: int, question_index: int,
+                         raised_by_id: Optional[int], actor: User) -> ParticipationRecord:
+    review = db.session.get(Review, review_id)
+    if review is None or review.session_id != session.id or review.status != ReviewStatus.submitted:
+        raise ReviewError("That question is not in this session's digest.")
+    questions = ReviewContent.from_dict(review.content).questions
+    if not 0 <= question_index < len(questions):
+        raise ReviewError(f"Question {question_index + 1} does not exist in that review.")
+    raiser = raised_by_id or review.user_id
+    if not is_student(session.course, db.session.get(User, raiser) or actor):
+        raise ReviewError("The person who raised the question must be a student of this course.")
+    existing = db.session.scalar(select(ParticipationRecord).where(
+        ParticipationRecord.review_id == review_id,
+        ParticipationRecord.question_index == question_index))
+    if existing is not None:
+        raise ReviewError("That question is already marked as raised.")
+    record = ParticipationRecord(session_id=session.id, user_id=raiser, kind="question",
+                                 review_id=review_id, question_index=question_index,
+                                 note=questions[question_index][:500], recorded_by_id=actor.id)
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def unmark_question_raised(session: PaperSession, review_id: int, question_index: int) -> None:
+    record = db.session.scalar(select(ParticipationRecord).where(
+        ParticipationRecord.session_id == session.id, ParticipationRecord.kind == "question",
+        ParticipationRecord.review_id == review_id,
+        ParticipationRecord.question_index == question_index))
+    if record is None:
+        raise ReviewError("That question is not marked as raised.")
+    db.session.delete(record)
+    db.session.flush()

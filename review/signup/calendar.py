@@ -1,0 +1,83 @@
+"""iCalendar feeds: the course's paper sessions, or one group's presentations.
+
+Calendar apps cannot sign in, so the feed URL carries a secret token (Course.calendar_token or
+Group.calendar_token). Event times are UTC; an event lasts the roles' time boxes plus the
+class discussion.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Optional
+
+from icalendar import Calendar, Event
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from models import Course, Group, PaperSession, Slot, db
+
+
+def _sessions(course: Course) -> list[PaperSession]:
+    sessions = list(db.session.scalars(
+        select(PaperSession).where(PaperSession.course_id == course.id)
+        .order_by(PaperSession.starts_at)
+        .options(joinedload(PaperSession.paper), joinedload(PaperSession.week),
+                 selectinload(PaperSession.slots).joinedload(Slot.role),
+                 selectinload(PaperSession.slots).joinedload(Slot.group))))
+    for session in sessions:
+        session.slots.sort(key=lambda slot: slot.role.position)
+    return sessions
+
+
+def session_minutes(course: Course, session: PaperSession) -> int:
+    return sum(slot.role.minutes for slot in session.slots) + course.discussion_minutes
+
+
+def _calendar(name: str) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", "-//Paper sessions//review//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", name)
+    return calendar
+
+
+def _event(course: Course, session: PaperSession, summary: str, stamp: datetime,
+           group: Optional[Group] = None) -> Event:
+    event = Event()
+    suffix = f"-g{group.id}" if group is not None else ""
+    event.add("uid", f"session-{session.id}{suffix}@{course.code}")
+    event.add("dtstamp", stamp)
+    event.add("dtstart", session.starts_at)
+    event.add("dtend", session.starts_at + timedelta(minutes=session_minutes(course, session)))
+    event.add("summary", summary)
+    lines = [f"{session.paper.title}", session.paper.authors]
+    if session.paper.venue:
+        lines.append(f"{session.paper.venue} {session.paper.year or ''}".strip())
+    lines.append("")
+    for slot in session.slots:
+        holder = slot.group.name if slot.group is not None else "open"
+        lines.append(f"{slot.role.name} ({slot.role.minutes} min): {holder}")
+    lines.append(f"Discussion ({course.discussion_minutes} min)")
+    event.add("description", "\n".join(lines))
+    if session.paper.url:
+        event.add("url", session.paper.url)
+    return event
+
+
+def course_feed(course: Course, now: datetime) -> bytes:
+    calendar = _calendar(f"{course.title} paper sessions")
+    for session in _sessions(course):
+        calendar.add_component(_event(course, session, f"Paper session: {session.paper.title}",
+                                      now))
+    return calendar.to_ical()
+
+
+def group_feed(course: Course, group: Group, now: datetime) -> bytes:
+    calendar = _calendar(f"{course.title}: {group.name} presents")
+    for session in _sessions(course):
+        mine = [slot.role.name for slot in session.slots if slot.group_id == group.id]
+        if not mine:
+            continue
+        summary = f"{group.name} presents ({', '.join(mine)}): {session.paper.title}"
+        calendar.add_component(_event(course, session, summary, now, group))
+    return calendar.to_ical()

@@ -1,0 +1,59 @@
+// Rubric forms: number keys pick a level of the focused (or first unscored) criterion, and the
+// total is shown live. The server computes the authoritative total; without JS the radio
+// buttons work as they are.
+(function () {
+  "use strict";
+  var rubric = document.querySelector(".rubric");
+  if (!rubric) { return; }
+  var criteria = Array.prototype.slice.call(rubric.querySelectorAll("fieldset.criterion"));
+  var output = document.getElementById("live-total");
+
+  function total() {
+    var sum = 0, scored = 0;
+    criteria.forEach(function (fieldset) {
+      var checked = fieldset.querySelector("input[type=radio]:checked");
+      if (checked) { sum += parseFloat(checked.value); scored += 1; }
+    });
+    if (output) {
+      output.textContent = String(Math.round(sum * 100) / 100) +
+        (scored < criteria.length ? " (" + (criteria.length - scored) + " to score)" : "");
+    }
+  }
+
+  var current = 0;
+  function focusCriterion(index) {
+    criteria.forEach(function (fieldset) { fieldset.classList.remove("active"); });
+    current = Math.max(0, Math.min(index, criteria.length - 1));
+    if (criteria[current]) { criteria[current].classList.add("active"); }
+  }
+
+  criteria.forEach(function (fieldset, index) {
+    fieldset.addEventListener("focusin", function () { focusCriterion(index); });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (target && (target.tagName === "TEXTAREA" || (target.tagName === "INPUT" && target.type === "text"))) {
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var digit = parseInt(event.key, 10);
+    if (!isNaN(digit) && digit >= 1) {
+      var radios = criteria[current] ? criteria[current].querySelectorAll("input[type=radio]") : [];
+      if (radios[digit - 1]) {
+        radios[digit - 1].checked = true;
+        total();
+        focusCriterion(current + 1);
+        event.preventDefault();
+      }
+    } else if (event.key === "ArrowDown" || event.key === "j") {
+      focusCriterion(current + 1);
+    } else if (event.key === "ArrowUp" || event.key === "k") {
+      focusCriterion(current - 1);
+    }
+  });
+
+  rubric.addEventListener("change", total);
+  focusCriterion(0);
+  total();
+})();

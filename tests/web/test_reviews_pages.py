@@ -1,0 +1,320 @@
+"""Review pages: writing without JS, autosave JSON, receipts, late confirmation, permissions,
+privacy, XSS sanitization, staff matrix (query count), downloads, CLI export, digest."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+from typing import Any
+
+import openpyxl
+import pytest
+from sqlalchemy import event, select
+
+from models import CourseRole, ParticipationRecord, Review, ReviewVersion, Slot, db
+from review.reviews import services
+from review.reviews.services import ReviewContent
+from tests.factories import make_course, make_group, make_member
+
+FORM = {
+    "summary": "We study **sparse** attention with $O(n)$ memory.",
+    "strengths": "Clear ablations.",
+    "weaknesses": "Single seed.",
+    "remedies": "Five seeds.",
+    "questions-0": "Does it work for images?",
+    "questions-1": "",
+    "questions-2": "", "questions-3": "", "questions-4": "",
+}
+
+
+def _at(monkeypatch, moment) -> None:
+    monkeypatch.setattr("review.reviews.views._now", lambda: moment)
+
+
+@pytest.fixture
+def world(app) -> dict[str, Any]:
+    course = make_course("rev-web", reviews={"late_policy": {"mode": "penalty",
+                                                             "penalty_per_day_pct": 10}})
+    other = make_course("rev-other")
+    people = {"course": course, "session": course.sessions[0], "other_session": other.sessions[0],
+              "student": make_member(course), "classmate": make_member(course),
+              "ta": make_member(course, CourseRole.ta),
+              "instructor": make_member(course, CourseRole.instructor),
+              "outsider": make_member(other)}
+    db.session.commit()
+    return people
+
+
+def _url(world: dict, name: str, **kw: Any) -> str:
+    return f"/c/rev-web/reviews/{world['session'].id}/{name}"
+
+
+def test_write_save_and_submit_without_javascript(client, login, world, monkeypatch) -> None:
+    session = world["session"]
+    _at(monkeypatch, session.review_deadline - timedelta(days=1))
+    login(world["student"])
+    page = client.get(_url(world, "write"))
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for label in ("Summary", "Strengths and takeaways", "Weaknesses and limitations",
+                  "How the limitations could be addressed", "Discussion questions"):
+        assert label in html
+    assert html.count('name="questions-') == 5
+    assert "left" in html  # countdown
+    saved = client.post(_url(world, "write"), data={**FORM, "save": "Save draft"})
+    assert saved.status_code == 302
+    review = db.session.scalar(select(Review))
+    assert review.status.value == "draft" and review.content["summary"].startswith("We study")
+    preview = client.post(_url(world, "write"), data={**FORM, "preview": "Preview"})
+    assert "<strong>sparse</strong>" in preview.get_data(as_text=True)
+    assert "<math" in preview.get_data(as_text=True)
+    done = client.post(_url(world, "write"), data={**FORM, "submit": "Submit review",
+                                                   "version": str(review.version)})
+    assert done.status_code == 302 and "/receipt" in done.headers["Location"]
+    receipt = client.get(done.headers["Location"]).get_data(as_text=True)
+    db.session.expire_all()
+    review = db.session.scalar(select(Review))
+    assert review.content_sha256 in receipt and "Version</dt><dd>1 of 1" in receipt
+    assert "(+03)" in receipt or "+03" in receipt
+
+
+def test_double_click_submit_keeps_one_version(client, login, world, monkeypatch) -> None:
+    _at(monkeypatch, world["session"].review_deadline - timedelta(hours=1))
+    login(world["student"])
+    for _ in range(2):
+        response = client.post(_url(world, "write"), data={**FORM, "submit": "Submit review"})
+        assert response.status_code == 302
+    assert db.session.query(ReviewVersion).count() == 1
+
+
+def test_incomplete_submit_names_the_empty_sections(client, login, world, monkeypatch) -> None:
+    _at(monkeypatch, world["session"].review_deadline - timedelta(hours=1))
+    login(world["student"])
+    response = client.post(_url(world, "write"), data={**FORM, "remedies": "", "questions-0": "",
+                                                       "submit": "Submit review"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "How the limitations could be addressed" in html and "empty:" in html
+    assert db.session.query(Review).count() == 0
+
+
+def test_late_submit_shows_the_cost_and_needs_confirmation(client, login, world, monkeypatch) -> None:
+    _at(monkeypatch, world["session"].review_deadline + timedelta(hours=3))
+    login(world["student"])
+    page = client.get(_url(world, "write")).get_data(as_text=True)
+    assert "1 day late: a 10% penalty applies" in page
+    first = client.post(_url(world, "write"), data={**FORM, "submit": "Submit review"})
+    assert first.status_code == 200
+    html = first.get_data(as_text=True)
+    assert "Submit late?" in html and re.search(r'name="confirm_late"[^>]*value="yes"', html)
+    assert db.session.query(Review).count() == 0
+    second = client.post(_url(world, "write"), data={**FORM, "submit": "Submit review",
+                                                     "confirm_late": "yes"})
+    assert second.status_code == 302
+    review = db.session.scalar(select(Review))
+    assert (review.days_late, review.late_penalty_pct) == (1, 10.0)
+
+
+def test_stale_tab_after_deadline_gets_a_clear_answer(client, login, world, monkeypatch) -> None:
+    session = world["session"]
+    services.submit_review(session, world["student"], ReviewContent.build(
+        summary="s", strengths="s", weaknesses="w", remedies="r", questions=["q?"]),
+        session.review_deadline - timedelta(hours=2))
+    db.session.commit()
+    _at(monkeypatch, session.review_deadline + timedelta(minutes=1))
+    login(world["student"])
+    response = client.post(_url(world, "write"), data={**FORM, "submit": "Submit review"})
+    assert response.status_code == 422
+    assert "can no longer be changed" in response.get_data(as_text=True)
+    assert db.session.query(ReviewVersion).count() == 1
+
+
+def test_autosave_json_and_two_tab_conflict(client, login, world, monkeypatch) -> None:
+    _at(monkeypatch, world["session"].review_deadline - timedelta(days=1))
+    login(world["student"])
+    first = client.post(_url(world, "autosave"), json={"summary": "hello", "questions": []})
+    assert first.status_code == 200 and first.json["ok"]
+    version = first.json["version"]
+    second = client.post(_url(world, "autosave"), json={"summary": "hello again", "version": version})
+    assert second.status_code == 200
+    stale = client.post(_url(world, "autosave"), json={"summary": "other tab", "version": version})
+    assert stale.status_code == 409 and "another tab" in stale.json["error"]
+    assert db.session.scalar(select(Review)).content["summary"] == "hello again"
+    too_long = client.post(_url(world, "autosave"), json={"summary": "x" * 6000,
+                                                          "version": second.json["version"]})
+    assert too_long.status_code == 422 and "the limit is 5000" in too_long.json["error"]
+    assert client.post(_url(world, "autosave"), json={"summary": 5}).status_code == 400
+
+
+def test_session_of_another_course_is_404(client, login, world, monkeypatch) -> None:
+    login(world["student"])
+    other_id = world["other_session"].id
+    assert client.get(f"/c/rev-web/reviews/{other_id}/write").status_code == 404
+    assert client.post(f"/c/rev-web/reviews/{other_id}/autosave", json={}).status_code == 404
+    login(world["outsider"])
+    assert client.get(_url(world, "write")).status_code == 404
+
+
+def test_staff_pages_refuse_students(client, login, world) -> None:
+    login(world["student"])
+    for url in ("/c/rev-web/reviews/matrix", "/c/rev-web/reviews/matrix.csv",
+                _url(world, "similarity")):
+        assert client.get(url).status_code == 403, url
+    assert client.get(_url(world, "digest")).status_code == 403
+    assert client.get(_url(world, "all")).status_code == 403
+    login(world["ta"])
+    for url in ("/c/rev-web/reviews/matrix", _url(world, "similarity"), _url(world, "digest"),
+                _url(world, "all")):
+        assert client.get(url).status_code == 200, url
+    assert client.post(_url(world, "release")).status_code == 403
+
+
+XSS = ("<script>alert(1)</script> [click](javascript:alert(2)) <img src=x onerror=alert(3)> "
+       "![p](https://evil.example/pixel.png) $\\href{javascript:alert(4)}{x}$")
+
+
+def test_review_page_is_sanitized_against_xss(client, login, world, monkeypatch) -> None:
+    session = world["session"]
+    review = services.submit_review(session, world["student"], ReviewContent.build(
+        summary=XSS, strengths=XSS, weaknesses="w", remedies="r", questions=[XSS]),
+        session.review_deadline - timedelta(hours=1)).review
+    db.session.commit()
+    login(world["ta"])
+    for url in (f"/c/rev-web/reviews/r/{review.id}", _url(world, "all")):
+        html = client.get(url).get_data(as_text=True)
+        body = html.split("<main>", 1)[1]
+        assert "<script>alert" not in body
+        assert not re.search(r"(href|src)\s*=\s*[\"']?\s*javascript:", body)
+        assert not re.search(r"<[^>]+\son\w+=", body)
+        assert "<img" not in body
+        assert "&lt;script&gt;" in body
+    preview = client.post("/c/rev-web/reviews/preview", json={"text": XSS})
+    assert "<script" not in preview.json["html"]
+    assert not re.search(r"href=[\"']?javascript:", preview.json["html"])
+
+
+def test_privacy_before_and_after_release(client, login, world, monkeypatch) -> None:
+    session = world["session"]
+    review = services.submit_review(session, world["student"], ReviewContent.build(
+        summary="mine", strengths="s", weaknesses="w", remedies="r", questions=["q?"]),
+        session.review_deadline - timedelta(hours=1)).review
+    db.session.commit()
+    _at(monkeypatch, session.review_deadline + timedelta(hours=1))
+    login(world["classmate"])
+    assert client.get(f"/c/rev-web/reviews/r/{review.id}").status_code == 404
+    login(world["student"])
+    assert client.get(f"/c/rev-web/reviews/r/{review.id}").status_code == 200
+    login(world["instructor"])
+    assert client.post(_url(world, "release")).status_code == 302
+    login(world["classmate"])
+    page = client.get(f"/c/rev-web/reviews/r/{review.id}").get_data(as_text=True)
+    assert "mine" in page and "anonymous classmate" in page
+    assert world["student"].last_name not in page
+    reading = client.get(_url(world, "all")).get_data(as_text=True)
+    assert "mine" in reading and world["student"].last_name not in reading
+    assert "Submitted versions" not in page  # history is for the author and staff
+
+
+def test_digest_names_for_staff_nameless_for_presenters(client, login, world, monkeypatch) -> None:
+    session = world["session"]
+    presenter = make_member(world["course"])
+    group = make_group(world["course"], [presenter])
+    db.session.scalar(select(Slot).where(Slot.session_id == session.id)).group_id = group.id
+    services.submit_review(session, world["student"], ReviewContent.build(
+        summary="s", strengths="s", weaknesses="w", remedies="r",
+        questions=["Why only one seed?"]), session.review_deadline - timedelta(hours=1))
+    db.session.commit()
+    _at(monkeypatch, session.review_deadline + timedelta(hours=1))
+    login(presenter)
+    page = client.get(_url(world, "digest")).get_data(as_text=True)
+    assert "Why only one seed?" in page and world["student"].last_name not in page
+    assert "Mark raised" not in page
+    login(world["ta"])
+    page = client.get(_url(world, "digest")).get_data(as_text=True)
+    assert world["student"].last_name in page and "Mark raised" in page
+    review = db.session.scalar(select(Review))
+    response = client.post(_url(world, "digest/raised"), data={
+        "review_id": review.id, "question_index": 0, "raised_by_id": 0})
+    assert response.status_code == 302
+    record = db.session.scalar(select(ParticipationRecord))
+    assert (record.kind, record.user_id, record.recorded_by_id) == (
+        "question", world["student"].id, world["ta"].id)
+
+
+def _queries(client, url: str) -> int:
+    count = 0
+
+    def counter(*args: Any) -> None:
+        nonlocal count
+        count += 1
+
+    event.listen(db.engine, "before_cursor_execute", counter)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", counter)
+    return count
+
+
+def _populate(world: dict, n: int) -> None:
+    session = world["session"]
+    for _ in range(n):
+        services.submit_review(session, make_member(world["course"]), ReviewContent.build(
+            summary="s", strengths="s", weaknesses="w", remedies="r", questions=["q?"]),
+            session.review_deadline - timedelta(hours=1))
+    db.session.commit()
+
+
+def test_matrix_query_count_does_not_grow_with_class_size(client, login, world) -> None:
+    login(world["ta"])
+    _populate(world, 3)
+    small = _queries(client, "/c/rev-web/reviews/matrix")
+    small_reading = _queries(client, _url(world, "all"))
+    _populate(world, 15)
+    assert _queries(client, "/c/rev-web/reviews/matrix") == small
+    assert _queries(client, _url(world, "all")) == small_reading
+
+
+def test_matrix_filters_sort_and_downloads(client, login, world, monkeypatch) -> None:
+    session = world["session"]
+    world["classmate"].first_name = "=HYPERLINK(\"http://x\")"
+    services.submit_review(session, world["student"], ReviewContent.build(
+        summary="=1+1", strengths="s", weaknesses="w", remedies="r", questions=["q?"]),
+        session.review_deadline - timedelta(hours=1))
+    db.session.commit()
+    login(world["ta"])
+    page = client.get(f"/c/rev-web/reviews/matrix?state=on_time&session={session.id}")
+    table = page.get_data(as_text=True).split('id="matrix"', 1)[1].split("</table>", 1)[0]
+    assert world["student"].last_name in table and world["classmate"].last_name not in table
+    csv_text = client.get("/c/rev-web/reviews/matrix.csv").get_data(as_text=True)
+    assert "on_time" in csv_text and "'=HYPERLINK" in csv_text
+    xlsx = client.get("/c/rev-web/reviews/matrix.xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.data))
+    assert book.sheetnames == ["Matrix", "Reviews"]
+    values = [c.value for row in book["Reviews"].iter_rows() for c in row]
+    assert "'=1+1" in values
+
+
+def test_excuse_from_the_matrix(client, login, world) -> None:
+    login(world["ta"])
+    response = client.post("/c/rev-web/reviews/excuse", data={
+        "student_id": world["student"].id, "session_id": world["session"].id, "reason": "Ill"})
+    assert response.status_code == 302
+    from models import ReviewExcuse
+    assert db.session.scalar(select(ReviewExcuse)).reason == "Ill"
+    login(world["student"])
+    assert client.post("/c/rev-web/reviews/excuse", data={
+        "student_id": world["student"].id, "session_id": world["session"].id,
+        "reason": "x"}).status_code == 403
+
+
+def test_cli_export_writes_both_sheets(app, runner, world, tmp_path) -> None:
+    out = tmp_path / "reviews.xlsx"
+    result = runner.invoke(args=["reviews", "export", "rev-web", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["Matrix", "Reviews"]
+    assert book["Matrix"].max_row == 3  # header + two students
+    bad = runner.invoke(args=["reviews", "export", "no-such", "--out", str(out)])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output
