@@ -159,3 +159,14 @@ def make_submitted_review(course: Course, user: User, week: int, **content: Any)
     db.session.add(review)
     db.session.flush()
     return review
+
+
+def set_signup(course: Course, **values: Any) -> None:
+    """Store sign-up settings in the course definition (datetimes: naive, course-local)."""
+    definition = dict(course.definition or {})
+    signup = dict(definition.get("signup") or {})
+    for key, value in values.items():
+        signup[key] = value.isoformat() if hasattr(value, "isoformat") else value
+    definition["signup"] = signup
+    course.definition = definition
+    db.session.flush()

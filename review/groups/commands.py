@@ -1,5 +1,48 @@
-"""``flask --app app groups ...``"""
+"""``flask --app app groups ...``: import groups from a file, list them."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
 from flask.cli import AppGroup
 
 cli = AppGroup("groups", help="Student groups: import and inspect.")
+
+
+@cli.command("import")
+@click.argument("course_code")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def import_command(course_code: str, file: str) -> None:
+    """Import groups from a CSV or XLSX FILE (columns group, student_id; one row per member).
+
+    Creates missing groups and adds members; a student already in another group is refused.
+    """
+    from review.cli import run_action
+    from review.courses.roster import read_table
+    from review.courses.services import find_course
+    from review.groups.services import import_groups, parse_group_table
+
+    def action() -> Any:
+        course = find_course(course_code)
+        rows = parse_group_table(read_table(Path(file).read_bytes(), file))
+        return import_groups(course, rows, None)
+
+    click.echo(run_action(action).summary())
+
+
+@cli.command("list")
+@click.argument("course_code")
+def list_command(course_code: str) -> None:
+    """Print every group with its members' student ids."""
+    from models import Enrollment, db
+    from review.courses.services import find_course
+    from review.groups.services import course_groups
+
+    course = find_course(course_code)
+    numbers = dict(db.session.query(Enrollment.user_id, Enrollment.student_number)
+                   .filter(Enrollment.course_id == course.id).all())
+    for group in course_groups(course):
+        members = ", ".join(f"{numbers.get(m.user_id)} {m.user.full_name}" for m in group.memberships)
+        click.echo(f"{group.name}: {members}")

@@ -29,7 +29,6 @@ def test_draft_autosaves_and_survives_a_reload(live_app, live_server, browser_pa
         page.fill("input[name=password]", "correct horse battery")
         page.click("button[type=submit], input[type=submit]")
         page.wait_for_url(f"{live_server.url}/**")
-        page.on("response", lambda r: print("RESP", r.status, r.url, r.text() if "autosave" in r.url else ""))
         page.goto(f"{live_server.url}/c/live-course/reviews/{session_id}/write")
         page.type("textarea[name=summary]", "Typed in a real browser, with $x^2$ math.")
         page.fill("input[name=questions-0]", "Does autosave work?")
