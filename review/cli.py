@@ -8,19 +8,28 @@ from __future__ import annotations
 
 import csv
 import os
-import sys
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import click
-from flask import Flask, current_app, url_for
+from flask import Flask
 from flask.cli import AppGroup
 
-from models import TokenPurpose, db, utcnow
+from models import db, utcnow
+from review.assignment.commands import cli as assign_cli
 from review.core.errors import DomainError
 from review.core.timeutil import today_in
 from review.courses.definition import CourseFileError, load_course_file
+from review.courses.demo import seed_demo
+from review.courses.links import LINK_FIELDS, issue_links, mail_links
+from review.courses.roster import import_roster, parse_roster, read_table, students_without_password
+from review.courses.services import apply_course_definition, find_course
+from review.gradebook.commands import gradebook_cli, grades_cli
+from review.grading.commands import cli as rubrics_cli
+from review.groups.commands import cli as groups_cli
+from review.mail import mail_configured
+from review.reviews.commands import cli as reviews_cli
 
 course_cli = AppGroup("course", help="Create and update courses from their YAML files.")
 roster_cli = AppGroup("roster", help="Import the student roster and hand out sign-in links.")
@@ -45,8 +54,6 @@ def run_action(action: Callable[[], Any]) -> Any:
                    "(reviews, held slots) is attached to them.")
 def course_import(file: str, allow_delete: bool) -> None:
     """Create the course defined in FILE.yaml, or update it in place (idempotent)."""
-    from review.courses.services import apply_course_definition
-
     def action() -> str:
         definition = load_course_file(file)
         _, changes = apply_course_definition(definition, allow_delete=allow_delete)
@@ -62,23 +69,23 @@ def course_import(file: str, allow_delete: bool) -> None:
               help="Write the new students' one-time set-password links to this CSV.")
 def roster_import(course_code: str, file: str, links_out: Optional[str]) -> None:
     """Import students from a CSV or XLSX FILE (student_id, first_name, last_name, email)."""
-    from review.courses.roster import import_roster, parse_roster, read_table
-    from review.courses.services import find_course
 
     def action() -> Any:
         course = find_course(course_code)
         rows = parse_roster(read_table(Path(file).read_bytes(), file))
         result = import_roster(course, rows)
-        links = issue_links(result.created) if links_out else []
-        return result, links
+        wanted = bool(links_out) or mail_configured()
+        return course, result, issue_links(result.created) if wanted else []
 
-    result, links = run_action(action)
+    course, result, links = run_action(action)
     click.echo(result.summary())
     for line in result.updated:
         click.echo(f"  updated {line}")
     if links_out:
         write_links_csv(Path(links_out), links)
         click.echo(f"Wrote {len(links)} set-password link(s) to {links_out}.")
+    if links and mail_configured():
+        click.echo(f"Mailed {mail_links(course, links)} set-password link(s).")
 
 
 @roster_cli.command("links")
@@ -87,8 +94,6 @@ def roster_import(course_code: str, file: str, links_out: Optional[str]) -> None
               help="CSV file to write (email, name, link, expires).")
 def roster_links(course_code: str, out: str) -> None:
     """New one-time set-password links for every student who has not set a password yet."""
-    from review.courses.roster import students_without_password
-    from review.courses.services import find_course
 
     def action() -> list[dict[str, str]]:
         course = find_course(course_code)
@@ -100,30 +105,10 @@ def roster_links(course_code: str, out: str) -> None:
                "of those students no longer work.")
 
 
-def issue_links(users: list[Any]) -> list[dict[str, str]]:
-    """Fresh set-password links (the raw tokens exist only here; the database keeps hashes)."""
-    from review.accounts.services import issue_password_token
-
-    hours = current_app.config["SET_PASSWORD_TOKEN_HOURS"]
-    now = utcnow()
-    links = []
-    for user in users:
-        raw = issue_password_token(user, TokenPurpose.set_password, now, timedelta(hours=hours))
-        links.append({"email": user.email, "name": user.full_name, "link": external_link(raw),
-                      "expires_utc": (now + timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M")})
-    return links
-
-
-def external_link(raw_token: str) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return f"{base.rstrip('/')}/password/set/{raw_token}"
-    return url_for("accounts.set_password", token=raw_token, _external=True)
-
-
 def write_links_csv(path: Path, links: list[dict[str, str]]) -> None:
+
     with path.open("w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["email", "name", "link", "expires_utc"])
+        writer = csv.DictWriter(handle, fieldnames=LINK_FIELDS)
         writer.writeheader()
         writer.writerows(links)
 
@@ -137,7 +122,6 @@ def write_links_csv(path: Path, links: list[dict[str, str]]) -> None:
               help="Also add a lively term: groups, an assignment, reviews and grades.")
 def demo_seed(as_of: Any, keep_dates: bool, with_activity: bool) -> None:
     """Create the demo course, its staff and its roster (a no-op when already there)."""
-    from review.courses.demo import seed_demo
 
     password = os.environ.get("DEMO_PASSWORD") or None
     day: date = as_of.date() if as_of else today_in("Europe/Istanbul", utcnow())
@@ -170,11 +154,6 @@ def demo_seed(as_of: Any, keep_dates: bool, with_activity: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from review.assignment.commands import cli as assign_cli
-    from review.gradebook.commands import gradebook_cli, grades_cli
-    from review.grading.commands import cli as rubrics_cli
-    from review.groups.commands import cli as groups_cli
-    from review.reviews.commands import cli as reviews_cli
 
     for group in (course_cli, roster_cli, demo_cli, groups_cli, assign_cli, reviews_cli,
                   rubrics_cli, grades_cli, gradebook_cli):

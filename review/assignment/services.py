@@ -535,11 +535,12 @@ def publish_run(run: AssignmentRun, actor: Optional[User], now: datetime) -> int
                if str(slot.id) not in before or before[str(slot.id)] != slot.group_id]
     if changed or len(before) != len(slots):
         names = ", ".join(_describe_slot(slot, weeks, roles) for slot in changed[:5])
+        names = names or "slots were added or removed"
         more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
         raise PublishRefused(
-            f"Slots changed since run #{run.id} was computed ({names or 'slots were added or '
-            'removed'}{more}); publishing it would overwrite those changes. Run the assignment "
-            "again; hand-placed slots are kept by the new run.")
+            f"Slots changed since run #{run.id} was computed ({names}{more}); publishing it "
+            "would overwrite those changes. Run the assignment again; hand-placed slots are "
+            "kept by the new run.")
     group_ids = document.get("group_ids", {})
     existing_groups = set(db.session.scalars(select(Group.id).where(
         Group.course_id == course.id)))

@@ -13,7 +13,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from models import CourseRole, Enrollment, Membership, Slot, User, db, utcnow
 from review.accounts.forms import EmptyForm
-from review.cli import issue_links
+from review.courses.links import LINK_FIELDS, issue_links, mail_links
+from review.mail import mail_configured
 from review.core.errors import DomainError
 from review.core.timeutil import today_in
 from review.courses import roster, services
@@ -69,6 +70,7 @@ def roster_page(course_code: str) -> tuple[str, int] | str:
             try:
                 rows = roster.parse_roster(roster.read_table(upload.read(), upload.filename))
                 result = roster.import_roster(course, rows)
+                links = issue_links(result.created) if mail_configured() else []
             except DomainError as exc:
                 db.session.rollback()
                 flash(str(exc), "error")
@@ -76,6 +78,9 @@ def roster_page(course_code: str) -> tuple[str, int] | str:
             else:
                 db.session.commit()
                 flash(f"Roster imported: {result.summary()}", "success")
+                if links:
+                    flash(f"Mailed {mail_links(course, links)} set-password link(s) to the new "
+                          "students.", "info")
     elif form.is_submitted():
         status = 422
     students = db.session.execute(
@@ -96,7 +101,7 @@ def roster_links(course_code: str) -> WerkzeugResponse:
     links = issue_links([user for _, user in roster.students_without_password(g.course)])
     db.session.commit()
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["email", "name", "link", "expires_utc"])
+    writer = csv.DictWriter(buffer, fieldnames=LINK_FIELDS)
     writer.writeheader()
     writer.writerows({key: neutralise(value) for key, value in link.items()} for link in links)
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv", headers={

@@ -21,7 +21,7 @@ from models import db, utcnow
 from review.core.errors import DomainError
 from review.courses.roster import TableFileError, read_table
 from review.gradebook import services
-from review.gradebook.charts import distribution_svg
+from review.gradebook.charts import distributions_svg
 from review.gradebook.commands import EXPORT_FORMATS, export_bytes
 from review.gradebook.compute import Gradebook
 from review.gradebook.forms import ConfirmImportForm, GradesUploadForm, GridForm
@@ -94,18 +94,14 @@ def index(course_code: str) -> tuple[str, int] | str:
                            formats=EXPORT_FORMATS)
 
 
-@bp.get("/c/<course_code>/gradebook/charts/<key>.svg")
+@bp.get("/c/<course_code>/gradebook/distributions.svg")
 @course_staff
-def chart(course_code: str, key: str) -> Response:
+def chart(course_code: str) -> Response:
     gradebook = _load()
-    if key == "total":
-        title, column = "Course total", "total"
-    elif key in gradebook.course.component_keys:
-        title, column = gradebook.course.component(key).label, key
-    else:
-        abort(404)
-    svg = distribution_svg(gradebook.summary[column].tolist(), title)
-    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+    panels = [("Course total", gradebook.summary["total"].tolist())]
+    panels += [(c.label, gradebook.summary[c.key].tolist()) for c in gradebook.course.components]
+    return Response(distributions_svg(panels), mimetype="image/svg+xml",
+                    headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/c/<course_code>/gradebook/export/<fmt>")

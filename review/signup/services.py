@@ -342,6 +342,7 @@ def release_slot(slot: Slot, group: Group, actor: User, now: datetime) -> Releas
         raise StaleForm("That slot changed meanwhile; nothing was changed.")
     _refresh(slot)
     audit(course.id, actor, "release", slot, old=_holder(group.id), new=_holder(None))
+    _void_proposals_of([slot.id], now)
     result = ReleaseResult(slot=slot)
     promoted = promote_waitlist(slot, rules, now)
     if promoted is not None:
@@ -476,6 +477,7 @@ def move_to_open_slot(from_slot: Slot, to_slot: Slot, group: Group, actor: User,
     _refresh(from_slot)
     _refresh(to_slot)
     check_group_may_hold(group, to_slot, rules=rules)
+    _void_proposals_of([from_slot.id, to_slot.id], now)
     audit(course.id, actor, "move", to_slot, old={"slot_id": from_slot.id, **_holder(group.id)},
           new={"slot_id": to_slot.id, **_holder(group.id)})
     db.session.flush()
@@ -487,7 +489,7 @@ def move_to_open_slot(from_slot: Slot, to_slot: Slot, group: Group, actor: User,
 
 def _require_staff(course_id: int, actor: User) -> None:
     if not _is_staff(course_id, actor):
-        raise SignupError("Only the course staff can move slots by hand.")
+        raise SignupError("Only the course staff can do that.")
 
 
 def assign_slot_by_staff(slot: Slot, group: Optional[Group], actor: User, reason: str,
@@ -518,6 +520,7 @@ def assign_slot_by_staff(slot: Slot, group: Optional[Group], actor: User, reason
                                                       SlotWaitlist.group_id == new))
     audit(course_id, actor, "staff_assign", slot, old=_holder(old), new=_holder(new),
           reason=reason.strip())
+    _void_proposals_of([slot.id], now)
     db.session.flush()
     return slot
 

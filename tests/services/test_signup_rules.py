@@ -309,6 +309,7 @@ def test_after_publication_a_group_moves_to_an_open_slot_within_the_rules(world)
 def test_settings_are_validated_stored_and_audited(world) -> None:
     course, _, _ = world
     instructor = make_member(course, CourseRole.instructor)
+    db.session.commit()
     with pytest.raises(services.SettingsInvalid, match="closes_at"):
         services.update_signup_settings(course, {"closes_at": datetime(2026, 8, 1)}, instructor)
     with pytest.raises(services.SettingsInvalid, match="quota"):

@@ -61,7 +61,7 @@ def setup(app: Flask):
 def test_access(client: FlaskClient, login, setup) -> None:
     staff_urls = ["/c/course-a/gradebook", "/c/course-a/gradebook/import",
                   "/c/course-a/gradebook/grid", "/c/course-a/gradebook/export/xlsx",
-                  "/c/course-a/gradebook/charts/total.svg",
+                  "/c/course-a/gradebook/distributions.svg",
                   f"/c/course-a/gradebook/students/{setup['students'][0].id}"]
     login(setup["students"][0])
     for url in staff_urls:
@@ -126,9 +126,11 @@ def test_sort_and_filter_without_javascript(client: FlaskClient, login, setup) -
 
 def test_charts_are_svg(client: FlaskClient, login, setup) -> None:
     login(setup["teacher"])
-    response = client.get("/c/course-a/gradebook/charts/midterm.svg")
+    html = client.get("/c/course-a/gradebook").get_data(as_text=True)
+    assert '<img src="/c/course-a/gradebook/distributions.svg"' in html
+    response = client.get("/c/course-a/gradebook/distributions.svg")
     assert response.mimetype == "image/svg+xml" and b"<svg" in response.data
-    assert client.get("/c/course-a/gradebook/charts/nothing.svg").status_code == 404
+    assert b"Midterm" in response.data and b"Course total" in response.data
 
 
 def test_import_preview_then_confirm(client: FlaskClient, login, setup) -> None:

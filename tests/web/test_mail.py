@@ -69,3 +69,23 @@ def test_forgot_password_for_an_unknown_address_sends_nothing_and_says_the_same(
                            follow_redirects=True)
     assert inbox.messages == []
     assert b"If that address has an account" in response.data
+
+
+def test_importing_the_roster_mails_each_new_student_a_set_password_link(client, login,
+                                                                         smtp) -> None:
+    import io
+
+    inbox, _ = smtp
+    course = make_course()
+    instructor = make_member(course, CourseRole.instructor)
+    db.session.commit()
+    login(instructor)
+    csv_bytes = ("student_id,first_name,last_name,email\n"
+                 "1,Ayşe,Aslan,ayse@example.edu\n2,Emre,Kurt,emre@example.edu\n").encode()
+    response = client.post(f"/c/{course.code}/roster",
+                           data={"file": (io.BytesIO(csv_bytes), "roster.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert sorted(m["To"] for m in inbox.messages) == ["ayse@example.edu", "emre@example.edu"]
+    link = re.search(r"http://localhost(/password/set/\S+)", inbox.messages[0].get_payload())
+    assert client.get(link.group(1)).status_code == 200

@@ -1,0 +1,242 @@
+"""Group rules against the database: forming, limits, locking, staff edits, auto-form, import."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from models import AuditEntry, CourseRole, Group, Membership, Slot, db
+from review.courses.roster import TableFileError, read_table
+from review.groups import services
+from review.groups.services import AlreadyInGroup, GroupError, GroupFull, GroupsLocked
+from tests.factories import make_course, make_group, make_member
+
+
+@pytest.fixture
+def course(app):
+    course = make_course()
+    db.session.commit()
+    return course
+
+
+def size(group: Group) -> int:
+    return db.session.scalar(select(func.count()).select_from(Membership)
+                             .where(Membership.group_id == group.id))
+
+
+def actions() -> list[str]:
+    return list(db.session.scalars(select(AuditEntry.action).where(AuditEntry.category == "group")
+                                   .order_by(AuditEntry.id)))
+
+
+def test_students_create_join_and_leave_and_every_change_is_recorded(course) -> None:
+    a, b, c = (make_member(course) for _ in range(3))
+    group = services.create_group(course, a, "  The   Reviewers ")
+    assert group.name == "The Reviewers"
+    services.join_group(course, b, group.join_code)
+    services.leave_group(course, b)
+    assert size(group) == 1
+    assert actions() == ["create", "join", "leave"]
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "join"))
+    assert entry.actor_id == b.id and entry.entity_id == group.id and entry.at is not None
+    with pytest.raises(GroupError, match="join code"):
+        services.join_group(course, c, "wrong")
+
+
+def test_a_group_never_exceeds_the_maximum_size(course) -> None:
+    members = [make_member(course) for _ in range(4)]
+    group = services.create_group(course, members[0], "Full")
+    services.join_group(course, members[1], group.join_code)
+    services.join_group(course, members[2], group.join_code)
+    with pytest.raises(GroupFull):
+        services.join_group(course, members[3], group.join_code)
+
+
+def test_one_group_per_student(course) -> None:
+    a, b = make_member(course), make_member(course)
+    services.create_group(course, a, "One")
+    other = services.create_group(course, b, "Two")
+    with pytest.raises(AlreadyInGroup):
+        services.join_group(course, a, other.join_code)
+    with pytest.raises(AlreadyInGroup):
+        services.create_group(course, a, "Three")
+
+
+def test_names_are_unique_per_course_ignoring_case(course) -> None:
+    a, b = make_member(course), make_member(course)
+    services.create_group(course, a, "Alpha")
+    with pytest.raises(GroupError, match="already a group"):
+        services.create_group(course, b, "alpha")
+
+
+def test_locked_groups_refuse_students_but_not_staff(course) -> None:
+    a, b, c = (make_member(course) for _ in range(3))
+    instructor = make_member(course, CourseRole.instructor)
+    group = services.create_group(course, a, "Locked")
+    services.set_locked(course, instructor, True)
+    with pytest.raises(GroupsLocked):
+        services.join_group(course, b, group.join_code)
+    with pytest.raises(GroupsLocked):
+        services.leave_group(course, a)
+    with pytest.raises(GroupsLocked):
+        services.create_group(course, c, "New")
+    services.move_student(course, b, group, instructor)
+    assert size(group) == 2
+    with pytest.raises(GroupError):
+        services.set_locked(course, a, False)  # a student cannot unlock
+
+
+def test_the_last_member_leaving_dissolves_the_group_and_opens_its_slots(course) -> None:
+    a = make_member(course)
+    group = services.create_group(course, a, "Solo")
+    held = course.sessions[0].slots[0]
+    held.group_id = group.id
+    db.session.flush()
+    services.leave_group(course, a)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Group, group.id) is None
+    assert db.session.get(Slot, held.id).group_id is None
+
+
+def test_staff_merge_keeps_members_and_moves_slots(course) -> None:
+    instructor = make_member(course, CourseRole.instructor)
+    one = make_group(course, [make_member(course)], name="One")
+    two = make_group(course, [make_member(course), make_member(course)], name="Two")
+    s0, s1 = course.sessions[0].slots, course.sessions[1].slots
+    s0[0].group_id, s0[1].group_id, s1[0].group_id = one.id, two.id, two.id
+    db.session.flush()
+    services.merge_groups(course, one, two, instructor)
+    db.session.commit()
+    db.session.expire_all()
+    assert size(one) == 3 and db.session.get(Group, two.id) is None
+    # Two's role in the paper One already presents opens; its other slot moves to One.
+    assert db.session.get(Slot, s0[1].id).group_id is None
+    assert db.session.get(Slot, s1[0].id).group_id == one.id
+    assert "merge" in actions()
+
+
+def test_merge_refuses_to_exceed_the_maximum(course) -> None:
+    instructor = make_member(course, CourseRole.instructor)
+    one = make_group(course, [make_member(course), make_member(course)])
+    two = make_group(course, [make_member(course), make_member(course)])
+    with pytest.raises(GroupFull):
+        services.merge_groups(course, one, two, instructor)
+
+
+def test_staff_dissolve_and_move(course) -> None:
+    ta = make_member(course, CourseRole.ta)
+    a, b = make_member(course), make_member(course)
+    group = make_group(course, [a, b])
+    other = make_group(course, [])
+    services.move_student(course, a, other, ta)
+    assert services.group_of(course, a).id == other.id
+    services.dissolve_group(course, group, ta)
+    assert services.group_of(course, b) is None
+    assert actions() == ["move_student", "dissolve"]
+    with pytest.raises(GroupError):
+        services.dissolve_group(course, other, a)
+
+
+def test_balanced_sizes() -> None:
+    assert services.balanced_sizes(7, 2, 3) == [3, 2, 2]
+    assert services.balanced_sizes(9, 2, 3) == [3, 3, 3]
+    assert services.balanced_sizes(4, 2, 3) == [2, 2]
+    assert services.balanced_sizes(1, 2, 3) == []
+
+
+def test_auto_form_previews_then_applies_balanced_groups(course) -> None:
+    instructor = make_member(course, CourseRole.instructor)
+    small = make_group(course, [make_member(course)], name="Small")
+    loose = [make_member(course) for _ in range(8)]
+    plan = services.plan_auto_form(course)
+    assert [u.id for g, u in plan.additions if g.id == small.id] and len(plan.additions) == 1
+    assert sorted(len(g) for g in plan.new_groups) == [2, 2, 3]
+    assert plan.unplaced == []
+    assert db.session.scalar(select(func.count()).select_from(Group)) == 1  # preview saves nothing
+    services.apply_auto_form(course, instructor, plan.fingerprint)
+    assert services.ungrouped_students(course) == []
+    assert all(course.group_min_size <= size(g) <= course.group_max_size
+               for g in services.course_groups(course))
+    assert len(loose) == 8
+
+
+def test_auto_form_refuses_a_stale_preview(course) -> None:
+    instructor = make_member(course, CourseRole.instructor)
+    for _ in range(4):
+        make_member(course)
+    plan = services.plan_auto_form(course)
+    make_member(course)  # a late enrolment changes the plan
+    with pytest.raises(GroupError, match="changed since the preview"):
+        services.apply_auto_form(course, instructor, plan.fingerprint)
+
+
+def frame(text: str):
+    return read_table(text.encode(), "groups.csv")
+
+
+def test_import_creates_groups_and_memberships(course) -> None:
+    a, b, c = (make_member(course) for _ in range(3))
+    number = {u.id: str(10000 + u.id) for u in (a, b, c)}
+    rows = services.parse_group_table(frame(
+        f"group,student_id\nAlpha,{number[a.id]}\nAlpha,{number[b.id]}\nBeta,{number[c.id]}\n"))
+    result = services.import_groups(course, rows, None)
+    assert result.created_groups == ["Alpha", "Beta"] and result.added == 3
+    again = services.import_groups(course, rows, None)
+    assert again.added == 0 and again.unchanged == 3
+
+
+def test_import_names_every_bad_row(course) -> None:
+    students = [make_member(course) for _ in range(5)]
+    ids = [str(10000 + u.id) for u in students]
+    make_group(course, [students[4]], name="Elsewhere")
+    text = ("group,student_id\n"
+            f"Alpha,{ids[0]}\n"          # row 2 ok
+            "Alpha,99999\n"              # row 3 unknown
+            f"Beta,{ids[0]}\n"           # row 4 twice
+            f"Gamma,{ids[1]}\nGamma,{ids[2]}\nGamma,{ids[3]}\n"
+            f"Delta,{ids[4]}\n")         # row 8 already elsewhere
+    # make Gamma too big: four members with an existing one
+    gamma = make_group(course, [make_member(course)], name="Gamma")
+    with pytest.raises(TableFileError) as error:
+        services.import_groups(course, services.parse_group_table(frame(text)), None)
+    problems = "\n".join(error.value.problems)
+    assert "row 3, column student_id: no student with id '99999'" in problems
+    assert "row 4, column student_id" in problems and "row 2" in problems
+    assert "rows 5, 6, 7" in problems and "4 members" in problems
+    assert "row 8, column group" in problems and "Elsewhere" in problems
+    assert size(gamma) == 1
+    assert db.session.scalar(select(func.count()).select_from(Group)
+                             .where(Group.name == "Alpha")) == 0
+
+
+def test_import_requires_the_columns() -> None:
+    with pytest.raises(TableFileError, match="missing column 'group'"):
+        services.parse_group_table(frame("team,student_id\nA,1\n"))
+
+
+def test_import_reads_xlsx(course) -> None:
+    a = make_member(course)
+    buffer = io.BytesIO()
+    pd.DataFrame({"group": ["X"], "student_id": [str(10000 + a.id)]}).to_excel(
+        buffer, index=False, engine="openpyxl")
+    rows = services.parse_group_table(read_table(buffer.getvalue(), "g.xlsx"))
+    assert services.import_groups(course, rows, None).added == 1
+
+
+def test_cli_import(app, runner, tmp_path) -> None:
+    course = make_course("cli-course")
+    a, b = make_member(course), make_member(course)
+    db.session.commit()
+    path = tmp_path / "groups.csv"
+    path.write_text(f"group,student_id\nTeam,{10000 + a.id}\nTeam,{10000 + b.id}\n")
+    result = runner.invoke(args=["groups", "import", "cli-course", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 new group(s), 2 membership(s) added" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("group,student_id\nTeam,424242\n")
+    result = runner.invoke(args=["groups", "import", "cli-course", str(bad)])
+    assert result.exit_code == 1 and "row 2, column student_id" in result.output
