@@ -30,6 +30,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
+from openpyxl import Workbook
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
@@ -65,39 +66,36 @@ _IDENTITY_HEADERS = {"student_id": "Student ID", "first_name": "First name", "la
 
 def write_workbook(gradebook: Gradebook) -> bytes:
     """Build the gradebook .xlsx in memory and return its bytes."""
+    book = Workbook()
+    book.remove(book.active)
+    summary = _summary_sheet_frame(gradebook)
+    boundaries = _boundaries_frame(gradebook)
+    summary_sheet = _write(book, SUMMARY_SHEET, summary, freeze="D2")
+    _write(book, WEIGHTS_SHEET, _weights_frame(gradebook))
+    _write(book, BOUNDARIES_SHEET, boundaries)
+    _write_summary_formulas(summary_sheet, gradebook, len(summary), len(boundaries))
+
+    reviews, state_columns = _reviews_sheet_frame(gradebook)
+    _highlight(
+        _write(book, REVIEWS_SHEET, reviews, freeze="D2"),
+        state_columns,
+        len(reviews),
+        # Missing and draft reviews both score 0: the work the instructor should chase.
+        'OR(LEFT({cell},7)="missing",LEFT({cell},5)="draft")',
+    )
+    _write(book, PRESENTATIONS_SHEET, _presentations_sheet_frame(gradebook), freeze="D2")
+    _write(book, PARTICIPATION_SHEET, _participation_sheet_frame(gradebook), freeze="D2")
+    _write(book, LATE_DAYS_SHEET, _late_days_sheet_frame(gradebook), freeze="D2")
+    imported = _imported_sheet_frame(gradebook)
+    _highlight(
+        _write(book, IMPORTED_SHEET, imported, freeze="D2"),
+        range(len(_IDENTITY_HEADERS), imported.shape[1]),
+        len(imported),
+        "ISBLANK({cell})",
+    )
+    book.properties.title = f"{gradebook.course.code} gradebook"
     buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        summary = _summary_sheet_frame(gradebook)
-        weights = _weights_frame(gradebook)
-        boundaries = _boundaries_frame(gradebook)
-        _write(writer, SUMMARY_SHEET, summary, freeze="D2")
-        _write(writer, WEIGHTS_SHEET, weights)
-        _write(writer, BOUNDARIES_SHEET, boundaries)
-        _write_summary_formulas(writer.sheets[SUMMARY_SHEET], gradebook, len(summary), len(boundaries))
-
-        reviews, state_columns = _reviews_sheet_frame(gradebook)
-        _write(writer, REVIEWS_SHEET, reviews, freeze="D2")
-        _highlight(
-            writer.sheets[REVIEWS_SHEET],
-            state_columns,
-            len(reviews),
-            # Missing and draft reviews both score 0: the work the instructor should chase.
-            'OR(LEFT({cell},7)="missing",LEFT({cell},5)="draft")',
-        )
-
-        _write(writer, PRESENTATIONS_SHEET, _presentations_sheet_frame(gradebook), freeze="D2")
-        _write(writer, PARTICIPATION_SHEET, _participation_sheet_frame(gradebook), freeze="D2")
-        _write(writer, LATE_DAYS_SHEET, _late_days_sheet_frame(gradebook), freeze="D2")
-
-        imported = _imported_sheet_frame(gradebook)
-        _write(writer, IMPORTED_SHEET, imported, freeze="D2")
-        _highlight(
-            writer.sheets[IMPORTED_SHEET],
-            range(len(_IDENTITY_HEADERS), imported.shape[1]),
-            len(imported),
-            "ISBLANK({cell})",
-        )
-        writer.book.properties.title = f"{gradebook.course.code} gradebook"
+    book.save(buffer)
     return buffer.getvalue()
 
 
@@ -250,11 +248,19 @@ def _imported_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _write(writer: pd.ExcelWriter, name: str, frame: pd.DataFrame, freeze: str = "A2") -> None:
-    """Write a neutralised frame, then format the sheet: frozen header, filter, widths, decimals."""
+def _write(book: Workbook, name: str, frame: pd.DataFrame, freeze: str = "A2") -> Worksheet:
+    """Write a neutralised frame as a new sheet: frozen header, filter, widths, one decimal.
+
+    Rows go in with ``Worksheet.append`` rather than ``DataFrame.to_excel``: pandas' per-cell
+    formatting layer cost about a quarter of a second on the 1,000-student benchmark, for
+    nothing this workbook uses.
+    """
     safe = neutralise_frame(frame)
-    safe.to_excel(writer, sheet_name=name, index=False)
-    sheet = writer.sheets[name]
+    sheet = book.create_sheet(name)
+    sheet.append([str(label) for label in safe.columns])
+    # None, not NaN, so missing values become truly blank cells (ISBLANK, and 0 in arithmetic).
+    for row in safe.astype(object).where(safe.notna(), None).itertuples(index=False, name=None):
+        sheet.append(row)
     rows, columns = safe.shape
     sheet.freeze_panes = freeze
     if columns:
@@ -263,9 +269,10 @@ def _write(writer: pd.ExcelWriter, name: str, frame: pd.DataFrame, freeze: str =
         column = safe.iloc[:, position]
         letter = get_column_letter(position + 1)
         sheet.column_dimensions[letter].width = _column_width(str(safe.columns[position]), column)
-        if pd.api.types.is_float_dtype(column.dtype):
+        if rows and pd.api.types.is_float_dtype(column.dtype):
             for (cell,) in sheet.iter_rows(min_row=2, max_row=rows + 1, min_col=position + 1, max_col=position + 1):
                 cell.number_format = PERCENT_FORMAT
+    return sheet
 
 
 def _column_width(header: str, column: pd.Series) -> float:

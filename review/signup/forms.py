@@ -2,6 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
@@ -40,8 +41,8 @@ class StaffSwapForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    mode = SelectField("Mode", choices=[("first_come", "First come, first served"),
-                                        ("preferences", "Preferences, then assignment")])
+    mode = SelectField("Mode", choices=[SelectChoice("first_come", "First come, first served"),
+                                        SelectChoice("preferences", "Preferences, then assignment")])
     opens_at = DateTimeLocalField("Opens at (course time)", format="%Y-%m-%dT%H:%M",
                                   validators=[Optional()])
     closes_at = DateTimeLocalField("Closes at (course time)", format="%Y-%m-%dT%H:%M",

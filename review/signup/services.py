@@ -278,6 +278,8 @@ def claim_slot(slot: Slot, group: Group, actor: User, now: datetime) -> Slot:
     if not rules.is_open(now):
         raise SignupClosed(_closed_message(rules, now))
     _require_member(group, actor)
+    if slot.session.starts_at <= now:
+        raise SignupClosed("That session has already taken place; pick a later one.")
     _lock_group(group)
     if slot.group_id is not None and slot.group_id != group.id:
         raise SlotTaken("That slot was just taken by another group; the board shows who holds "
@@ -356,7 +358,8 @@ def promote_waitlist(slot: Slot, rules: SignupRules, now: datetime) -> Optional[
     """Give a freed slot to the first waiting group that still fits the rules."""
     entries = db.session.scalars(
         select(SlotWaitlist).where(SlotWaitlist.slot_id == slot.id)
-        .order_by(SlotWaitlist.created_at, SlotWaitlist.id).options(joinedload(SlotWaitlist.group)))
+        .order_by(SlotWaitlist.created_at, SlotWaitlist.id).options(joinedload(SlotWaitlist.group))
+    ).all()
     for entry in entries:
         group = entry.group
         try:
@@ -408,6 +411,8 @@ def join_waitlist(slot: Slot, group: Group, actor: User, now: datetime) -> SlotW
     if not rules.is_open(now):
         raise SignupClosed(_closed_message(rules, now))
     _require_member(group, actor)
+    if slot.session.starts_at <= now:
+        raise SignupClosed("That session has already taken place.")
     if slot.group_id is None:
         raise SignupError("That slot is open; claim it instead of waiting.")
     if slot.group_id == group.id:

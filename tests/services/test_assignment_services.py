@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
 
 import pandas as pd
 import pytest
@@ -15,7 +14,7 @@ from review.assignment import services
 from review.assignment.services import (AssignmentError, InvalidPreferenceInput,
                                         NotGroupMember, PreferencesClosed, PublishRefused,
                                         RunOptions)
-from review.assignment.solver import AssignmentProblem, GroupPreferences, solve_assignment
+from review.assignment.solver import GroupPreferences, solve_assignment
 from review.courses.roster import TableFileError
 from tests.factories import make_course, make_group, make_member
 

@@ -79,6 +79,15 @@ def test_no_opening_time_means_closed(world) -> None:
         services.claim_slot(slot(course, 0), groups[0], students[0], NOW)
 
 
+def test_a_session_that_has_taken_place_cannot_be_claimed(world) -> None:
+    course, students, groups = world
+    set_signup(course, closes_at=datetime(2026, 12, 31))
+    after_first_session = datetime(2026, 9, 22, tzinfo=timezone.utc)
+    with pytest.raises(SignupClosed, match="already taken place"):
+        services.claim_slot(slot(course, 0), groups[0], students[0], after_first_session)
+    services.claim_slot(slot(course, 1), groups[0], students[0], after_first_session)
+
+
 def test_claims_are_refused_in_preferences_mode(world) -> None:
     course, students, groups = world
     set_signup(course, mode="preferences")

@@ -237,3 +237,40 @@ def test_templates_of_the_board_work_without_javascript(client, login, setup) ->
     login(setup["students"][0])
     page = client.get(f"/c/{setup['course'].code}/signup").get_data(as_text=True)
     assert '<form method="post"' in page and 'name="version"' in page
+
+
+def test_waitlist_promotion_shows_a_notice_on_the_board(client, login, setup) -> None:
+    course = setup["course"]
+    slot = first_slot(course)
+    login(setup["students"][0])
+    client.post(f"/c/{course.code}/signup/slots/{slot.id}/claim")
+    login(setup["students"][2])
+    page = client.post(f"/c/{course.code}/signup/slots/{slot.id}/waitlist",
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Your group is on the waitlist" in page and "1 waiting" in page
+    login(setup["students"][1])
+    client.post(f"/c/{course.code}/signup/slots/{slot.id}/release")
+    assert holder(slot.id) == setup["b"].id
+    login(setup["students"][3])
+    page = client.get(f"/c/{course.code}/signup").get_data(as_text=True)
+    assert "Your group got Week 3 Overview from the waitlist" in page
+    login(setup["students"][0])
+    page = client.get(f"/c/{course.code}/signup").get_data(as_text=True)
+    assert "from the waitlist" not in page
+
+
+def test_after_publication_a_member_moves_to_an_open_slot(client, login, setup) -> None:
+    from models import AssignmentRun, utcnow
+    course = setup["course"]
+    set_signup(course, mode="preferences")
+    a, target = first_slot(course, 0), first_slot(course, 1)
+    a.group_id = setup["a"].id
+    db.session.add(AssignmentRun(course_id=course.id, status="optimal", published_at=utcnow()))
+    db.session.commit()
+    login(setup["students"][0])
+    page = client.get(f"/c/{course.code}/signup").get_data(as_text=True)
+    assert f"/signup/slots/{a.id}/move" in page
+    page = client.post(f"/c/{course.code}/signup/slots/{a.id}/move", data={"target": target.id},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Moved to Overview of week 4" in page
+    assert holder(a.id) is None and holder(target.id) == setup["a"].id
