@@ -401,10 +401,6 @@ def build_problem(course: Course, options: RunOptions = RunOptions()) -> Problem
                           quota is None)
 
 
-_QUOTA = re.compile(r"quota of (\d+)")
-_GAP = re.compile(r"minimum gap to (\d+)")
-
-
 def relaxations(result: AssignmentResult, options: RunOptions) -> list[dict[str, Any]]:
     """The one-click re-runs offered for an infeasible result (label + RunOptions as a dict)."""
     offers: list[dict[str, Any]] = []
@@ -417,13 +413,12 @@ def relaxations(result: AssignmentResult, options: RunOptions) -> list[dict[str,
         offers.append({"label": label, "options": {**asdict(options), **changes}})
 
     for reason in result.explanation:
-        text = reason.relaxation
-        if reason.rule == "quota" and (match := _QUOTA.search(text)):
-            offer(f"Run again allowing a quota of {match.group(1)}", quota=int(match.group(1)))
+        value = reason.suggested_value
+        if reason.rule == "quota" and value is not None:
+            offer(f"Run again allowing a quota of {value}", quota=value)
         elif reason.rule == "min_gap":
-            if match := _GAP.search(text):
-                offer(f"Run again with a minimum gap of {match.group(1)} weeks",
-                      min_gap_weeks=int(match.group(1)))
+            if value:
+                offer(f"Run again with a minimum gap of {value} weeks", min_gap_weeks=value)
             else:
                 offer("Run again without the minimum gap", min_gap_weeks=0)
         elif reason.rule == "fixed":

@@ -296,10 +296,13 @@ class InfeasibilityReason:
     message: str
     shortfall: int | None
     relaxation: str
+    # The relaxed rule's new value where one number says it (a quota, a gap; 0 = no gap), so
+    # callers can offer the re-run without parsing the sentence.
+    suggested_value: int | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "message": self.message, "shortfall": self.shortfall,
-                "relaxation": self.relaxation}
+                "relaxation": self.relaxation, "suggested_value": self.suggested_value}
 
 
 @dataclass(frozen=True)
@@ -607,6 +610,7 @@ def _counting_reasons(problem: AssignmentProblem) -> list[InfeasibilityReason]:
                 f"{short} slot{_plural(short)} short",
                 short,
                 f"allow a quota of {needed_quota}",
+                needed_quota,
             )
         )
     fixed_per_group = Counter(slot.group for slot in problem.fixed)
@@ -619,6 +623,7 @@ def _counting_reasons(problem: AssignmentProblem) -> list[InfeasibilityReason]:
                     f"{held - most} over",
                     held - most,
                     f"allow a quota of {held} or release {held - most} of its fixed slots",
+                    held,
                 )
             )
     fixed_weeks = {(slot.group, slot.week) for slot in problem.fixed}
@@ -677,6 +682,7 @@ def _relax_gap(problem: AssignmentProblem, time_limit_seconds: float) -> Infeasi
         f"no assignment keeps each group's slots {gap} weeks apart",
         gap - (largest or 1),
         relaxation,
+        largest or 0,
     )
 
 
@@ -690,6 +696,7 @@ def _relax_quota(problem: AssignmentProblem, time_limit_seconds: float) -> Infea
                 f"no assignment works while each group holds at most {most} slot{_plural(most)}",
                 quota - most,
                 f"allow a quota of {quota}",
+                quota,
             )
     return None
 

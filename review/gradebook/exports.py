@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import PatternFill
+from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -47,6 +47,7 @@ CSV_DECIMALS = 2
 LMS_POINTS_POSSIBLE = 100
 _MAX_COLUMN_WIDTH = 50
 _MIN_COLUMN_WIDTH = 8
+_HEADER_FONT = Font(bold=True)
 _MISSING_FILL = PatternFill(start_color="FFC7CE", end_color="FFC7CE", fill_type="solid")
 
 SUMMARY_SHEET = "Summary"
@@ -258,6 +259,8 @@ def _write(book: Workbook, name: str, frame: pd.DataFrame, freeze: str = "A2") -
     safe = neutralise_frame(frame)
     sheet = book.create_sheet(name)
     sheet.append([str(label) for label in safe.columns])
+    for cell in sheet[1]:
+        cell.font = _HEADER_FONT
     # None, not NaN, so missing values become truly blank cells (ISBLANK, and 0 in arithmetic).
     for row in safe.astype(object).where(safe.notna(), None).itertuples(index=False, name=None):
         sheet.append(row)

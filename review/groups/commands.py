@@ -44,5 +44,6 @@ def list_command(course_code: str) -> None:
     numbers = dict(db.session.query(Enrollment.user_id, Enrollment.student_number)
                    .filter(Enrollment.course_id == course.id).all())
     for group in course_groups(course):
-        members = ", ".join(f"{numbers.get(m.user_id)} {m.user.full_name}" for m in group.memberships)
+        members = ", ".join(f"{numbers.get(m.user_id)} {m.user.full_name}"
+                            for m in group.memberships)
         click.echo(f"{group.name}: {members}")

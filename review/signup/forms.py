@@ -41,8 +41,9 @@ class StaffSwapForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    mode = SelectField("Mode", choices=[SelectChoice("first_come", "First come, first served"),
-                                        SelectChoice("preferences", "Preferences, then assignment")])
+    mode = SelectField("Mode", choices=[
+        SelectChoice("first_come", "First come, first served"),
+        SelectChoice("preferences", "Preferences, then assignment")])
     opens_at = DateTimeLocalField("Opens at (course time)", format="%Y-%m-%dT%H:%M",
                                   validators=[Optional()])
     closes_at = DateTimeLocalField("Closes at (course time)", format="%Y-%m-%dT%H:%M",

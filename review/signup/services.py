@@ -237,8 +237,8 @@ def _holder(group_id: Optional[int]) -> dict[str, Any]:
     return {"group_id": group_id, "group": group.name if group else None}
 
 
-def _set_holder_if(slot: Slot, *, expected: Optional[int], new: Optional[int], source: Optional[str],
-                   now: datetime) -> bool:
+def _set_holder_if(slot: Slot, *, expected: Optional[int], new: Optional[int],
+                   source: Optional[str], now: datetime) -> bool:
     """Conditional UPDATE of the holder: true when this transaction won the row."""
     condition = Slot.group_id.is_(None) if expected is None else Slot.group_id == expected
     try:
@@ -702,7 +702,7 @@ class Board:
 
 
 def load_board(course: Course) -> Board:
-    """Sessions, papers, slots, holders, waitlists and pending swaps in a fixed number of queries."""
+    """Sessions, papers, slots, holders, waitlists and pending swaps in a fixed query count."""
     sessions = list(db.session.scalars(
         select(PaperSession).where(PaperSession.course_id == course.id)
         .order_by(PaperSession.starts_at)

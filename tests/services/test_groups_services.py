@@ -240,3 +240,12 @@ def test_cli_import(app, runner, tmp_path) -> None:
     bad.write_text("group,student_id\nTeam,424242\n")
     result = runner.invoke(args=["groups", "import", "cli-course", str(bad)])
     assert result.exit_code == 1 and "row 2, column student_id" in result.output
+
+
+def test_cli_list(app, runner) -> None:
+    course = make_course("list-course")
+    member = make_member(course, first_name="Ada")
+    make_group(course, [member], name="Lovelace")
+    db.session.commit()
+    result = runner.invoke(args=["groups", "list", "list-course"])
+    assert result.exit_code == 0 and "Lovelace:" in result.output and "Ada" in result.output

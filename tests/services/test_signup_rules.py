@@ -332,3 +332,33 @@ def test_settings_are_validated_stored_and_audited(world) -> None:
     assert (rules.mode, rules.quota, rules.min_gap_weeks) == ("preferences", 3, 1)
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.category == "signup"))
     assert entry.old["mode"] == "first_come" and entry.new["quota"] == 3
+
+
+def test_swap_proposals_can_be_declined_or_withdrawn_only_by_the_right_group(world) -> None:
+    course, students, groups = world
+    a, b = slot(course, 0), slot(course, 1)
+    services.claim_slot(a, groups[0], students[0], NOW)
+    services.claim_slot(b, groups[1], students[2], NOW)
+    first = services.propose_swap(a, b, groups[0], students[0], NOW)
+    with pytest.raises(NotAMember):
+        services.decide_swap(first, students[0], NOW, decision="declined")
+    services.decide_swap(first, students[2], NOW, decision="declined")
+    assert first.status == "declined"
+    second = services.propose_swap(a, b, groups[0], students[1], NOW)
+    with pytest.raises(NotAMember):
+        services.decide_swap(second, students[2], NOW, decision="withdrawn")
+    services.decide_swap(second, students[0], NOW, decision="withdrawn")
+    with pytest.raises(StaleForm):
+        services.accept_swap(second, students[2], NOW)
+    assert (holder(a.id), holder(b.id)) == (groups[0].id, groups[1].id)
+
+
+def test_a_swap_that_would_break_a_rule_is_refused(world) -> None:
+    course, students, groups = world
+    a, b, c = slot(course, 0, 0), slot(course, 1, 0), slot(course, 1, 1)
+    services.claim_slot(a, groups[0], students[0], NOW)
+    services.claim_slot(c, groups[0], students[0], NOW)
+    services.claim_slot(b, groups[1], students[2], NOW)
+    # Alpha already presents week 4's paper (c); taking b too would be two roles of one paper.
+    with pytest.raises(SamePaper):
+        services.propose_swap(a, b, groups[0], students[0], NOW)

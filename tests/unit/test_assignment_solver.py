@@ -296,7 +296,8 @@ def test_json_has_exactly_the_documented_shape() -> None:
     infeasible = AssignmentProblem(weeks=(1, 2), roles=("overview",), groups=(group("A"),), quota=1)
     document = solve_assignment(infeasible).to_json_dict()
     assert set(document) == {"status", "objective", "assignments", "explanation"}
-    assert set(document["explanation"][0]) == {"rule", "message", "shortfall", "relaxation"}
+    assert set(document["explanation"][0]) == {"rule", "message", "shortfall", "relaxation",
+                                                 "suggested_value"}
 
 
 def test_preview_helpers_summarise_ranks_and_include_idle_groups() -> None:

@@ -8,7 +8,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from models import AuditEntry, CourseRole, Group, Slot, db
+from models import AuditEntry, CourseRole, Slot, db
 from tests.factories import make_course, make_group, make_member, set_signup
 from tests.querycount import count_queries
 
@@ -274,3 +274,21 @@ def test_after_publication_a_member_moves_to_an_open_slot(client, login, setup) 
                        follow_redirects=True).get_data(as_text=True)
     assert "Moved to Overview of week 4" in page
     assert holder(a.id) is None and holder(target.id) == setup["a"].id
+
+
+def test_staff_swap_two_slots_from_the_board(client, login, setup) -> None:
+    course = setup["course"]
+    a, b = first_slot(course, 0), first_slot(course, 1)
+    a.group_id = setup["a"].id
+    db.session.commit()
+    login(setup["instructor"])
+    page = client.post(f"/c/{course.code}/signup/staff-swap",
+                       data={"slot_a": a.id, "slot_b": b.id, "reason": "clash"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "swapped holders" in page
+    assert (holder(a.id), holder(b.id)) == (None, setup["a"].id)
+    page = client.post(f"/c/{course.code}/signup/staff-swap",
+                       data={"slot_a": a.id, "slot_b": b.id, "reason": ""},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Nothing was changed" in page
+    assert holder(b.id) == setup["a"].id
