@@ -8,7 +8,7 @@ The course has the COMP541 weights, a review from every student for every sessio
 draft, late, excused and ungraded ones mixed in), each student presenting twice, participation in
 every session, four external components and a late-day ledger. The target is compute + write well
 under 1.5 s, leaving the rest of a 2 s page budget for the DB queries that load the input.
-Timings are the median of ``--repeat`` runs after one warm-up.
+Timings are the median of ``--repeat`` runs after one warm-up, as wall and CPU time.
 """
 
 from __future__ import annotations
@@ -110,22 +110,24 @@ def main() -> None:
     args = parser.parse_args()
 
     data = synthetic_input(args.students, args.sessions)
-    compute_times, write_times = [], []
+    wall: list[float] = []
+    cpu: list[float] = []
+    compute_wall: list[float] = []
     size = 0
     for run in range(args.repeat + 1):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         gradebook = compute_gradebook(data)
         computed = time.perf_counter()
         size = len(write_workbook(gradebook))
-        written = time.perf_counter()
         if run:  # the first run warms imports and caches
-            compute_times.append(computed - started)
-            write_times.append(written - computed)
-    compute_s = statistics.median(compute_times)
-    write_s = statistics.median(write_times)
+            wall.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+            compute_wall.append(computed - started)
+    # CPU time is reported too: on a shared machine the wall clock also measures the neighbours.
     print(
-        f"{args.students} students x {args.sessions} sessions: compute {compute_s:.3f} s, "
-        f"write_workbook {write_s:.3f} s, total {compute_s + write_s:.3f} s, xlsx {size / 1024:.0f} KiB"
+        f"{args.students} students x {args.sessions} sessions, median of {args.repeat}: "
+        f"compute {statistics.median(compute_wall):.3f} s, compute+write {statistics.median(wall):.3f} s wall "
+        f"({statistics.median(cpu):.3f} s CPU), best {min(wall):.3f} s, xlsx {size / 1024:.0f} KiB"
     )
 
 
