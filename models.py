@@ -467,8 +467,11 @@ class Review(db.Model):
     status: Mapped[ReviewStatus] = mapped_column(
         Enum(ReviewStatus, native_enum=False, length=20), default=ReviewStatus.draft
     )
-    # Sections by name (summary, strengths, weaknesses, remedies, questions: list[str]).
+    # Sections by name (summary, strengths, weaknesses, remedies, questions: list[str]); once
+    # submitted, exactly the latest submitted version.
     content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Autosaved edits of a submitted review, not yet submitted again (None when there are none).
+    revision: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     submitted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     content_sha256: Mapped[Optional[str]] = mapped_column(String(64))

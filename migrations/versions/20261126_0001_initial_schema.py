@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 07:26:12.711250
+Create Date: 2026-11-26 07:50:09.417595
 
 """
 from alembic import op
@@ -287,6 +287,7 @@ def upgrade():
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.Enum('draft', 'submitted', name='reviewstatus', native_enum=False, length=20), nullable=False),
     sa.Column('content', sa.JSON(), nullable=False),
+    sa.Column('revision', sa.JSON(), nullable=True),
     sa.Column('saved_at', sa.DateTime(), nullable=False),
     sa.Column('submitted_at', sa.DateTime(), nullable=True),
     sa.Column('content_sha256', sa.String(length=64), nullable=True),

@@ -318,6 +318,7 @@ def letter_for(total: float, boundaries: Iterable[LetterBoundary]) -> str:
     for boundary in ordered:
         if rounded >= boundary.min_percent:
             return boundary.letter
+    # Only a negative total (a negative input percentage) gets here; it earns the lowest letter.
     return ordered[-1].letter
 
 

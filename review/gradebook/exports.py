@@ -104,19 +104,26 @@ def _identity(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[list(_IDENTITY_HEADERS)].rename(columns=_IDENTITY_HEADERS)
 
 
+def _side_by_side(*parts: pd.DataFrame) -> pd.DataFrame:
+    # Concatenation keeps columns by position, so a component label or rubric criterion that
+    # happens to equal a fixed header ("Total") cannot overwrite it and shift the formulas.
+    return pd.concat([part.reset_index(drop=True) for part in parts], axis=1)
+
+
 def _summary_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
     summary = gradebook.summary
-    course = gradebook.course
-    frame = _identity(summary)
-    frame["Email"] = summary["email"]
-    for component in course.components:
-        frame[component.label] = summary[component.key]
-    # Filled with formulas once the sheet exists; the platform's numbers sit right beside them.
-    frame["Total"] = math.nan
-    frame["Letter"] = math.nan
-    frame["Platform total"] = summary["total"]
-    frame["Platform letter"] = summary["letter"]
-    return frame.reset_index(drop=True)
+    components = gradebook.course.components
+    percentages = summary[[c.key for c in components]].set_axis([c.label for c in components], axis=1)
+    platform = pd.DataFrame(
+        {
+            # Filled with formulas once the sheet exists; the platform's numbers sit beside them.
+            "Total": math.nan,
+            "Letter": math.nan,
+            "Platform total": summary["total"],
+            "Platform letter": summary["letter"],
+        }
+    )
+    return _side_by_side(_identity(summary), summary[["email"]].set_axis(["Email"], axis=1), percentages, platform)
 
 
 def _weights_frame(gradebook: Gradebook) -> pd.DataFrame:
@@ -128,7 +135,7 @@ def _weights_frame(gradebook: Gradebook) -> pd.DataFrame:
             "Weight (%)": [float(c.weight) for c in components],
             "Kind": [c.kind for c in components],
             "Max points": [float(c.max_points) if c.kind == "external" else math.nan for c in components],
-            "Drop lowest": [c.drop_lowest if c.kind == "reviews" else math.nan for c in components],
+            "Drop lowest": pd.array([c.drop_lowest if c.kind == "reviews" else None for c in components], dtype="Int64"),
         }
     )
 
@@ -147,25 +154,26 @@ def _boundaries_frame(gradebook: Gradebook) -> pd.DataFrame:
 def _write_summary_formulas(sheet: Worksheet, gradebook: Gradebook, rows: int, boundaries: int) -> None:
     components = gradebook.course.components
     first_component = 5  # after Student ID, First name, Last name, Email
-    component_letters = [get_column_letter(first_component + i) for i in range(len(components))]
-    total_letter = get_column_letter(first_component + len(components))
-    letter_column = first_component + len(components) + 1
+    component_columns = [get_column_letter(first_component + i) for i in range(len(components))]
+    total_index = first_component + len(components)
+    total_column = get_column_letter(total_index)
     # Weights!C holds the weights in component order (see _weights_frame).
     weight_sum = f"SUM({WEIGHTS_SHEET}!$C$2:$C${len(components) + 1})"
     lookup_range = f"'{BOUNDARIES_SHEET}'!$A$2:$B${boundaries + 1}"
     for row in range(2, rows + 2):
         # A blank component cell multiplies as 0, matching the platform's "blank counts 0" rule.
         products = "+".join(
-            f"{letter}{row}*{WEIGHTS_SHEET}!$C${index + 2}" for index, letter in enumerate(component_letters)
+            f"{column}{row}*{WEIGHTS_SHEET}!$C${index + 2}" for index, column in enumerate(component_columns)
         )
-        sheet.cell(row=row, column=letter_column - 1, value=f"=({products})/{weight_sum}")
+        total = sheet.cell(row=row, column=total_index, value=f"=({products})/{weight_sum}")
+        total.number_format = PERCENT_FORMAT
+        # Rounded like compute.letter_for, so summation-order noise cannot flip a boundary.
         sheet.cell(
             row=row,
-            column=letter_column,
-            value=f"=VLOOKUP(ROUND({total_letter}{row},{LETTER_ROUNDING_DECIMALS}),{lookup_range},2,TRUE)",
+            column=total_index + 1,
+            value=f"=VLOOKUP(ROUND({total_column}{row},{LETTER_ROUNDING_DECIMALS}),{lookup_range},2,TRUE)",
         )
-        sheet.cell(row=row, column=letter_column - 1).number_format = PERCENT_FORMAT
-    _highlight(sheet, range(first_component - 1, first_component - 1 + len(components)), rows, "ISBLANK({cell})")
+    _highlight(sheet, range(first_component - 1, total_index - 1), rows, "ISBLANK({cell})")
 
 
 def _session_labels(sessions: pd.DataFrame) -> dict[int, str]:
@@ -204,19 +212,14 @@ def _reviews_sheet_frame(gradebook: Gradebook) -> tuple[pd.DataFrame, list[int]]
 
 def _presentations_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
     presentations = gradebook.presentations
-    frame = _identity(presentations)
-    frame["Week"] = presentations["week"]
-    frame["Group"] = presentations["group"]
-    frame["Paper"] = presentations["paper"]
-    frame["Role"] = presentations["role"]
-    for name in gradebook.criteria:
-        frame[name] = presentations[CRITERION_PREFIX + name]
-    frame["Total"] = presentations["total"]
-    frame["Max points"] = presentations["max_points"]
-    frame["Peer %"] = presentations["peer_pct"]
-    frame["Final %"] = presentations["final_pct"]
-    frame["Status"] = presentations["status"]
-    return frame.reset_index(drop=True)
+    slot = presentations[["week", "group", "paper", "role"]].set_axis(["Week", "Group", "Paper", "Role"], axis=1)
+    criteria = presentations[[CRITERION_PREFIX + name for name in gradebook.criteria]].set_axis(
+        gradebook.criteria, axis=1
+    )
+    result = presentations[["total", "max_points", "peer_pct", "final_pct", "status"]].set_axis(
+        ["Total", "Max points", "Peer %", "Final %", "Status"], axis=1
+    )
+    return _side_by_side(_identity(presentations), slot, criteria, result)
 
 
 def _participation_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:

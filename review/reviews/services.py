@@ -285,17 +285,35 @@ def _local(moment: datetime, course: Course) -> str:
     return format_local(moment, course.timezone)
 
 
+def _save_revision(session: PaperSession, review: Review, content: ReviewContent, now: datetime,
+                   expected_version: Optional[int]) -> Review:
+    if now > session.review_deadline:
+        raise ReviewClosed("The deadline has passed (" + _local(session.review_deadline,
+                           session.course) + "), so the submitted review can no longer be "
+                           "changed; nothing was saved.")
+    _check_version(review, expected_version)
+    revision = None if ReviewContent.from_dict(review.content) == content else content.to_dict()
+    if review.revision == revision:
+        return review
+    review.revision = revision
+    review.saved_at = now
+    db.session.flush()
+    return review
+
+
 def save_draft(session: PaperSession, user: User, content: ReviewContent, now: datetime, *,
                expected_version: Optional[int] = None) -> Review:
-    """Save the working copy of a not-yet-submitted review (autosave and the Save button)."""
+    """Save the working copy (autosave and the Save button).
+
+    Edits of a submitted review go to ``Review.revision``: the submitted text stays on record,
+    and what was typed since survives a closed browser until it is submitted again.
+    """
     _require_student_and_open(session, user, now)
     rules = rules_of(session.course)
     check_sizes(content, rules)
     review = review_of(session, user, lock=True)
     if review is not None and review.status == ReviewStatus.submitted:
-        raise ReviewError("This review is already submitted. To revise it, change the text and "
-                          "submit again (before the deadline); your submitted version stays on "
-                          "record until then.")
+        return _save_revision(session, review, content, now, expected_version)
     if now > session.review_deadline and not late_assessment(session, user, now).accepted:
         raise ReviewClosed("The deadline has passed (" + _local(session.review_deadline,
                            session.course) + ") and late reviews are not accepted; nothing "
@@ -358,6 +376,7 @@ def submit_review(session: PaperSession, user: User, content: ReviewContent, now
                             content_sha256=digest, submitted_at=now)
     review.versions.append(version)
     review.content = content.to_dict()
+    review.revision = None
     review.status = ReviewStatus.submitted
     review.saved_at = now
     review.submitted_at = now

@@ -132,6 +132,7 @@ def _editor(session: PaperSession, form: ReviewForm, review: Review | None, *, s
         opens_local=format_local(session.review_opens_at, session.course.timezone),
         is_open=now >= session.review_opens_at,
         submitted=review is not None and review.status == RowStatus.submitted,
+        closed=now > session.review_deadline,
         excused=services.is_excused(session, current_user),
         exempt=rules.presenters_exempt and services.is_presenter(session, current_user),
         stale_copy=stale_copy, **_template_helpers()), status
@@ -144,8 +145,8 @@ def edit(course_code: str, session_id: int) -> tuple[str, int] | WerkzeugRespons
     review = services.review_of(session, current_user)
     form = ReviewForm()
     if request.method == "GET":
-        form.fill(ReviewContent.from_dict(review.content if review else None),
-                  review.version if review else None)
+        working_copy = (review.revision or review.content) if review else None
+        form.fill(ReviewContent.from_dict(working_copy), review.version if review else None)
         return _editor(session, form, review)
     if not form.validate_on_submit():
         flash("The form was incomplete; nothing was saved. Reload the page and try again.", "error")

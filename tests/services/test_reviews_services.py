@@ -99,6 +99,31 @@ def test_submit_records_hash_time_and_versions_and_is_idempotent(app) -> None:
     assert db.session.query(ReviewVersion).count() == 2
 
 
+def test_edits_after_submit_autosave_without_touching_the_submitted_version(app) -> None:
+    course = _course()
+    session = course.sessions[0]
+    student = make_member(course)
+    now = session.review_deadline - timedelta(days=1)
+    submitted = services.submit_review(session, student, GOOD, now).review
+    edited = ReviewContent.build(**{**GOOD.to_dict(), "weaknesses": "Only English; no theory."})
+    saved = services.save_draft(session, student, edited, now + timedelta(minutes=5),
+                                expected_version=submitted.version)
+    assert saved.revision == edited.to_dict()
+    assert saved.content == GOOD.to_dict() and saved.content_sha256 == GOOD.sha256()
+    assert saved.status.value == "submitted" and len(saved.versions) == 1
+    # Typing the submitted text back clears the pending revision.
+    back = services.save_draft(session, student, GOOD, now + timedelta(minutes=6),
+                               expected_version=saved.version)
+    assert back.revision is None
+    latest = services.save_draft(session, student, edited, now + timedelta(minutes=7),
+                                 expected_version=back.version)
+    resubmitted = services.submit_review(session, student, edited, now + timedelta(minutes=8),
+                                         expected_version=latest.version)
+    assert resubmitted.version.number == 2 and resubmitted.review.revision is None
+    with pytest.raises(services.ReviewClosed, match="can no longer be changed"):
+        services.save_draft(session, student, GOOD, session.review_deadline + timedelta(minutes=1))
+
+
 def test_empty_sections_block_submit_and_name_them_but_length_advice_does_not(app) -> None:
     course = _course()
     session = course.sessions[0]

@@ -8,6 +8,7 @@ import random
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
@@ -65,31 +66,18 @@ def sample_gradebook(seed: int = 7) -> Gradebook:
     students.append(Student(99, "-99", "Deniz", "=Kılıç", "=cmd@example.edu"))
     sessions = make_sessions(4)
     states = ["on_time", "late", "missing", "draft", "excused", "exempt"]
-    reviews = [
-        ReviewRecord(
-            s.user_id,
-            x.id,
-            state := rng.choice(states),  # type: ignore[arg-type]
-            rng.uniform(50, 100) if state in ("on_time", "late") and rng.random() > 0.1 else None,
-            15.0 if state == "late" else 0.0,
-        )
-        for s in students
-        for x in sessions
-    ]
-    hostile_presentation = presentation(1, 50, 77.5)
+    reviews = []
+    for s in students:
+        for x in sessions:
+            state = rng.choice(states)
+            graded = state in ("on_time", "late") and rng.random() > 0.1
+            score = rng.uniform(50, 100) if graded else None
+            reviews.append(ReviewRecord(s.user_id, x.id, state, score, 15.0 if state == "late" else 0.0))  # type: ignore[arg-type]
     presentations = [presentation(s.user_id, s.user_id, rng.uniform(60, 100)) for s in students[1:]]
-    presentations.append(
-        type(hostile_presentation)(
-            **{
-                **{f: getattr(hostile_presentation, f) for f in hostile_presentation.__slots__},
-                "group": "=Group",
-                "paper": "@Paper title",
-            }
-        )
-    )
+    presentations.append(replace(presentation(1, 50, 77.5), group="=Group", paper="@Paper title"))
     participation = [ParticipationRecord(s.user_id, x.id, rng.choice([0.0, 50.0, 100.0])) for s in students for x in sessions]
     external = [
-        ExternalGrade(s.user_id, c.key, rng.uniform(0, c.max_points))
+        ExternalGrade(s.user_id, c.key, rng.uniform(0.5, 1.0) * c.max_points)
         for s in students[:-1]  # the last student has no external grades: blank components
         for c in COMPONENTS
         if c.kind == "external"
