@@ -44,7 +44,10 @@ ROLES = {
     "strengths": ("insight", "evidence", "clarity", "timing"),
     "weaknesses": ("insight", "fairness", "clarity", "timing"),
 }
-REVIEW_STATES = ["on_time"] * 70 + ["late"] * 10 + ["missing"] * 8 + ["draft"] * 4 + ["excused"] * 5 + ["exempt"] * 3
+REVIEW_STATES = (
+    ["on_time"] * 70 + ["late"] * 10 + ["missing"] * 8 + ["draft"] * 4 + ["excused"] * 5 + ["exempt"] * 3
+)
+BOUNDARIES = [("A", 90), ("A-", 85), ("B+", 80), ("B", 75), ("C", 60), ("F", 0)]
 FIRST = ["Ayşe", "Mehmet", "Zeynep", "Emre", "Elif", "Can", "Selin", "İrem", "Oğuz", "Şule", "Çağrı", "Gökçe"]
 LAST = ["Aslan", "Çetin", "Güneş", "Kurt", "Kaya", "Yıldız", "Öztürk", "Erdoğan", "Kılıç", "Koç", "Şahin"]
 
@@ -63,14 +66,15 @@ def synthetic_input(students: int, sessions: int, seed: int = 541) -> GradebookI
             Component("reviews", "Paper reviews", 5, "reviews", drop_lowest=1),
             Component("participation", "Class participation", 10, "participation"),
         ),
-        tuple(LetterBoundary(letter, m) for letter, m in [("A", 90), ("A-", 85), ("B+", 80), ("B", 75), ("C", 60), ("F", 0)]),
+        tuple(LetterBoundary(letter, minimum) for letter, minimum in BOUNDARIES),
     )
     roster = [
         Student(u, f"{80000 + u}", rng.choice(FIRST), rng.choice(LAST), f"student{u}@example.edu")
         for u in range(1, students + 1)
     ]
     weeks = [
-        Session(1000 + i, 5 + i, f"Paper {i + 1}", dt.date(2023, 10, 2) + dt.timedelta(weeks=i)) for i in range(sessions)
+        Session(1000 + i, 5 + i, f"Paper {i + 1}", dt.date(2023, 10, 2) + dt.timedelta(weeks=i))
+        for i in range(sessions)
     ]
     reviews = []
     for s in roster:
@@ -78,7 +82,8 @@ def synthetic_input(students: int, sessions: int, seed: int = 541) -> GradebookI
             state = rng.choice(REVIEW_STATES)
             graded = rng.random() > 0.05
             score = rng.uniform(40, 100) if graded and state in ("on_time", "late") else None
-            reviews.append(ReviewRecord(s.user_id, w.id, state, score, 20.0 if state == "late" else 0.0))  # type: ignore[arg-type]
+            penalty = 20.0 if state == "late" else 0.0
+            reviews.append(ReviewRecord(s.user_id, w.id, state, score, penalty))  # type: ignore[arg-type]
     presentations = []
     for slot, s in enumerate(roster * 2):
         role = rng.choice(list(ROLES))
@@ -91,14 +96,18 @@ def synthetic_input(students: int, sessions: int, seed: int = 541) -> GradebookI
                 total, 20.0, rng.uniform(60, 100), total / 20 * 100 if graded else None,
             )
         )
-    participation = [ParticipationRecord(s.user_id, w.id, rng.choice([0.0, 50.0, 100.0])) for s in roster for w in weeks]
+    participation = [
+        ParticipationRecord(s.user_id, w.id, rng.choice([0.0, 50.0, 100.0])) for s in roster for w in weeks
+    ]
     external = [
         ExternalGrade(s.user_id, c.key, rng.uniform(0, c.max_points))
         for s in roster
         for c in course.components
         if c.kind == "external" and rng.random() > 0.02
     ]
-    late_days = [LateDayEntry(s.user_id, rng.randint(1, 3), "assignment") for s in roster if rng.random() < 0.3]
+    late_days = [
+        LateDayEntry(s.user_id, rng.randint(1, 3), "assignment") for s in roster if rng.random() < 0.3
+    ]
     return GradebookInput(course, roster, weeks, reviews, presentations, participation, external, late_days)
 
 
@@ -126,7 +135,8 @@ def main() -> None:
     # CPU time is reported too: on a shared machine the wall clock also measures the neighbours.
     print(
         f"{args.students} students x {args.sessions} sessions, median of {args.repeat}: "
-        f"compute {statistics.median(compute_wall):.3f} s, compute+write {statistics.median(wall):.3f} s wall "
+        f"compute {statistics.median(compute_wall):.3f} s, "
+        f"compute+write {statistics.median(wall):.3f} s wall "
         f"({statistics.median(cpu):.3f} s CPU), best {min(wall):.3f} s, xlsx {size / 1024:.0f} KiB"
     )
 

@@ -123,7 +123,8 @@ def _summary_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
             "Platform letter": summary["letter"],
         }
     )
-    return _side_by_side(_identity(summary), summary[["email"]].set_axis(["Email"], axis=1), percentages, platform)
+    email = summary[["email"]].set_axis(["Email"], axis=1)
+    return _side_by_side(_identity(summary), email, percentages, platform)
 
 
 def _weights_frame(gradebook: Gradebook) -> pd.DataFrame:
@@ -135,7 +136,9 @@ def _weights_frame(gradebook: Gradebook) -> pd.DataFrame:
             "Weight (%)": [float(c.weight) for c in components],
             "Kind": [c.kind for c in components],
             "Max points": [float(c.max_points) if c.kind == "external" else math.nan for c in components],
-            "Drop lowest": pd.array([c.drop_lowest if c.kind == "reviews" else None for c in components], dtype="Int64"),
+            "Drop lowest": pd.array(
+                [c.drop_lowest if c.kind == "reviews" else None for c in components], dtype="Int64"
+            ),
         }
     )
 
@@ -212,7 +215,9 @@ def _reviews_sheet_frame(gradebook: Gradebook) -> tuple[pd.DataFrame, list[int]]
 
 def _presentations_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
     presentations = gradebook.presentations
-    slot = presentations[["week", "group", "paper", "role"]].set_axis(["Week", "Group", "Paper", "Role"], axis=1)
+    slot = presentations[["week", "group", "paper", "role"]].set_axis(
+        ["Week", "Group", "Paper", "Role"], axis=1
+    )
     criteria = presentations[[CRITERION_PREFIX + name for name in gradebook.criteria]].set_axis(
         gradebook.criteria, axis=1
     )
@@ -276,7 +281,8 @@ def _write(book: Workbook, name: str, frame: pd.DataFrame, freeze: str = "A2") -
         letter = get_column_letter(position + 1)
         sheet.column_dimensions[letter].width = _column_width(str(safe.columns[position]), column)
         if rows and pd.api.types.is_float_dtype(column.dtype):
-            for (cell,) in sheet.iter_rows(min_row=2, max_row=rows + 1, min_col=position + 1, max_col=position + 1):
+            cells = sheet.iter_rows(min_row=2, max_row=rows + 1, min_col=position + 1, max_col=position + 1)
+            for (cell,) in cells:
                 # A styled empty cell is still written out; leaving blanks unstyled saves ~10%.
                 if cell.value is not None:
                     cell.number_format = PERCENT_FORMAT
@@ -322,8 +328,10 @@ def write_summary_csv(gradebook: Gradebook) -> str:
     """One row per student: identity, each component's percentage, total and letter."""
     summary = gradebook.summary
     components = gradebook.course.components
-    header = ["Student ID", "First name", "Last name", "Email", *(c.label for c in components), "Total", "Letter"]
-    identities = summary[["student_id", "first_name", "last_name", "email"]].itertuples(index=False, name=None)
+    header = ["Student ID", "First name", "Last name", "Email", *(c.label for c in components)]
+    header += ["Total", "Letter"]
+    identity_columns = ["student_id", "first_name", "last_name", "email"]
+    identities = summary[identity_columns].itertuples(index=False, name=None)
     percentages = summary[[c.key for c in components]].to_numpy()
     rows = [
         [*identity, *(_number(value) for value in pcts), _number(total), letter]
@@ -357,7 +365,9 @@ def write_blackboard_csv(gradebook: Gradebook, column_name: str, *, column_id: s
     return _csv([["Last Name", "First Name", "Username", "Student ID", header], *rows], csv.QUOTE_ALL)
 
 
-def write_canvas_csv(gradebook: Gradebook, assignment_name: str, *, assignment_id: int | str | None = None) -> str:
+def write_canvas_csv(
+    gradebook: Gradebook, assignment_name: str, *, assignment_id: int | str | None = None
+) -> str:
     """Canvas gradebook import file with the course total.
 
     Layout, per Canvas's "How do I import grades in the Gradebook?" and its own export: header
@@ -371,7 +381,14 @@ def write_canvas_csv(gradebook: Gradebook, assignment_name: str, *, assignment_i
     students = gradebook.students
     totals = gradebook.summary["total"]
     rows = [
-        [f"{s.last_name}, {s.first_name}", "", s.student_id, s.username, "", _number(total * LMS_POINTS_POSSIBLE / 100)]
+        [
+            f"{s.last_name}, {s.first_name}",
+            "",
+            s.student_id,
+            s.username,
+            "",
+            _number(total * LMS_POINTS_POSSIBLE / 100),
+        ]
         for s, total in zip(students.itertuples(index=False), totals, strict=True)
     ]
     points_row = ["    Points Possible", "", "", "", "", str(LMS_POINTS_POSSIBLE)]

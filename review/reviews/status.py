@@ -26,6 +26,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 
@@ -105,20 +106,33 @@ def presenting_user_ids(session_ids: list[int], course_id: int) -> dict[int, set
 
 
 def review_statuses(course: Course, now: datetime) -> dict[tuple[int, int], ReviewStatus]:
-    """Every enrolled student x every paper session -> their ReviewStatus (fixed query count)."""
+    """Every enrolled student x every paper session -> their ReviewStatus (fixed query count).
+
+    Reviews are read as plain columns (never their content JSON), and the statuses that carry
+    nothing per student (missing, not due, excused or exempt without a review) are shared
+    instances: ReviewStatus is frozen, so sharing is safe, and a 1,000 x 10 course builds
+    only the statuses of the reviews it has.
+    """
     student_ids = list(db.session.scalars(
         select(Enrollment.user_id).where(Enrollment.course_id == course.id,
                                          Enrollment.role == CourseRole.student)
     ))
-    sessions = list(db.session.scalars(
-        select(PaperSession).where(PaperSession.course_id == course.id)
-    ))
-    session_ids = [s.id for s in sessions]
-    reviews: dict[tuple[int, int], Review] = {}
+    sessions = list(db.session.execute(
+        select(PaperSession.id, PaperSession.review_deadline)
+        .where(PaperSession.course_id == course.id)
+    ).tuples())
+    session_ids = [session_id for session_id, _deadline in sessions]
+    reviews: dict[tuple[int, int], _ReviewRow] = {}
     excused: set[tuple[int, int]] = set()
     if session_ids:
-        for review in db.session.scalars(select(Review).where(Review.session_id.in_(session_ids))):
-            reviews[(review.user_id, review.session_id)] = review
+        rows = db.session.execute(
+            select(Review.user_id, Review.session_id, Review.id, Review.status, Review.days_late,
+                   Review.late_penalty_pct, Review.submitted_at)
+            .where(Review.session_id.in_(session_ids))
+        ).tuples()
+        for user_id, session_id, review_id, status, days_late, penalty, submitted_at in rows:
+            reviews[(user_id, session_id)] = _ReviewRow(review_id, status, days_late, penalty,
+                                                        submitted_at)
         excused = {
             (user_id, session_id)
             for user_id, session_id in db.session.execute(
@@ -130,15 +144,29 @@ def review_statuses(course: Course, now: datetime) -> dict[tuple[int, int], Revi
                          if presenters_exempt(course) else {})
 
     result: dict[tuple[int, int], ReviewStatus] = {}
-    for session in sessions:
-        exempt = exempt_by_session.get(session.id, set())
-        past_deadline = now > session.review_deadline
+    no_exempt: set[int] = set()
+    for session_id, deadline in sessions:
+        exempt = exempt_by_session.get(session_id, no_exempt)
+        past_deadline = now > deadline
         for user_id in student_ids:
-            key = (user_id, session.id)
+            key = (user_id, session_id)
             review = reviews.get(key)
-            result[key] = _status_of(review, past_deadline,
-                                     excused=key in excused, exempt=user_id in exempt)
+            if review is None and key not in excused and user_id not in exempt:
+                result[key] = _MISSING if past_deadline else _NOT_DUE
+            else:
+                result[key] = _status_of(review, past_deadline,
+                                         excused=key in excused, exempt=user_id in exempt)
     return result
+
+
+class _ReviewRow(NamedTuple):
+    """The columns of a Review that decide its status (the attributes _status_of reads)."""
+
+    id: int
+    status: ReviewRowStatus
+    days_late: int
+    late_penalty_pct: float
+    submitted_at: datetime | None
 
 
 def status_of_one(review: Review | None, session: PaperSession, now: datetime, *,
@@ -147,7 +175,7 @@ def status_of_one(review: Review | None, session: PaperSession, now: datetime, *
     return _status_of(review, now > session.review_deadline, excused=excused, exempt=exempt)
 
 
-def _status_of(review: Review | None, past_deadline: bool, *, excused: bool,
+def _status_of(review: Review | _ReviewRow | None, past_deadline: bool, *, excused: bool,
                exempt: bool) -> ReviewStatus:
     review_id = review.id if review is not None else None
     if excused:
@@ -163,3 +191,7 @@ def _status_of(review: Review | None, past_deadline: bool, *, excused: bool,
     if review is not None:
         return ReviewStatus(ReviewState.draft, review.id, 0, 0.0, None)
     return ReviewStatus(ReviewState.missing, None, 0, 0.0, None)
+
+
+_MISSING = ReviewStatus(ReviewState.missing, None, 0, 0.0, None)
+_NOT_DUE = ReviewStatus(ReviewState.not_due, None, 0, 0.0, None)

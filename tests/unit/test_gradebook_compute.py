@@ -251,7 +251,8 @@ def test_student_without_a_graded_presentation_is_blank_and_scores_zero_towards_
 def test_participation_is_the_mean_of_recorded_sessions() -> None:
     s = make_sessions(3)
     gradebook = compute(
-        sessions=s, participation=[ParticipationRecord(1, s[0].id, 100.0), ParticipationRecord(1, s[1].id, 50.0)]
+        sessions=s,
+        participation=[ParticipationRecord(1, s[0].id, 100.0), ParticipationRecord(1, s[1].id, 50.0)],
     )
     assert gradebook.summary.loc[1, "participation"] == pytest.approx(75.0)
     assert gradebook.status.loc[1, "participation_sessions"] == 2
@@ -312,7 +313,10 @@ def test_late_days_used_sums_the_ledger() -> None:
 
 
 def test_username_defaults_to_the_email_local_part() -> None:
-    students = [make_student(1, email="aaslan17@example.edu"), Student(2, "2", "A", "B", "x@y.z", username="ab")]
+    students = [
+        make_student(1, email="aaslan17@example.edu"),
+        Student(2, "2", "A", "B", "x@y.z", username="ab"),
+    ]
     gradebook = compute(students=students)
     assert gradebook.students["username"].tolist() == ["aaslan17", "ab"]
 
@@ -389,7 +393,14 @@ def test_invalid_records_are_rejected(make: object) -> None:
         {"external_grades": [ExternalGrade(1, "quiz", -1.0)]},
         {"presentations": [presentation(42, 1, 50.0)]},
     ],
-    ids=["unknown-student", "unknown-session", "duplicate-review", "not-external", "negative-score", "stranger"],
+    ids=[
+        "unknown-student",
+        "unknown-session",
+        "duplicate-review",
+        "not-external",
+        "negative-score",
+        "stranger",
+    ],
 )
 def test_records_that_do_not_fit_the_roster_or_scheme_are_rejected(records: dict[str, list[object]]) -> None:
     with pytest.raises(GradebookInputError):

@@ -61,7 +61,8 @@ def sample_gradebook(seed: int = 7) -> Gradebook:
     rng = random.Random(seed)
     names = TURKISH + [(first, "Kaya") for first in HOSTILE]
     students = [
-        Student(i + 1, f"8{i:04d}", first, last, f"user{i}@example.edu") for i, (first, last) in enumerate(names)
+        Student(i + 1, f"8{i:04d}", first, last, f"user{i}@example.edu")
+        for i, (first, last) in enumerate(names)
     ]
     students.append(Student(99, "-99", "Deniz", "=Kılıç", "=cmd@example.edu"))
     sessions = make_sessions(4)
@@ -72,10 +73,13 @@ def sample_gradebook(seed: int = 7) -> Gradebook:
             state = rng.choice(states)
             graded = state in ("on_time", "late") and rng.random() > 0.1
             score = rng.uniform(50, 100) if graded else None
-            reviews.append(ReviewRecord(s.user_id, x.id, state, score, 15.0 if state == "late" else 0.0))  # type: ignore[arg-type]
+            penalty = 15.0 if state == "late" else 0.0
+            reviews.append(ReviewRecord(s.user_id, x.id, state, score, penalty))  # type: ignore[arg-type]
     presentations = [presentation(s.user_id, s.user_id, rng.uniform(60, 100)) for s in students[1:]]
     presentations.append(replace(presentation(1, 50, 77.5), group="=Group", paper="@Paper title"))
-    participation = [ParticipationRecord(s.user_id, x.id, rng.choice([0.0, 50.0, 100.0])) for s in students for x in sessions]
+    participation = [
+        ParticipationRecord(s.user_id, x.id, rng.choice([0.0, 50.0, 100.0])) for s in students for x in sessions
+    ]
     external = [
         ExternalGrade(s.user_id, c.key, rng.uniform(0.5, 1.0) * c.max_points)
         for s in students[:-1]  # the last student has no external grades: blank components
@@ -110,7 +114,8 @@ def header(sheet: Worksheet) -> list[str]:
 
 def column(sheet: Worksheet, name: str) -> list[object]:
     position = header(sheet).index(name) + 1
-    return [row[0] for row in sheet.iter_rows(min_row=2, min_col=position, max_col=position, values_only=True)]
+    cells = sheet.iter_rows(min_row=2, min_col=position, max_col=position, values_only=True)
+    return [row[0] for row in cells]
 
 
 # --- Workbook structure ----------------------------------------------------------------------
@@ -168,6 +173,32 @@ def test_summary_formula_evaluated_by_hand_equals_the_platform_total(book: openp
         assert value / sum(weight_of_row.values()) == pytest.approx(platform[row - 2], abs=1e-9)
 
 
+def test_labels_equal_to_fixed_headers_do_not_displace_columns() -> None:
+    components = [
+        Component("exam", "Total", 60, "external"),
+        Component("presentations", "Letter", 40, "presentations"),
+    ]
+    record = replace(presentation(1, 1, 80.0), criterion_scores={"Week": 3.0, "Total": 2.0})
+    gradebook = compute_gradebook(
+        GradebookInput(
+            CourseInfo("C", "T", tuple(components), BOUNDARIES),
+            [Student(1, "1", "Ayşe", "Çetin", "a@x.edu")],
+            [],
+            presentations=[record],
+            external_grades=[ExternalGrade(1, "exam", 50.0)],
+        )
+    )
+    book = openpyxl.load_workbook(io.BytesIO(write_workbook(gradebook)))
+    summary = book["Summary"]
+    assert header(summary)[4:8] == ["Total", "Letter", "Total", "Letter"]  # two labels, then the formulas
+    assert [summary["E2"].value, summary["F2"].value] == [50.0, 80.0]
+    assert summary["G2"].value == "=(E2*Weights!$C$2+F2*Weights!$C$3)/SUM(Weights!$C$2:$C$3)"
+    assert summary["I2"].value == pytest.approx(62.0)
+    row = [cell.value for cell in book["Presentations"][2]]
+    assert header(book["Presentations"])[3:9] == ["Week", "Group", "Paper", "Role", "Week", "Total"]
+    assert row[3] == 5 and row[7:10] == [3.0, 2.0, 7.0]
+
+
 def test_weights_sheet_holds_each_component_weight_in_column_c(book: openpyxl.Workbook) -> None:
     weights = book["Weights"]
     assert header(weights)[:3] == ["Key", "Component", "Weight (%)"]
@@ -215,7 +246,9 @@ def test_blank_components_and_missing_reviews_are_highlighted(book: openpyxl.Wor
     assert set(highlight_rules(book["Imported"])) == {f"{c}2:{c}12" for c in "DEFG"}
 
 
-def test_reviews_sheet_shows_score_and_state_per_session(book: openpyxl.Workbook, gradebook: Gradebook) -> None:
+def test_reviews_sheet_shows_score_and_state_per_session(
+    book: openpyxl.Workbook, gradebook: Gradebook
+) -> None:
     sheet = book["Reviews"]
     assert header(sheet)[3:] == [f"W{w} {kind}" for w in (5, 6, 7, 8) for kind in ("score", "state")]
     first = gradebook.reviews[gradebook.reviews["user_id"] == 1].sort_values("week")
@@ -234,7 +267,9 @@ def test_user_text_never_becomes_a_formula_in_the_workbook(book: openpyxl.Workbo
     summary_columns = {c for title, coordinate in formulas for c in [re.sub(r"\d", "", coordinate)]}
     assert {title for title, _ in formulas} == {"Summary"}
     assert summary_columns == {"L", "M"}  # Total and Letter, written by the exporter
-    texts = [cell for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row if isinstance(cell, str)]
+    texts = [
+        cell for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row if isinstance(cell, str)
+    ]
     assert not [t for t in texts if t.startswith(FORMULA_TRIGGERS) and not t.startswith(("=(", "=VLOOKUP("))]
 
 
@@ -303,7 +338,9 @@ def test_no_csv_cell_starts_with_a_formula_trigger(gradebook: Gradebook, write: 
 def test_blackboard_csv_follows_the_grade_center_upload_layout(gradebook: Gradebook) -> None:
     text = write_blackboard_csv(gradebook, "Course Total")
     lines = text.splitlines()
-    assert lines[0] == '"Last Name","First Name","Username","Student ID","Course Total [Total Pts: 100 Score]"'
+    assert lines[0] == (
+        '"Last Name","First Name","Username","Student ID","Course Total [Total Pts: 100 Score]"'
+    )
     total = gradebook.summary["total"].iloc[0]
     assert lines[1] == f'"Çetin","Ayşe","user0","80000","{total:.2f}"'
     assert rows_of(text)[-1][:4] == ["'=Kılıç", "Deniz", "'=cmd", "'-99"]
@@ -344,7 +381,7 @@ def soffice_or_skip() -> str:
     found = shutil.which("soffice") or shutil.which("libreoffice")
     if found is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but LibreOffice (soffice) is not installed; the recalculation test must run on CI")
+            pytest.fail("CI=true but LibreOffice (soffice) is not installed; this test must run on CI")
         pytest.skip("LibreOffice (soffice) is not installed; needed to recalculate the workbook's formulas")
     return found
 

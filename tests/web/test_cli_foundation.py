@@ -90,3 +90,24 @@ def test_demo_logins_work_with_the_demo_password(runner, client, monkeypatch) ->
         assert page.status_code == 200
         assert "Decoupled Weight Decay Regularization" in page.get_data(as_text=True)
         assert "Winter Break" in page.get_data(as_text=True)
+
+
+def test_demo_seed_with_activity_fills_a_lively_term(runner, client, monkeypatch) -> None:
+    from models import GradeItem, Review, ReviewStatus, Score, Slot
+
+    monkeypatch.setenv("DEMO_PASSWORD", "demo-password")
+    result = runner.invoke(args=["demo", "seed", "--as-of", "2026-11-26", "--with-activity"])
+    assert result.exit_code == 0, result.output
+    assert "Added a lively term: 10 groups, 30 presentation slots assigned" in result.output
+    held = db.session.scalar(select(func.count()).select_from(Slot).where(Slot.group_id.is_not(None)))
+    assert held == 30
+    submitted = db.session.scalar(select(func.count()).select_from(Review)
+                                  .where(Review.status == ReviewStatus.submitted))
+    assert submitted > 60
+    assert db.session.scalar(select(func.count()).select_from(Score)) > 50
+    assert db.session.scalar(select(func.count()).select_from(GradeItem)) > 60
+    client.post("/login", data={"email": "instructor@example.edu", "password": "demo-password"})
+    for page in ("/c/comp541-fall2023/", "/c/comp541-fall2023/signup",
+                 "/c/comp541-fall2023/gradebook", "/c/comp541-fall2023/reviews/matrix",
+                 "/c/comp541-fall2023/grading"):
+        assert client.get(page).status_code == 200, page
