@@ -78,7 +78,9 @@ def sample_gradebook(seed: int = 7) -> Gradebook:
     presentations = [presentation(s.user_id, s.user_id, rng.uniform(60, 100)) for s in students[1:]]
     presentations.append(replace(presentation(1, 50, 77.5), group="=Group", paper="@Paper title"))
     participation = [
-        ParticipationRecord(s.user_id, x.id, rng.choice([0.0, 50.0, 100.0])) for s in students for x in sessions
+        ParticipationRecord(s.user_id, x.id, rng.choice([0.0, 50.0, 100.0]))
+        for s in students
+        for x in sessions
     ]
     external = [
         ExternalGrade(s.user_id, c.key, rng.uniform(0.5, 1.0) * c.max_points)
@@ -268,7 +270,11 @@ def test_user_text_never_becomes_a_formula_in_the_workbook(book: openpyxl.Workbo
     assert {title for title, _ in formulas} == {"Summary"}
     assert summary_columns == {"L", "M"}  # Total and Letter, written by the exporter
     texts = [
-        cell for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row if isinstance(cell, str)
+        cell
+        for sheet in book
+        for row in sheet.iter_rows(values_only=True)
+        for cell in row
+        if isinstance(cell, str)
     ]
     assert not [t for t in texts if t.startswith(FORMULA_TRIGGERS) and not t.startswith(("=(", "=VLOOKUP("))]
 
