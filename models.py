@@ -36,7 +36,6 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     ForeignKeyConstraint,
-    Integer,
     MetaData,
     String,
     Text,

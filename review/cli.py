@@ -10,17 +10,17 @@ import csv
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from models import db, utcnow
+from models import utcnow
 from review.assignment.commands import cli as assign_cli
-from review.core.errors import DomainError
+from review.core.commands import run_action
 from review.core.timeutil import today_in
-from review.courses.definition import CourseFileError, load_course_file
+from review.courses.definition import load_course_file
 from review.courses.demo import seed_demo
 from review.courses.links import LINK_FIELDS, issue_links, mail_links
 from review.courses.roster import import_roster, parse_roster, read_table, students_without_password
@@ -34,17 +34,6 @@ from review.reviews.commands import cli as reviews_cli
 course_cli = AppGroup("course", help="Create and update courses from their YAML files.")
 roster_cli = AppGroup("roster", help="Import the student roster and hand out sign-in links.")
 demo_cli = AppGroup("demo", help="The demo course (COMP541 Deep Learning, Fall 2023).")
-
-
-def run_action(action: Callable[[], Any]) -> Any:
-    """One commit per command: commit on success; on a domain error roll back and exit 1."""
-    try:
-        result = action()
-    except (DomainError, CourseFileError) as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
-    return result
 
 
 @course_cli.command("import")

@@ -10,6 +10,7 @@ import click
 from flask.cli import AppGroup
 
 from models import AssignmentRun, utcnow
+from review.core.commands import run_action
 
 cli = AppGroup("assign", help="Preferences and the optimal role assignment.")
 
@@ -25,7 +26,6 @@ def import_preferences_command(course_code: str, file: str) -> None:
     A file with any bad row is rejected whole, every problem named by row.
     """
     from review.assignment.services import import_preferences
-    from review.cli import run_action
     from review.courses.services import find_course
 
     def action() -> Any:
@@ -79,7 +79,6 @@ def run_command(course_code: str, publish: bool, as_json: bool, quota: Optional[
     "status" in the --json output. Bad input (unknown course, no groups) exits 1.
     """
     from review.assignment.services import RunOptions, publish_run, run_assignment
-    from review.cli import run_action
     from review.courses.services import find_course
 
     options = RunOptions(quota=quota, min_gap_weeks=min_gap, keep_fixed=not release_fixed)
@@ -116,7 +115,6 @@ def run_command(course_code: str, publish: bool, as_json: bool, quota: Optional[
 def publish_command(course_code: str, run_id: int) -> None:
     """Publish stored run RUN_ID of COURSE_CODE (refused when older or outdated)."""
     from review.assignment.services import AssignmentError, publish_run, run_in_course
-    from review.cli import run_action
     from review.courses.services import find_course
 
     def action() -> int:

@@ -8,6 +8,8 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from review.core.commands import run_action
+
 cli = AppGroup("groups", help="Student groups: import and inspect.")
 
 
@@ -19,7 +21,6 @@ def import_command(course_code: str, file: str) -> None:
 
     Creates missing groups and adds members; a student already in another group is refused.
     """
-    from review.cli import run_action
     from review.courses.roster import read_table
     from review.courses.services import find_course
     from review.groups.services import import_groups, parse_group_table

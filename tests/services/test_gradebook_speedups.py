@@ -9,6 +9,7 @@ entities, ``combine`` per item, ``status_of_one`` per student and session -- and
 from __future__ import annotations
 
 import gc
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,6 +19,8 @@ from sqlalchemy.orm import joinedload
 
 from models import (
     CourseRole,
+    Enrollment,
+    Membership,
     PaperSession,
     Review,
     ReviewExcuse,
@@ -70,8 +73,9 @@ def _score(course, grader, pct: float, row, **target) -> Score:
 
 
 def _second_version(row) -> Rubric:
-    """A newer stored version of the rubric ``row`` (as after editing its file)."""
-    newer = Rubric(key=row.key, version=row.version + 1, content_hash="f" * 64,
+    """Another stored rubric of the same use with a higher version (the newest one names the
+    combined result's rubric)."""
+    newer = Rubric(key=f"{row.key}-2027", version=row.version + 4, content_hash="f" * 64,
                    title=row.title, applies_to=row.applies_to, max_score=row.max_score * 2,
                    definition=row.definition)
     db.session.add(newer)
@@ -136,6 +140,7 @@ def test_review_scores_and_details_match_the_orm_read(app: Flask, method: str) -
     assert review_scores(course) == {rid: c.percentage for rid, c in expected.items()}
     assert any(c.disagreement for c in details.values())
     assert any(c.grader_count == 3 for c in details.values())
+    assert {c.rubric_key for c in details.values()} == {"review", "review-2027"}
 
 
 @pytest.mark.parametrize("method", ["mean", "instructor_override"])
@@ -184,8 +189,10 @@ def test_scores_are_read_without_entities_or_rubric_json(app: Flask) -> None:
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
     joined = " ".join(statements)
-    assert "rubric.definition" not in joined  # the rubric JSON was decoded once per score row
+    # The rubric JSON was decoded once per score row when the rubric was joined to each score.
+    assert not re.search(r"rubric(_\d+)?\.definition", joined)
     assert "score.comments" not in joined and "score.overall_comment" not in joined
+    assert "FROM rubric" in joined  # the details still name the rubric version
 
 
 def _statuses_course():
@@ -198,9 +205,9 @@ def _statuses_course():
     make_review(s4, students[0], submitted=False)  # draft, excused below
     db.session.add(ReviewExcuse(session_id=s4.id, user_id=students[0].id, reason="ill"))
     db.session.add(ReviewExcuse(session_id=s4.id, user_id=students[1].id, reason="ill"))
-    group = make_group(course, [students[3]])
+    group = make_group(course, [students[3], students[2]])
     slot = db.session.scalar(select(Slot).where(Slot.session_id == s5.id))
-    slot.group_id = group.id  # students[3] presents in week 5: exempt
+    slot.group_id = group.id  # students[3] and [2] present in week 5: exempt
     make_review(s5, students[3])
     make_review(s6, students[4], submitted=False)  # a draft of a session not due yet
     db.session.commit()
@@ -214,14 +221,10 @@ def _old_statuses(course, now):
         select(Review).where(Review.session_id.in_([s.id for s in sessions])))}
     excused = set(db.session.execute(select(ReviewExcuse.user_id, ReviewExcuse.session_id))
                   .tuples())
-    exempt = set(db.session.execute(
-        select(Slot.group_id, Slot.session_id).where(Slot.group_id.is_not(None))).tuples())
-    from models import Membership
-
-    members = {m.group_id: m.user_id for m in db.session.scalars(select(Membership))}
-    exempt_pairs = {(members[g], sid) for g, sid in exempt if g in members}
-    from models import Enrollment
-
+    exempt_pairs = {(m.user_id, slot.session_id)
+                    for slot in db.session.scalars(select(Slot).where(Slot.group_id.is_not(None)))
+                    for m in db.session.scalars(select(Membership).where(
+                        Membership.group_id == slot.group_id))}
     students = db.session.scalars(select(Enrollment.user_id).where(
         Enrollment.course_id == course.id, Enrollment.role == CourseRole.student))
     return {(uid, s.id): status_of_one(reviews.get((uid, s.id)), s, now,
@@ -240,6 +243,8 @@ def test_review_statuses_match_status_of_one(app: Flask) -> None:
     assert set(states.values()) == {"on_time", "late", "draft", "missing", "excused", "exempt",
                                     "not_due"}
     assert states[(students[4].id, s6.id)] == "not_due"
+    assert states[(students[2].id, s5.id)] == "exempt"  # without a review
+    assert statuses[(students[3].id, s5.id)].review_id is not None  # exempt, with a review
     assert statuses[(students[4].id, s6.id)].review_id is not None
     assert statuses[(students[1].id, s3.id)].late_penalty_pct == 20
     assert statuses[(students[1].id, s3.id)].submitted_at is not None

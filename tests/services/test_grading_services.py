@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import event, select
 
 import models
-from models import AuditEntry, CourseRole, ParticipationRecord, Score, db, utcnow
+from models import AuditEntry, CourseRole, ParticipationRecord, Score, db
 from review.grading import services
 from review.grading.results import participation_scores, presentation_results, review_scores
 from review.rubrics import load_rubric_dir

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy import func, select
 
-from models import Course, CourseRole, Enrollment, PaperSession, User, Week, db
+from models import Course, CourseRole, Enrollment, PaperSession, Week, db
 from tests.factories import course_definition_data
 
 PROJECT = Path(__file__).resolve().parents[2]
