@@ -186,3 +186,15 @@ def test_grading_overview_query_count_does_not_grow(app: Flask, client: FlaskCli
             event.remove(db.engine, "before_cursor_execute", listener)
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+def test_manual_participation_points_are_listed_by_student_name(client: FlaskClient, login,
+                                                               world: dict) -> None:
+    session = world["course"].sessions[0]
+    login(world["instructor"])
+    response = client.post(f"/c/web-a/grading/participation/{session.id}/manual",
+                           data={"user_id": str(world["c"].id), "points": "2",
+                                 "note": "Answered the presenters"})
+    assert response.status_code == 302
+    page = client.get(f"/c/web-a/grading/participation/{session.id}").get_data(as_text=True)
+    assert f"{world['c'].full_name}: 2 — Answered the presenters" in page
