@@ -127,8 +127,8 @@ def staff_roles(course: Course) -> dict[int, CourseRole]:
     return {user_id: role for user_id, role in rows}
 
 
-def combine(scores: Sequence[Score] | Sequence[ScoreRow], roles: dict[int, CourseRole], *, method: str,
-            threshold: float) -> Combined | None:
+def combine(scores: Sequence[Score] | Sequence[ScoreRow], roles: dict[int, CourseRole], *,
+            method: str, threshold: float) -> Combined | None:
     """Combine the graders' scores of one item; None when nobody graded it."""
     if not scores:
         return None

@@ -8,7 +8,6 @@ entities, ``combine`` per item, ``status_of_one`` per student and session -- and
 
 from __future__ import annotations
 
-import gc
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -249,25 +248,3 @@ def test_review_statuses_match_status_of_one(app: Flask) -> None:
     assert statuses[(students[1].id, s3.id)].late_penalty_pct == 20
     assert statuses[(students[1].id, s3.id)].submitted_at is not None
     assert review_statuses(course, NOW) == _old_statuses(course, NOW)
-
-
-def test_loader_turns_the_collector_back_on(app: Flask, monkeypatch) -> None:
-    assert gc.isenabled()
-    seen: list[bool] = []
-
-    def boom(*_args, **_kwargs):
-        seen.append(gc.isenabled())
-        raise RuntimeError("database gone")
-
-    monkeypatch.setattr(loader, "load_input", boom)
-    course = make_course("gc")
-    with pytest.raises(RuntimeError):
-        loader.load_gradebook(course, NOW)
-    assert seen == [False] and gc.isenabled()
-    gc.disable()
-    try:
-        with pytest.raises(RuntimeError):
-            loader.load_gradebook(course, NOW)
-        assert not gc.isenabled()  # a caller's choice is kept
-    finally:
-        gc.enable()
