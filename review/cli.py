@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from models import utcnow
@@ -21,7 +21,8 @@ from review.assignment.commands import cli as assign_cli
 from review.core.commands import run_action
 from review.core.timeutil import today_in
 from review.courses.definition import load_course_file
-from review.courses.demo import seed_demo
+from review.courses.activity import seed_activity
+from review.courses.demo import remembered_demo_password, seed_demo
 from review.courses.links import LINK_FIELDS, issue_links, mail_links
 from review.courses.roster import import_roster, parse_roster, read_table, students_without_password
 from review.courses.services import apply_course_definition, find_course
@@ -112,15 +113,14 @@ def write_links_csv(path: Path, links: list[dict[str, str]]) -> None:
 def demo_seed(as_of: Any, keep_dates: bool, with_activity: bool) -> None:
     """Create the demo course, its staff and its roster (a no-op when already there)."""
 
-    password = os.environ.get("DEMO_PASSWORD") or None
+    from_environment = os.environ.get("DEMO_PASSWORD") or None
+    password = from_environment or remembered_demo_password(Path(current_app.instance_path))
     day: date = as_of.date() if as_of else today_in("Europe/Istanbul", utcnow())
 
     def action() -> Any:
         result = seed_demo(as_of=day, keep_dates=keep_dates, password=password)
         activity = None
-        if with_activity:
-            from review.courses.activity import seed_activity
-
+        if with_activity and result.created:
             activity = seed_activity(result.course, now=utcnow())
         return result, activity
 
@@ -131,15 +131,15 @@ def demo_seed(as_of: Any, keep_dates: bool, with_activity: bool) -> None:
         shift = ("kept the real dates" if keep_dates
                  else f"moved by {result.shifted_weeks} week(s) so {day} is in week 8")
         click.echo(f"Created the demo course {result.course.code} ({shift}).")
-        click.echo("Demo logins:")
-        for line in result.logins:
-            click.echo(f"  {line}")
-        if password:
-            click.echo("  password: the value of DEMO_PASSWORD")
-        else:
-            click.echo(f"  password: {result.password}   (set DEMO_PASSWORD to choose one)")
     if activity:
         click.echo(activity)
+    click.echo("Demo logins:")
+    for line in result.logins:
+        click.echo(f"  {line}")
+    if from_environment:
+        click.echo("  password: the value of DEMO_PASSWORD")
+    else:
+        click.echo(f"  password: {password}   (kept in instance/; set DEMO_PASSWORD to choose one)")
 
 
 def register_commands(app: Flask) -> None:

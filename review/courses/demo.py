@@ -6,7 +6,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Optional
 
 from sqlalchemy import select
 
@@ -59,17 +58,34 @@ def shifted(definition: CourseDefinition, weeks: int) -> CourseDefinition:
     return data
 
 
-def seed_demo(*, as_of: date, keep_dates: bool, password: Optional[str]) -> DemoSeedResult:
+def remembered_demo_password(instance: Path) -> str:
+    """A random demo password made once and kept in instance/, so every later run can say it."""
+    path = instance / "demo-password"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(9)
+    path.write_text(password)
+    path.chmod(0o600)
+    return password
+
+
+def _logins(student_email: str) -> list[str]:
+    return [f"{email} ({role.value})" for email, _, _, role in STAFF] + [
+        f"every student of demo/roster.csv, e.g. {student_email} (student)"]
+
+
+def seed_demo(*, as_of: date, keep_dates: bool, password: str) -> DemoSeedResult:
     """Create the demo course, staff and roster; a no-op returning created=False when present."""
     existing = db.session.scalar(select(Course).where(Course.code == DEMO_CODE))
-    chosen_password = password or secrets.token_urlsafe(9)
+    rows = parse_roster(read_table(DEMO_ROSTER_FILE.read_bytes(), DEMO_ROSTER_FILE.name))
     if existing is not None:
-        return DemoSeedResult(created=False, course=existing, password=password or "")
+        return DemoSeedResult(created=False, course=existing, password=password,
+                              logins=_logins(rows[0].email))
     definition = load_course_file(DEMO_COURSE_FILE)
     weeks = 0 if keep_dates else shift_weeks_for(definition, as_of)
     course, _ = apply_course_definition(shifted(definition, weeks))
-    password_hash = hash_password(chosen_password)
-    logins = []
+    password_hash = hash_password(password)
     for email, first, last, role in STAFF:
         user = db.session.scalar(select(User).where(User.email == email))
         if user is None:
@@ -77,12 +93,9 @@ def seed_demo(*, as_of: date, keep_dates: bool, password: Optional[str]) -> Demo
             db.session.add(user)
         user.password_hash = password_hash
         enroll(course, user, role)
-        logins.append(f"{email} ({role.value})")
-    rows = parse_roster(read_table(DEMO_ROSTER_FILE.read_bytes(), DEMO_ROSTER_FILE.name))
     result = import_roster(course, rows)
     for user in result.created + result.enrolled:
         user.password_hash = password_hash
-    logins.append(f"{len(rows)} students, e.g. {rows[0].email} (student)")
     db.session.flush()
-    return DemoSeedResult(created=True, course=course, password=chosen_password, logins=logins,
-                          shifted_weeks=weeks)
+    return DemoSeedResult(created=True, course=course, password=password,
+                          logins=_logins(rows[0].email), shifted_weeks=weeks)

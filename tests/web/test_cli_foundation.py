@@ -67,16 +67,27 @@ def test_demo_seed_shifts_the_term_so_the_day_falls_in_week_8(runner, monkeypatc
                                  .where(Enrollment.role == CourseRole.student))
     assert students == 30
     assert db.session.scalar(select(func.count()).select_from(PaperSession)) == 10
-    again = runner.invoke(args=["demo", "seed"])
+    again = runner.invoke(args=["demo", "seed", "--with-activity"])
     assert again.exit_code == 0 and "already there; nothing changed" in again.output
+    assert "instructor@example.edu" in again.output and "Added a lively term" not in again.output
 
 
-def test_demo_seed_keep_dates_keeps_fall_2023(runner) -> None:
+def test_demo_seed_keep_dates_keeps_fall_2023(runner, monkeypatch) -> None:
+    monkeypatch.setenv("DEMO_PASSWORD", "demo-password")
     result = runner.invoke(args=["demo", "seed", "--keep-dates"])
     assert result.exit_code == 0
     first = db.session.scalar(select(Week).where(Week.number == 1))
     assert first.starts_on == date(2023, 10, 2)
-    assert "password:" in result.output
+    assert "password: the value of DEMO_PASSWORD" in result.output
+
+
+def test_a_random_demo_password_is_made_once_and_remembered(tmp_path: Path) -> None:
+    from review.courses.demo import remembered_demo_password
+
+    first = remembered_demo_password(tmp_path / "instance")
+    assert len(first) >= 12
+    assert remembered_demo_password(tmp_path / "instance") == first
+    assert (tmp_path / "instance" / "demo-password").stat().st_mode & 0o077 == 0
 
 
 def test_demo_logins_work_with_the_demo_password(runner, client, monkeypatch) -> None:
