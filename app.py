@@ -18,6 +18,8 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models import User, db
+from review.core.ids import IdConverter
+from review.core.input import register_input_rules
 from review.extensions import csrf, limiter, login_manager, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -96,6 +98,10 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     _register_security_headers(app)
     _register_error_pages(app)
     _register_template_helpers(app)
+    register_input_rules(app)
+    # Ids beyond the schema's integer range are "not found", not a driver error; the converter
+    # must be in place before the blueprints add their routes.
+    app.url_map.converters["int"] = IdConverter
     _register_blueprints(app)
     _register_commands(app)
     _load_rubrics(app)
@@ -158,6 +164,11 @@ def _register_error_pages(app: Flask) -> None:
     def render_error(status: int, title: str, message: str) -> tuple[str, int]:
         return render_template("errors/error.html", status=status, title=title,
                                message=message), status
+
+    @app.errorhandler(400)
+    def bad_request(error: Exception) -> tuple[str, int]:
+        description = getattr(error, "description", "") or "The request was not understood."
+        return render_error(400, "Bad request", description)
 
     @app.errorhandler(403)
     def forbidden(error: Exception) -> tuple[str, int]:

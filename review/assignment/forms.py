@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SubmitField
-from wtforms.validators import NumberRange
+from wtforms.validators import NumberRange, ValidationError
 from wtforms.validators import Optional as OptionalValue
 
 from models import PaperSession
@@ -58,6 +58,18 @@ class RunForm(FlaskForm):
     min_gap_weeks = HiddenField()
     keep_fixed = HiddenField(default="1")
     submit = SubmitField("Run the assignment")
+
+    def _whole_number(self, field: Any, low: int, high: int) -> None:
+        value = (field.data or "").strip()
+        if value and not (value.isdigit() and low <= int(value) <= high):
+            raise ValidationError(f"{field.name} must be a whole number from {low} to {high} "
+                                  f"(got {value[:20]!r}).")
+
+    def validate_quota(self, field: Any) -> None:
+        self._whole_number(field, 1, 1000)
+
+    def validate_min_gap_weeks(self, field: Any) -> None:
+        self._whole_number(field, 0, 52)
 
     def options(self) -> RunOptions:
         def number(value: Optional[str]) -> Optional[int]:

@@ -71,7 +71,9 @@ def index(course_code: str) -> str:
 def run(course_code: str) -> WerkzeugResponse:
     form = RunForm()
     if not form.validate_on_submit():
-        flash("The form expired; try again.", "error")
+        problems = [message for name, messages in form.errors.items() if name != "csrf_token"
+                    for message in messages]
+        flash(" ".join(problems) or "The form expired; try again.", "error")
         return redirect(url_for("assignment.index", course_code=course_code))
     try:
         new_run = services.run_assignment(g.course, current_user, utcnow(), form.options())

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from models import db, utcnow
 from review.core.errors import DomainError
+from review.core.ids import MAX_ID
 from review.courses.roster import TableFileError, read_table
 from review.gradebook import services
 from review.gradebook.charts import distributions_svg
@@ -216,7 +217,7 @@ def grid(course_code: str) -> WerkzeugResponse | tuple[str, int]:
         try:
             user_ids = [int(part) for part in form.user_ids.data.split(",") if part]
             original = json.loads(form.original.data or "{}")
-            if not isinstance(original, dict):
+            if not isinstance(original, dict) or not all(0 < u <= MAX_ID for u in user_ids):
                 raise ValueError
         except ValueError:
             flash("The grid form was damaged; reload the page.", "error")

@@ -17,6 +17,8 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
+from review.core.ids import id_range
+
 
 def rubric_values(formdata: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     """(criterion -> chosen score text, criterion -> comment) from the posted form."""
@@ -41,7 +43,7 @@ class PeerForm(FlaskForm):
 
 
 class AdjustmentForm(FlaskForm):
-    user_id = IntegerField(validators=[InputRequired()])
+    user_id = IntegerField(validators=[InputRequired(), id_range()])
     delta_pct = FloatField("Change (percentage points, 0 removes)",
                            validators=[InputRequired(), NumberRange(min=-100, max=100)])
     reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
@@ -49,7 +51,7 @@ class AdjustmentForm(FlaskForm):
 
 
 class ManualParticipationForm(FlaskForm):
-    user_id = IntegerField(validators=[InputRequired()])
+    user_id = IntegerField(validators=[InputRequired(), id_range()])
     points = FloatField("Points", validators=[InputRequired(), NumberRange(min=0.5, max=10)],
                         default=1)
     note = StringField("Note", validators=[DataRequired(), Length(max=500)])

@@ -2,7 +2,9 @@
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField, SubmitField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from review.core.ids import id_range
 
 
 class GroupNameForm(FlaskForm):
@@ -16,15 +18,15 @@ class JoinForm(FlaskForm):
 
 
 class MergeForm(FlaskForm):
-    keep = IntegerField("Keep group", validators=[InputRequired()])
-    absorb = IntegerField("Merge into it", validators=[InputRequired()])
+    keep = IntegerField("Keep group", validators=[InputRequired(), id_range()])
+    absorb = IntegerField("Merge into it", validators=[InputRequired(), id_range()])
     submit = SubmitField("Merge")
 
 
 class MoveStudentForm(FlaskForm):
-    student = IntegerField("Student", validators=[InputRequired()])
+    student = IntegerField("Student", validators=[InputRequired(), id_range()])
     # 0 = take the student out of every group.
-    group = IntegerField("Group", validators=[InputRequired(), NumberRange(min=0)])
+    group = IntegerField("Group", validators=[InputRequired(), id_range()])
     submit = SubmitField("Move")
 
 

@@ -14,6 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from review.core.ids import id_range
 from review.reviews.services import MAX_QUESTIONS, QUESTIONS_GUIDANCE, TEXT_SECTIONS, ReviewContent
 
 _GUIDANCE = {key: guidance for key, _, guidance in TEXT_SECTIONS}
@@ -65,7 +66,7 @@ class ExcuseForm(FlaskForm):
 
 
 class RaiseQuestionForm(FlaskForm):
-    review_id = IntegerField(validators=[InputRequired()])
+    review_id = IntegerField(validators=[InputRequired(), id_range()])
     question_index = IntegerField(validators=[InputRequired(), NumberRange(min=0, max=MAX_QUESTIONS - 1)])
     raised_by_id = SelectField("Raised by", coerce=int, validators=[Optional()])
     unmark = HiddenField()

@@ -5,6 +5,8 @@ from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField, 
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from review.core.ids import id_range
+
 
 class SlotActionForm(FlaskForm):
     """Claim, release, wait: carries the slot version the board showed (a stale form fails)."""
@@ -14,28 +16,28 @@ class SlotActionForm(FlaskForm):
 
 
 class MoveForm(FlaskForm):
-    target = IntegerField("Move to slot", validators=[InputRequired()])
+    target = IntegerField("Move to slot", validators=[InputRequired(), id_range()])
     version = IntegerField(validators=[Optional()])
     submit = SubmitField("Move")
 
 
 class SwapProposalForm(FlaskForm):
-    from_slot = IntegerField("Our slot", validators=[InputRequired()])
-    to_slot = IntegerField("Their slot", validators=[InputRequired()])
+    from_slot = IntegerField("Our slot", validators=[InputRequired(), id_range()])
+    to_slot = IntegerField("Their slot", validators=[InputRequired(), id_range()])
     submit = SubmitField("Propose swap")
 
 
 class StaffAssignForm(FlaskForm):
     # 0 = open the slot.
-    group = IntegerField("Group", validators=[InputRequired(), NumberRange(min=0)])
+    group = IntegerField("Group", validators=[InputRequired(), id_range()])
     reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
     version = IntegerField(validators=[Optional()])
     submit = SubmitField("Set holder")
 
 
 class StaffSwapForm(FlaskForm):
-    slot_a = IntegerField("Slot", validators=[InputRequired()])
-    slot_b = IntegerField("Swap with slot", validators=[InputRequired()])
+    slot_a = IntegerField("Slot", validators=[InputRequired(), id_range()])
+    slot_b = IntegerField("Swap with slot", validators=[InputRequired(), id_range()])
     reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
     submit = SubmitField("Swap holders")
 
@@ -51,7 +53,7 @@ class SettingsForm(FlaskForm):
     drop_deadline = DateTimeLocalField("Drop deadline (course time)", format="%Y-%m-%dT%H:%M",
                                        validators=[Optional()])
     quota = IntegerField("Slots per group (empty: derived from slots and groups)",
-                         validators=[Optional(), NumberRange(min=1)])
+                         validators=[Optional(), NumberRange(min=1, max=1000)])
     min_gap_weeks = IntegerField("Minimum weeks between a group's slots", default=0,
                                  validators=[InputRequired(), NumberRange(min=0, max=52)])
     submit = SubmitField("Save settings")

@@ -33,10 +33,14 @@
 
   document.addEventListener("keydown", function (event) {
     var target = event.target;
-    if (target && (target.tagName === "TEXTAREA" || (target.tagName === "INPUT" && target.type === "text"))) {
+    // Typing in a field (comment, reason, adjustment, a select's type-ahead) is never a shortcut.
+    if (target && (target.tagName === "TEXTAREA" || target.tagName === "SELECT" || target.isContentEditable ||
+        (target.tagName === "INPUT" && target.type !== "radio" && target.type !== "checkbox"))) {
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    // On a radio button the arrow keys keep their native meaning (move within the criterion).
+    if (target && target.type === "radio" && event.key.indexOf("Arrow") === 0) { return; }
     var digit = parseInt(event.key, 10);
     if (!isNaN(digit) && digit >= 1) {
       var radios = criteria[current] ? criteria[current].querySelectorAll("input[type=radio]") : [];
@@ -44,6 +48,7 @@
         radios[digit - 1].checked = true;
         total();
         focusCriterion(current + 1);
+        if (criteria[current] && criteria[current].scrollIntoView) { criteria[current].scrollIntoView({ block: "nearest" }); }
         event.preventDefault();
       }
     } else if (event.key === "ArrowDown" || event.key === "j") {
@@ -52,6 +57,9 @@
       focusCriterion(current - 1);
     }
   });
+
+  var hint = document.getElementById("keyboard-hint");
+  if (hint) { hint.hidden = false; }
 
   rubric.addEventListener("change", total);
   focusCriterion(0);

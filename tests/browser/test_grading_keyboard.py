@@ -1,0 +1,64 @@
+"""A real browser grades with the keyboard: a level's number key selects that level of the
+highlighted criterion, the next criterion is highlighted, and the live total follows."""
+
+from __future__ import annotations
+
+from models import CourseRole, db
+from review.accounts.services import hash_password
+from tests.factories import hold_slot, make_course, make_group, make_member
+
+PASSWORD = "correct horse battery"
+
+
+def _sign_in(page, url: str, email: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url(f"{url}/**")
+
+
+def _level_value(page, criterion: int, level: int) -> float:
+    radio = page.locator("fieldset.criterion").nth(criterion).locator("input[type=radio]").nth(level)
+    return float(radio.get_attribute("value"))
+
+
+def test_number_keys_pick_levels_and_the_total_updates(live_app, live_server, browser_page) -> None:
+    course = make_course("kbd-course")
+    make_member(course, CourseRole.instructor, email="grader@example.edu",
+                password_hash=hash_password(PASSWORD))
+    group = make_group(course, [make_member(course), make_member(course)])
+    slot = hold_slot(course, group, 3, "overview")
+    db.session.commit()
+
+    page = browser_page
+    _sign_in(page, live_server.url, "grader@example.edu")
+    page.goto(f"{live_server.url}/c/kbd-course/grading/presentations/{slot.id}")
+    # The keyboard hint is hidden without JavaScript and shown by grading.js once it runs.
+    page.wait_for_selector("#keyboard-hint", state="visible", timeout=10000)
+    criteria = page.locator("fieldset.criterion")
+    count = criteria.count()
+    assert count >= 2
+    assert page.locator("fieldset.criterion input[type=radio]:checked").count() == 0
+    assert page.text_content("#live-total") == f"0 ({count} to score)"
+    assert "active" in criteria.nth(0).get_attribute("class")
+
+    page.click("h1")  # focus on the page, not in a field
+    page.keyboard.press("1")
+    first = criteria.nth(0).locator("input[type=radio]").nth(0)
+    assert first.is_checked()
+    assert "active" in criteria.nth(1).get_attribute("class")
+    expected = _level_value(page, 0, 0)
+    assert page.text_content("#live-total") == f"{expected:g} ({count - 1} to score)"
+
+    page.keyboard.press("2")
+    assert criteria.nth(1).locator("input[type=radio]").nth(1).is_checked()
+    expected += _level_value(page, 1, 1)
+    assert page.text_content("#live-total") == f"{expected:g} ({count - 2} to score)"
+
+    # A digit typed into a comment is text, not a shortcut: no level of the next criterion moves.
+    page.fill("textarea[name=overall_comment]", "")
+    page.type("textarea[name=overall_comment]", "3 clear points")
+    assert criteria.nth(2).locator("input[type=radio]:checked").count() == 0
+    assert page.input_value("textarea[name=overall_comment]") == "3 clear points"
+    assert page.text_content("#live-total") == f"{expected:g} ({count - 2} to score)"
