@@ -38,6 +38,7 @@ from review.assignment.solver import (AssignmentProblem, AssignmentResult, Fixed
                                       SolverDidNotFinish, solve_assignment)
 from review.core.errors import DomainError
 from review.courses.roster import TableFileError, read_table, require_columns
+from review.groups.services import course_groups
 from review.signup.services import PREFERENCES, signup_definition, signup_rules
 
 SOLVER_TIME_LIMIT_SECONDS = 30.0
@@ -110,17 +111,6 @@ def course_roles(course: Course) -> list[PresentationRole]:
     return list(db.session.scalars(select(PresentationRole)
                                    .where(PresentationRole.course_id == course.id)
                                    .order_by(PresentationRole.position)))
-
-
-def course_groups(course: Course) -> list[Group]:
-    return list(db.session.scalars(select(Group).where(Group.course_id == course.id)
-                                   .order_by(Group.name)))
-
-
-def group_of(course: Course, user: User) -> Optional[Group]:
-    return db.session.scalar(select(Group).join(Membership, Membership.group_id == Group.id)
-                             .where(Membership.course_id == course.id,
-                                    Membership.user_id == user.id))
 
 
 @dataclass

@@ -12,6 +12,7 @@ from review.assignment import services
 from review.assignment.forms import RunForm, preferences_form_class
 from review.core.errors import DomainError
 from review.courses.forms import TableUploadForm
+from review.groups.services import group_of
 from review.permissions import course_staff, course_student
 
 bp = Blueprint("assignment", __name__)
@@ -21,7 +22,7 @@ bp = Blueprint("assignment", __name__)
 @course_student
 def preferences(course_code: str) -> tuple[str, int]:
     course = g.course
-    group = services.group_of(course, current_user)
+    group = group_of(course, current_user)
     now = utcnow()
     window = services.preference_window(course, now)
     sessions = services.course_sessions(course)

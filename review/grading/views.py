@@ -54,6 +54,7 @@ from review.grading.results import (
     score_pct,
 )
 from review.permissions import course_staff, course_student, require
+from review.reviews.rendering import render_markdown
 
 bp = Blueprint("grading", __name__)
 
@@ -231,11 +232,9 @@ def review_queue(course_code: str) -> WerkzeugResponse | str:
 @bp.route("/c/<course_code>/grading/reviews/<int:review_id>", methods=["GET", "POST"])
 @course_staff
 def grade_review(course_code: str, review_id: int) -> Any:
-    from review.reviews.rendering import render_markdown
-
     item = _lookup(services.review_item, review_id)
     ungraded, total = _ungraded_review_ids(g.course, current_user)
-    page = {"title": f"Review by {item.review.user.full_name}",
+    page = {"title": f"Review queue: review by {item.review.user.full_name}",
             "template_args": {"review": item.review, "render_markdown": render_markdown,
                               "progress": (total - len(ungraded), total)}}
     form = ScoreForm()

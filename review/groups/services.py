@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -519,11 +520,17 @@ def import_groups(course: Course, rows: list[GroupRow], actor: Optional[User]) -
 # ---------------------------------------------------------------------------- pages
 
 
+def natural_key(name: str) -> list[Any]:
+    """Sort key that puts "Group 2" before "Group 10"."""
+    return [int(part) if part.isdigit() else part.casefold() for part in re.split(r"(\d+)", name)]
+
+
 def course_groups(course: Course) -> list[Group]:
-    """Every group with its members, in a fixed number of queries."""
-    return list(db.session.scalars(
-        select(Group).where(Group.course_id == course.id).order_by(Group.name)
-        .options(selectinload(Group.memberships).joinedload(Membership.user))))
+    """Every group with its members, in a fixed number of queries, in natural name order."""
+    groups = db.session.scalars(
+        select(Group).where(Group.course_id == course.id)
+        .options(selectinload(Group.memberships).joinedload(Membership.user)))
+    return sorted(groups, key=lambda group: natural_key(group.name))
 
 
 def group_in_course(course: Course, group_id: int) -> Optional[Group]:

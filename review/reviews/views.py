@@ -82,8 +82,7 @@ def _render_sections(content: ReviewContent) -> dict[str, Any]:
 
 
 def _template_helpers() -> dict[str, Any]:
-    return {"sections": TEXT_SECTIONS, "state_labels": STATE_LABELS, "ReviewState": ReviewState,
-            "format_local": format_local}
+    return {"sections": TEXT_SECTIONS, "state_labels": STATE_LABELS, "ReviewState": ReviewState}
 
 
 # ---------------------------------------------------------------------------------- students
@@ -127,8 +126,6 @@ def _editor(session: PaperSession, form: ReviewForm, review: Review | None, *, s
         "reviews/edit.html", course=session.course, session=session, form=form, review=review,
         rules=rules, now=now, previews=previews, late=late, check=check, assessment=assessment,
         countdown=countdown_text(session.review_deadline, now),
-        deadline_local=format_local(session.review_deadline, session.course.timezone),
-        opens_local=format_local(session.review_opens_at, session.course.timezone),
         is_open=now >= session.review_opens_at,
         submitted=review is not None and review.status == RowStatus.submitted,
         closed=now > session.review_deadline,

@@ -29,7 +29,6 @@ from models import (
     Slot,
     db,
 )
-from review.gradebook import loader
 from review.grading.results import (
     combine,
     combined_pct,
