@@ -22,6 +22,7 @@ Public API:
     Gradebook: the result, a dataclass of DataFrames (see its docstring).
     compute_gradebook(data: GradebookInput) -> Gradebook
     letter_for(total: float, boundaries) -> str
+    graded_so_far(gradebook, user_id) -> GradedSoFar  (the mean over graded components only)
 
 Grading rules (all percentages are 0-100):
     * Weights are percents of the whole course and must sum to 100. The total is
@@ -320,6 +321,27 @@ def letter_for(total: float, boundaries: Iterable[LetterBoundary]) -> str:
             return boundary.letter
     # Only a negative total (a negative input percentage) gets here; it earns the lowest letter.
     return ordered[-1].letter
+
+
+@dataclass(frozen=True)
+class GradedSoFar:
+    """A student's standing on the work graded so far, for a mid-term reading of the total."""
+
+    weight: float  # percent of the course whose components have a grade
+    average: float | None  # weighted mean percent over those components; None when nothing is
+    letter: str | None
+
+
+def graded_so_far(gradebook: Gradebook, user_id: int) -> GradedSoFar:
+    """Mid-term, the total counts ungraded components as 0; this is the mean over graded ones."""
+    row = gradebook.summary.loc[user_id]
+    graded = [(c.weight, float(row[c.key])) for c in gradebook.course.components
+              if not pd.isna(row[c.key]) and c.weight > 0]
+    weight = sum(w for w, _ in graded)
+    if not weight:
+        return GradedSoFar(0.0, None, None)
+    average = sum(w * pct for w, pct in graded) / weight
+    return GradedSoFar(weight, average, letter_for(average, gradebook.course.boundaries))
 
 
 def compute_gradebook(data: GradebookInput) -> Gradebook:

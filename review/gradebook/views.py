@@ -24,7 +24,7 @@ from review.courses.roster import TableFileError, read_table
 from review.gradebook import services
 from review.gradebook.charts import distributions_svg
 from review.gradebook.commands import EXPORT_FORMATS, export_bytes
-from review.gradebook.compute import Gradebook
+from review.gradebook.compute import Gradebook, graded_so_far
 from review.gradebook.forms import ConfirmImportForm, GradesUploadForm, GridForm
 from review.gradebook.loader import GradebookUnavailable, load_gradebook
 from review.permissions import course_staff, course_student
@@ -142,7 +142,8 @@ def mine(course_code: str) -> tuple[str, int] | str:
     except GradebookUnavailable as exc:
         return render_template("gradebook/unavailable.html", course=g.course, message=str(exc)), 200
     return render_template("gradebook/student.html", course=g.course, gradebook=gradebook,
-                           user_id=current_user.id, staff=False, upcoming=_upcoming_sessions())
+                           user_id=current_user.id, staff=False, upcoming=_upcoming_sessions(),
+                           so_far=graded_so_far(gradebook, current_user.id))
 
 
 # --- Staff: import --------------------------------------------------------------------------

@@ -412,3 +412,23 @@ def test_course_without_any_records_still_lists_every_student_with_a_zero_total(
     assert gradebook.summary["total"].tolist() == [0.0, 0.0]
     assert gradebook.reviews.empty
     assert isinstance(gradebook.presentations, pd.DataFrame)
+
+
+def test_graded_so_far_averages_only_the_components_with_grades() -> None:
+    from review.gradebook.compute import graded_so_far
+
+    data = GradebookInput(
+        course=make_course(),
+        students=(make_student(1), make_student(2)),
+        sessions=(),
+        external_grades=(ExternalGrade(1, "quiz", 8), ExternalGrade(1, "midterm", 70)),
+    )
+    gradebook = compute_gradebook(data)
+    standing = graded_so_far(gradebook, 1)
+    # quiz 80% (weight 2) and midterm 70% (weight 21) are graded: 23% of the course.
+    assert standing.weight == pytest.approx(23)
+    assert standing.average == pytest.approx((2 * 80 + 21 * 70) / 23)
+    assert standing.letter == "B-"
+    # The running total still counts the ungraded 77% as zero.
+    assert gradebook.summary.loc[1, "total"] == pytest.approx((2 * 80 + 21 * 70) / 100)
+    assert graded_so_far(gradebook, 2) == type(standing)(0.0, None, None)

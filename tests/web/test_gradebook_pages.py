@@ -87,6 +87,8 @@ def test_a_student_sees_only_their_own_grades(client: FlaskClient, login, setup)
     # Presentations are not released: pending release, not counted.
     assert "pending release" in html
     assert re.search(r'data-component="midterm">.*?<td class="num">55\.0</td>', html, re.S)
+    # Mid-term, the average over what is graded is shown beside the running total.
+    assert re.search(r'id="so-far">So far <strong>\d+%</strong> of the course is graded', html)
 
 
 def _page_totals(html: str) -> dict[int, str]:
