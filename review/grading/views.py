@@ -9,7 +9,7 @@ Students: ``/c/<code>/feedback`` (released feedback, regrade requests) and ``/c/
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -166,6 +166,22 @@ def _presentation_page_args(slot: Slot) -> dict[str, Any]:
             "release_form": ReleaseForm(formdata=None)}
 
 
+def _score_form(item: services.ScoreItem, page: dict[str, Any],
+                next_url: Callable[[ScoreForm], str]) -> Any:
+    """The one flow of every rubric score page: show; or validate, save, and go on."""
+    form = ScoreForm()
+    if request.method != "POST":
+        return _score_page(item, **page)
+    if not form.validate_on_submit():
+        return _score_page(item, form=form, status=422, **page)
+    outcome = _save(item, form)
+    if isinstance(outcome, services.StaleScore):
+        return _after_stale(item, outcome, **page)
+    if outcome is None:
+        return _score_page(item, form=form, status=422, **page)
+    return redirect(next_url(form))
+
+
 @bp.route("/c/<course_code>/grading/presentations/<int:slot_id>", methods=["GET", "POST"])
 @course_staff
 def grade_presentation(course_code: str, slot_id: int) -> Any:
@@ -173,18 +189,8 @@ def grade_presentation(course_code: str, slot_id: int) -> Any:
     slot = item.slot
     page = {"title": f"{slot.role.name}: {slot.session.paper.title}",
             "template_args": _presentation_page_args(slot)}
-    form = ScoreForm()
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            return _score_page(item, form=form, status=422, **page)
-        outcome = _save(item, form)
-        if isinstance(outcome, services.StaleScore):
-            return _after_stale(item, outcome, **page)
-        if outcome is None:
-            return _score_page(item, form=form, status=422, **page)
-        return redirect(url_for("grading.grade_presentation", course_code=course_code,
-                                slot_id=slot_id))
-    return _score_page(item, **page)
+    return _score_form(item, page, lambda form: url_for(
+        "grading.grade_presentation", course_code=course_code, slot_id=slot_id))
 
 
 @bp.post("/c/<course_code>/grading/presentations/<int:slot_id>/adjust")
@@ -237,20 +243,9 @@ def grade_review(course_code: str, review_id: int) -> Any:
     page = {"title": f"Review queue: review by {item.review.user.full_name}",
             "template_args": {"review": item.review, "render_markdown": render_markdown,
                               "progress": (total - len(ungraded), total)}}
-    form = ScoreForm()
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            return _score_page(item, form=form, status=422, **page)
-        outcome = _save(item, form)
-        if isinstance(outcome, services.StaleScore):
-            return _after_stale(item, outcome, **page)
-        if outcome is None:
-            return _score_page(item, form=form, status=422, **page)
-        if form.save_next.data:
-            return redirect(url_for("grading.review_queue", course_code=course_code))
-        return redirect(url_for("grading.grade_review", course_code=course_code,
-                                review_id=review_id))
-    return _score_page(item, **page)
+    return _score_form(item, page, lambda form: (
+        url_for("grading.review_queue", course_code=course_code) if form.save_next.data
+        else url_for("grading.grade_review", course_code=course_code, review_id=review_id)))
 
 
 # ============================================================================ participation
@@ -302,18 +297,8 @@ def grade_participation(course_code: str, session_id: int, user_id: int) -> Any:
     questions, manual = participation_counts(g.course).get((session_id, user_id), (0, 0.0))
     page = {"title": f"Participation of {student.full_name}",
             "template_args": {"questions": questions, "manual": manual}}
-    form = ScoreForm()
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            return _score_page(item, form=form, status=422, **page)
-        outcome = _save(item, form)
-        if isinstance(outcome, services.StaleScore):
-            return _after_stale(item, outcome, **page)
-        if outcome is None:
-            return _score_page(item, form=form, status=422, **page)
-        return redirect(url_for("grading.participation", course_code=course_code,
-                                session_id=session_id))
-    return _score_page(item, **page)
+    return _score_form(item, page, lambda form: url_for(
+        "grading.participation", course_code=course_code, session_id=session_id))
 
 
 # ============================================================================ release

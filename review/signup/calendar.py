@@ -11,22 +11,9 @@ from datetime import datetime, timedelta
 from typing import Optional
 
 from icalendar import Calendar, Event
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
 
-from models import Course, Group, PaperSession, Slot, db
-
-
-def _sessions(course: Course) -> list[PaperSession]:
-    sessions = list(db.session.scalars(
-        select(PaperSession).where(PaperSession.course_id == course.id)
-        .order_by(PaperSession.starts_at)
-        .options(joinedload(PaperSession.paper), joinedload(PaperSession.week),
-                 selectinload(PaperSession.slots).joinedload(Slot.role),
-                 selectinload(PaperSession.slots).joinedload(Slot.group))))
-    for session in sessions:
-        session.slots.sort(key=lambda slot: slot.role.position)
-    return sessions
+from models import Course, Group, PaperSession
+from review.signup.services import sessions_with_slots
 
 
 def session_minutes(course: Course, session: PaperSession) -> int:
@@ -66,7 +53,7 @@ def _event(course: Course, session: PaperSession, summary: str, stamp: datetime,
 
 def course_feed(course: Course, now: datetime) -> bytes:
     calendar = _calendar(f"{course.title} paper sessions")
-    for session in _sessions(course):
+    for session in sessions_with_slots(course):
         calendar.add_component(_event(course, session, f"Paper session: {session.paper.title}",
                                       now))
     return calendar.to_ical()
@@ -74,7 +61,7 @@ def course_feed(course: Course, now: datetime) -> bytes:
 
 def group_feed(course: Course, group: Group, now: datetime) -> bytes:
     calendar = _calendar(f"{course.title}: {group.name} presents")
-    for session in _sessions(course):
+    for session in sessions_with_slots(course):
         mine = [slot.role.name for slot in session.slots if slot.group_id == group.id]
         if not mine:
             continue

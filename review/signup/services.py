@@ -701,8 +701,8 @@ class Board:
     proposals: list[SwapProposal]
 
 
-def load_board(course: Course) -> Board:
-    """Sessions, papers, slots, holders, waitlists and pending swaps in a fixed query count."""
+def sessions_with_slots(course: Course) -> list[PaperSession]:
+    """The course's sessions in order, each with its paper, week and slots in role order."""
     sessions = list(db.session.scalars(
         select(PaperSession).where(PaperSession.course_id == course.id)
         .order_by(PaperSession.starts_at)
@@ -711,6 +711,12 @@ def load_board(course: Course) -> Board:
                  selectinload(PaperSession.slots).joinedload(Slot.group))))
     for session in sessions:
         session.slots.sort(key=lambda slot: slot.role.position)
+    return sessions
+
+
+def load_board(course: Course) -> Board:
+    """Sessions, papers, slots, holders, waitlists and pending swaps in a fixed query count."""
+    sessions = sessions_with_slots(course)
     waitlists: dict[int, list[SlotWaitlist]] = {}
     for entry in db.session.scalars(
             select(SlotWaitlist).join(Slot).join(PaperSession)
