@@ -78,6 +78,8 @@ class ReviewStatus:
 
     @property
     def label(self) -> str:
+        if self.state == ReviewState.not_due and self.review_id is not None:
+            return "draft (not due yet)"
         return STATE_LABELS[self.state]
 
 

@@ -366,3 +366,14 @@ def test_digest_visibility(app) -> None:
     assert services.can_see_digest(session, presenter, before) == (False, False)
     assert services.can_see_digest(session, presenter, after) == (True, False)
     assert services.can_see_digest(session, other, after) == (False, False)
+
+
+def test_a_draft_before_the_deadline_is_labelled_as_a_draft(app) -> None:
+    course = _course()
+    session = course.sessions[0]
+    writer, idle = make_member(course), make_member(course)
+    now = session.review_deadline - timedelta(days=1)
+    services.save_draft(session, writer, GOOD, now)
+    statuses = review_statuses(course, now)
+    assert statuses[(writer.id, session.id)].label == "draft (not due yet)"
+    assert statuses[(idle.id, session.id)].label == "not due yet"
