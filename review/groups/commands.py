@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import select
 from flask.cli import AppGroup
 
 from review.core.commands import run_action
@@ -41,10 +42,14 @@ def list_command(course_code: str) -> None:
     from review.courses.services import find_course
     from review.groups.services import course_groups
 
-    course = find_course(course_code)
-    numbers = dict(db.session.query(Enrollment.user_id, Enrollment.student_number)
-                   .filter(Enrollment.course_id == course.id).all())
-    for group in course_groups(course):
-        members = ", ".join(f"{numbers.get(m.user_id)} {m.user.full_name}"
-                            for m in group.memberships)
-        click.echo(f"{group.name}: {members}")
+    def action() -> list[str]:
+        course = find_course(course_code)
+        numbers = {user_id: number for user_id, number in db.session.execute(
+            select(Enrollment.user_id, Enrollment.student_number)
+            .where(Enrollment.course_id == course.id))}
+        return [f"{group.name}: " + ", ".join(f"{numbers.get(m.user_id)} {m.user.full_name}"
+                                              for m in group.memberships)
+                for group in course_groups(course)]
+
+    for line in run_action(action):
+        click.echo(line)
