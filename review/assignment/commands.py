@@ -10,7 +10,10 @@ import click
 from flask.cli import AppGroup
 
 from models import AssignmentRun, utcnow
+from review.assignment.services import (AssignmentError, RunOptions, import_preferences,
+                                        publish_run, run_assignment, run_in_course)
 from review.core.commands import run_action
+from review.courses.services import find_course
 
 cli = AppGroup("assign", help="Preferences and the optimal role assignment.")
 
@@ -25,8 +28,6 @@ def import_preferences_command(course_code: str, file: str) -> None:
     ';', most preferred first (not necessarily all); unavailable: week numbers (may be empty).
     A file with any bad row is rejected whole, every problem named by row.
     """
-    from review.assignment.services import import_preferences
-    from review.courses.services import find_course
 
     def action() -> Any:
         course = find_course(course_code)
@@ -78,8 +79,6 @@ def run_command(course_code: str, publish: bool, as_json: bool, quota: Optional[
     rule, by how much, the nearest relaxation) is printed, and the exit code is still 0: check
     "status" in the --json output. Bad input (unknown course, no groups) exits 1.
     """
-    from review.assignment.services import RunOptions, publish_run, run_assignment
-    from review.courses.services import find_course
 
     options = RunOptions(quota=quota, min_gap_weeks=min_gap, keep_fixed=not release_fixed)
 
@@ -114,8 +113,6 @@ def run_command(course_code: str, publish: bool, as_json: bool, quota: Optional[
 @click.argument("run_id", type=int)
 def publish_command(course_code: str, run_id: int) -> None:
     """Publish stored run RUN_ID of COURSE_CODE (refused when older or outdated)."""
-    from review.assignment.services import AssignmentError, publish_run, run_in_course
-    from review.courses.services import find_course
 
     def action() -> int:
         course = find_course(course_code)

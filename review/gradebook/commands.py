@@ -17,6 +17,10 @@ from flask.cli import AppGroup
 
 from models import utcnow
 from review.core.commands import run_action
+from review.courses.roster import read_table
+from review.courses.services import find_course
+from review.gradebook.loader import load_gradebook
+from review.gradebook.services import apply_import, plan_import
 
 grades_cli = AppGroup("grades", help="Grades of external components (quiz, assignments, ...).")
 gradebook_cli = AppGroup("gradebook", help="The course gradebook and its exports.")
@@ -30,9 +34,6 @@ EXPORT_FORMATS = ("xlsx", "csv", "blackboard", "canvas")
 @click.option("--dry-run", is_flag=True, help="Only show what would change; save nothing.")
 def grades_import(course_code: str, file: str, dry_run: bool) -> None:
     """Import external grades from FILE (CSV or XLSX) into COURSE."""
-    from review.courses.roster import read_table
-    from review.courses.services import find_course
-    from review.gradebook.services import apply_import, plan_import
 
     def action() -> str:
         course = find_course(course_code)
@@ -72,8 +73,6 @@ def export_bytes(gradebook: object, fmt: str, course_title: str) -> bytes:
               help="xlsx (default for .xlsx), csv (summary), blackboard or canvas upload file.")
 def gradebook_export(course_code: str, out: str, fmt: str | None) -> None:
     """Write the gradebook of COURSE to a file."""
-    from review.courses.services import find_course
-    from review.gradebook.loader import load_gradebook
 
     chosen = fmt or ("xlsx" if out.lower().endswith(".xlsx") else "csv")
 

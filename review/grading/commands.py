@@ -7,6 +7,7 @@ from typing import Optional
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from review.rubrics import check_rubric_dir
 
 cli = AppGroup("rubrics", help="Rubric files: check and load.")
 
@@ -15,7 +16,6 @@ cli = AppGroup("rubrics", help="Rubric files: check and load.")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 def check(directory: Optional[str]) -> None:
     """Validate every rubric file in DIRECTORY (default: the configured rubrics/)."""
-    from review.rubrics import check_rubric_dir
 
     target = directory or current_app.config["RUBRICS_DIR"]
     problems = check_rubric_dir(target)

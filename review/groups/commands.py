@@ -6,10 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 from flask.cli import AppGroup
+from sqlalchemy import select
 
+from models import Enrollment, db
 from review.core.commands import run_action
+from review.courses.roster import read_table
+from review.courses.services import find_course
+from review.groups.services import course_groups, import_groups, parse_group_table
 
 cli = AppGroup("groups", help="Student groups: import and inspect.")
 
@@ -22,9 +26,6 @@ def import_command(course_code: str, file: str) -> None:
 
     Creates missing groups and adds members; a student already in another group is refused.
     """
-    from review.courses.roster import read_table
-    from review.courses.services import find_course
-    from review.groups.services import import_groups, parse_group_table
 
     def action() -> Any:
         course = find_course(course_code)
@@ -38,9 +39,6 @@ def import_command(course_code: str, file: str) -> None:
 @click.argument("course_code")
 def list_command(course_code: str) -> None:
     """Print every group with its members' student ids."""
-    from models import Enrollment, db
-    from review.courses.services import find_course
-    from review.groups.services import course_groups
 
     def action() -> list[str]:
         course = find_course(course_code)

@@ -9,6 +9,8 @@ from flask.cli import AppGroup
 
 from models import utcnow
 from review.core.commands import run_action
+from review.courses.services import find_course
+from review.reviews.exports import export_xlsx, matrix_csv, review_matrix
 
 cli = AppGroup("reviews", help="Weekly paper reviews: export and inspect.")
 
@@ -19,8 +21,6 @@ cli = AppGroup("reviews", help="Weekly paper reviews: export and inspect.")
               help="File to write: .xlsx (matrix + reviews sheets) or .csv (the matrix).")
 def export(course_code: str, out: str) -> None:
     """Write the students x sessions review matrix (and, for .xlsx, every submitted review)."""
-    from review.courses.services import find_course
-    from review.reviews.exports import export_xlsx, matrix_csv, review_matrix
 
     suffix = Path(out).suffix.lower()
     if suffix not in (".xlsx", ".csv"):
