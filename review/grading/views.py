@@ -322,32 +322,29 @@ def release_session(course_code: str, session_id: int) -> WerkzeugResponse:
     return redirect(url_for("grading.index", course_code=course_code))
 
 
+def _release(item: services.ScoreItem, back: str) -> WerkzeugResponse:
+    form = ReleaseForm()
+    if form.validate_on_submit():
+        release = form.action.data == "release"
+        services.release_item(g.course, current_user, item, utcnow(), release=release)
+        db.session.commit()
+        flash("Feedback released to the student(s)." if release
+              else "Release withdrawn: students no longer see this feedback.", "success")
+    return redirect(back)
+
+
 @bp.post("/c/<course_code>/grading/presentations/<int:slot_id>/release")
 @course_staff
 def release_presentation(course_code: str, slot_id: int) -> WerkzeugResponse:
-    item = _lookup(services.presentation_item, slot_id)
-    form = ReleaseForm()
-    if form.validate_on_submit():
-        services.release_item(g.course, current_user, item, utcnow(),
-                              release=form.action.data == "release")
-        db.session.commit()
-        flash("Done.", "success")
-    return redirect(url_for("grading.grade_presentation", course_code=course_code,
-                            slot_id=slot_id))
+    return _release(_lookup(services.presentation_item, slot_id),
+                    url_for("grading.grade_presentation", course_code=course_code, slot_id=slot_id))
 
 
 @bp.post("/c/<course_code>/grading/reviews/<int:review_id>/release")
 @course_staff
 def release_review(course_code: str, review_id: int) -> WerkzeugResponse:
-    item = _lookup(services.review_item, review_id)
-    form = ReleaseForm()
-    if form.validate_on_submit():
-        services.release_item(g.course, current_user, item, utcnow(),
-                              release=form.action.data == "release")
-        db.session.commit()
-        flash("Done.", "success")
-    return redirect(url_for("grading.grade_review", course_code=course_code,
-                            review_id=review_id))
+    return _release(_lookup(services.review_item, review_id),
+                    url_for("grading.grade_review", course_code=course_code, review_id=review_id))
 
 
 # ============================================================================ flags, peers, audit
