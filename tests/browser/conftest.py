@@ -81,3 +81,22 @@ def browser_page() -> Iterator[Any]:
         yield page
         context.close()
         browser.close()
+
+
+PASSWORD = "correct horse battery"
+
+
+def sign_in(page: Any, base_url: str, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the real form and wait until the site has answered."""
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url(f"{base_url}/**")
+
+
+def set_review_clock(monkeypatch: pytest.MonkeyPatch, moment: Any) -> None:
+    """The review pages' "now" (module-level, so the live server thread sees it too)."""
+    import review.reviews.views as views
+
+    monkeypatch.setattr(views, "_now", lambda: moment)

@@ -5,18 +5,8 @@ from __future__ import annotations
 
 from models import CourseRole, db
 from review.accounts.services import hash_password
+from tests.browser.conftest import PASSWORD, sign_in
 from tests.factories import hold_slot, make_course, make_group, make_member
-
-PASSWORD = "correct horse battery"
-
-
-def _sign_in(page, url: str, email: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url(f"{url}/**")
-
 
 def _level_value(page, criterion: int, level: int) -> float:
     radio = page.locator("fieldset.criterion").nth(criterion).locator("input[type=radio]").nth(level)
@@ -32,7 +22,7 @@ def test_number_keys_pick_levels_and_the_total_updates(live_app, live_server, br
     db.session.commit()
 
     page = browser_page
-    _sign_in(page, live_server.url, "grader@example.edu")
+    sign_in(page, live_server.url, "grader@example.edu")
     page.goto(f"{live_server.url}/c/kbd-course/grading/presentations/{slot.id}")
     # The keyboard hint is hidden without JavaScript and shown by grading.js once it runs.
     page.wait_for_selector("#keyboard-hint", state="visible", timeout=10000)
