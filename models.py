@@ -5,8 +5,8 @@ Sections, in order:
     Accounts    -- User, PasswordToken
     Courses     -- Course, Enrollment, Week, Paper, PaperSession, PresentationRole
     Groups      -- Group, Membership
-    Signup      -- Slot, SlotWaitlist, GroupPreference, GroupUnavailability, SwapProposal,
-                   AssignmentRun
+    Signup      -- Slot, SlotPresenter, SlotWaitlist, GroupPreference, GroupUnavailability,
+                   SwapProposal, AssignmentRun
     Reviews     -- Review, ReviewVersion, ReviewExcuse
     Grading     -- Rubric, Score, MemberAdjustment, PeerRating, ParticipationRecord,
                    RegradeRequest
@@ -352,12 +352,18 @@ class Slot(db.Model):
     # How the group came to hold it: claim, assignment, manual, swap, waitlist.
     source: Mapped[Optional[str]] = mapped_column(String(20))
     feedback_released_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # When the presenters were recorded (session held or first score saved); from then on
+    # SlotPresenter, not the group's current members, says who gets the credit.
+    presenters_recorded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # Optimistic lock for concurrent edits of the slot's holder.
     version: Mapped[int] = mapped_column(default=1)
 
     session: Mapped[PaperSession] = relationship(back_populates="slots")
     role: Mapped[PresentationRole] = relationship()
     group: Mapped[Optional[Group]] = relationship()
+    presenters: Mapped[list["SlotPresenter"]] = relationship(
+        back_populates="slot", cascade="all, delete-orphan", order_by="SlotPresenter.user_id"
+    )
 
     __table_args__ = (
         UniqueConstraint("session_id", "role_id"),
@@ -365,6 +371,20 @@ class Slot(db.Model):
         UniqueConstraint("session_id", "group_id"),
     )
     __mapper_args__ = {"version_id_col": version}
+
+
+class SlotPresenter(db.Model):
+    """A student who presented a slot: the holder group's members when it was recorded."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    slot: Mapped[Slot] = relationship(back_populates="presenters")
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (UniqueConstraint("slot_id", "user_id"),)
 
 
 class SlotWaitlist(db.Model):
