@@ -8,6 +8,7 @@ rules and which rubric applies to what. ``load_course_file`` validates it and ra
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from datetime import date, datetime, time
 from pathlib import Path
@@ -33,8 +34,12 @@ class WeekDef(Strict):
 
 class PaperSessionDef(Strict):
     week: int = Field(ge=1)
-    # The day of the session; defaults to the week's date.
-    date: Optional[date] = None
+    # The day of the session; defaults to the week's date. Annotated through the module alias:
+    # a field named ``date`` with a default would otherwise shadow the type (``Optional[None]``).
+    date: Optional[dt.date] = None
+    # The session's start in the course timezone; defaults to the course's session_time.
+    time: Optional[dt.time] = None
+    room: str = Field(default="", max_length=100)
     title: str = Field(min_length=1, max_length=300)
     authors: str = ""
     venue: str = ""
@@ -205,6 +210,9 @@ class CourseDefinition(Strict):
 
     def session_date(self, session: PaperSessionDef) -> date:
         return session.date or self.week_date(session.week)
+
+    def session_start_time(self, session: PaperSessionDef) -> time:
+        return session.time or self.session_time
 
     def presentation_rubric(self, role_key: str) -> str:
         return self.rubrics.presentations.get(role_key, f"presentation-{role_key}")

@@ -8,7 +8,7 @@ session or role that has work attached (reviews, slots held, scores) unless ``al
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Optional
 
 from sqlalchemy import func, select
@@ -39,13 +39,14 @@ class CourseChanges:
         return f"Updated course {code}: " + "; ".join(self.changed) + "."
 
 
-def review_window(definition: CourseDefinition, session_day: date) -> tuple[datetime, datetime]:
+def review_window(definition: CourseDefinition, session_day: date,
+                  session_time: Optional[time] = None) -> tuple[datetime, datetime]:
     """When reviews of a session open and close, as aware UTC (the rule is in local time)."""
     rules = definition.reviews
     deadline = default_deadline(session_day, definition.timezone,
                                 days_before=rules.deadline_days_before, at=rules.deadline_time)
     opens = local_to_utc(session_day - timedelta(days=rules.opens_days_before),
-                         definition.session_time, definition.timezone)
+                         session_time or definition.session_time, definition.timezone)
     return min(opens, deadline), deadline
 
 
@@ -167,12 +168,14 @@ def _apply_sessions(course: Course, definition: CourseDefinition, weeks: dict[in
             _set(paper, attribute, getattr(session_def, attribute), changes,
                  f"paper '{session_def.title}' {attribute}")
         day = definition.session_date(session_def)
-        starts_at = local_to_utc(day, definition.session_time, definition.timezone)
-        opens, deadline = review_window(definition, day)
+        start_time = definition.session_start_time(session_def)
+        starts_at = local_to_utc(day, start_time, definition.timezone)
+        opens, deadline = review_window(definition, day, start_time)
         session = by_week.get(session_def.week)
         if session is None:
             session = PaperSession(week=weeks[session_def.week], paper=paper, starts_at=starts_at,
-                                   review_opens_at=opens, review_deadline=deadline)
+                                   review_opens_at=opens, review_deadline=deadline,
+                                   room=session_def.room)
             course.sessions.append(session)
             by_week[session_def.week] = session
             changes.changed.append(f"added the week {session_def.week} session")
@@ -182,6 +185,7 @@ def _apply_sessions(course: Course, definition: CourseDefinition, weeks: dict[in
         _set(session, "starts_at", starts_at, changes, f"{label} start")
         _set(session, "review_opens_at", opens, changes, f"{label} review opening")
         _set(session, "review_deadline", deadline, changes, f"{label} review deadline")
+        _set(session, "room", session_def.room, changes, f"{label} room")
     wanted = {s.week for s in definition.paper_sessions}
     for number, session in list(by_week.items()):
         if number in wanted:

@@ -37,6 +37,8 @@ def _event(course: Course, session: PaperSession, summary: str, stamp: datetime,
     event.add("dtstart", session.starts_at)
     event.add("dtend", session.starts_at + timedelta(minutes=session_minutes(course, session)))
     event.add("summary", summary)
+    if session.room:
+        event.add("location", session.room)
     lines = [f"{session.paper.title}", session.paper.authors]
     if session.paper.venue:
         lines.append(f"{session.paper.venue} {session.paper.year or ''}".strip())
