@@ -100,6 +100,10 @@ class LatePolicyDef(Strict):
     mode: Literal["reject", "penalty", "grace_days"] = "reject"
     penalty_per_day_pct: float = Field(default=10, ge=0, le=100)
     grace_days: int = Field(default=0, ge=0)
+    # Beyond this many days late a review is refused, whatever the mode (none: no limit).
+    max_days_late: Optional[int] = Field(default=None, ge=1)
+    # A late penalty never takes a review below this percentage of its score.
+    min_score_pct: float = Field(default=0, ge=0, le=100)
 
 
 class ReviewRulesDef(Strict):

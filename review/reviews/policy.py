@@ -21,12 +21,15 @@ Public API:
 
 Data:
     LateMode            "reject" | "penalty" | "grace_days" (a StrEnum; plain strings accepted)
-    LatePolicy(mode, penalty_per_day_pct=0.0, grace_days_pool=0)
+    LatePolicy(mode, penalty_per_day_pct=0.0, grace_days_pool=0, max_days_late=None,
+               min_score_pct=0.0)
     LateAssessment(accepted, days_late, penalty_pct, grace_days_to_use, message)
 
 Grace days that do not cover the delay: all remaining grace days are used and the policy's
 ``penalty_per_day_pct`` applies to each day they do not cover; with no per-day penalty configured
-the review is not accepted (and no grace days are spent). Penalties are capped at 100%.
+the review is not accepted (and no grace days are spent). Penalties are capped at 100%, and
+further at ``100 - min_score_pct`` so that a late review keeps at least that share of its score.
+A review more than ``max_days_late`` days late is not accepted in any mode.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ class LatePolicy:
     mode: LateMode
     penalty_per_day_pct: float = 0.0
     grace_days_pool: int = 0
+    max_days_late: int | None = None
+    min_score_pct: float = 0.0
 
     def __post_init__(self) -> None:
         # Policies come from course settings as plain strings; fail here, not mid-assessment.
@@ -65,6 +70,10 @@ class LatePolicy:
             raise ValueError(f"penalty_per_day_pct must be within 0..100, got {self.penalty_per_day_pct}")
         if self.grace_days_pool < 0:
             raise ValueError(f"grace_days_pool must not be negative, got {self.grace_days_pool}")
+        if self.max_days_late is not None and self.max_days_late < 1:
+            raise ValueError(f"max_days_late must be at least 1, got {self.max_days_late}")
+        if not 0.0 <= self.min_score_pct <= 100.0:
+            raise ValueError(f"min_score_pct must be within 0..100, got {self.min_score_pct}")
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,12 @@ def assess_late(
     if policy.mode is LateMode.REJECT:
         return LateAssessment(False, days, 0.0, 0, f"{lead}: late reviews are not accepted.")
 
+    if policy.max_days_late is not None and days > policy.max_days_late:
+        return LateAssessment(
+            False, days, 0.0, 0,
+            f"Reviews are accepted at most {_count(policy.max_days_late, 'day')} late; "
+            f"this one would be {_count(days, 'day')} late.")
+
     if policy.mode is LateMode.PENALTY:
         penalty = _penalty_for(days, policy)
         return LateAssessment(True, days, penalty, 0, f"{lead}: a {_percent(penalty)} penalty applies.")
@@ -198,7 +213,8 @@ def _require_aware(instant: datetime) -> None:
 
 def _penalty_for(days: int, policy: LatePolicy) -> float:
     # Rounded so that 3 x 33.3 shows as 99.9, not 99.89999999999999.
-    return round(min(100.0, days * float(policy.penalty_per_day_pct)), 6)
+    ceiling = 100.0 - float(policy.min_score_pct)
+    return round(min(ceiling, days * float(policy.penalty_per_day_pct)), 6)
 
 
 def _percent(value: float) -> str:

@@ -214,7 +214,8 @@ def rules_of(course: Course) -> ReviewRulesDef:
 
 def late_policy_of(rules: ReviewRulesDef) -> LatePolicy:
     return LatePolicy(rules.late_policy.mode, rules.late_policy.penalty_per_day_pct,
-                      rules.late_policy.grace_days)
+                      rules.late_policy.grace_days, rules.late_policy.max_days_late,
+                      rules.late_policy.min_score_pct)
 
 
 def session_of_course(course: Course, session_id: int) -> PaperSession | None:

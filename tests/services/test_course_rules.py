@@ -3,7 +3,7 @@ late limits, a rubric for every role, course-local rubrics, and re-evaluated lat
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -62,3 +62,89 @@ def test_the_room_is_on_the_schedule_pages_and_the_calendar_feed(app, client, lo
     events = sorted(Calendar.from_ical(feed.data).walk("VEVENT"), key=lambda e: e.decoded("dtstart"))
     assert str(events[0]["location"]) == "SNA-B21"
     assert "location" not in events[1]
+
+
+# ---------------------------------------------------------------------------- late limits
+
+from review.reviews import services as review_services  # noqa: E402
+from review.reviews.services import ReviewContent  # noqa: E402
+from tests.factories import make_course, make_member  # noqa: E402
+
+GOOD = ReviewContent.build(
+    summary="The paper proposes a sparse attention scheme. It scales to long inputs.",
+    strengths="A clear ablation of the window size.",
+    weaknesses="Only evaluated on English text.",
+    remedies="Evaluate on a multilingual benchmark.",
+    questions=["Would the method work for images?", ""])
+
+UTC = timezone.utc
+
+
+def _capped_course(**late_policy):
+    # Sessions on Mondays 10:00 in Los Angeles; reviews due the evening before at 20:00 local.
+    return make_course("capped", timezone="America/Los_Angeles", session_time="10:00",
+                       reviews={"deadline_time": "20:00", "late_policy": {
+                           "mode": "penalty", "penalty_per_day_pct": 10, "max_days_late": 3,
+                           **late_policy}})
+
+
+@pytest.mark.parametrize("after, days, penalty", [
+    (-timedelta(seconds=1), 0, 0.0),
+    (timedelta(0), 0, 0.0),
+    (timedelta(seconds=1), 1, 10.0),
+    (timedelta(days=1), 1, 10.0),
+    (timedelta(days=1, seconds=1), 2, 20.0),
+    (timedelta(days=2), 2, 20.0),
+    (timedelta(days=2, seconds=1), 3, 30.0),
+    (timedelta(days=3), 3, 30.0),
+])
+def test_a_20h_deadline_in_los_angeles_with_10pct_a_day_up_to_3_days(app, after, days,
+                                                                      penalty) -> None:
+    course = _capped_course()
+    session = sorted(course.sessions, key=lambda s: s.week.number)[0]
+    # Sunday 20 Sep 2026, 20:00 PDT (UTC-7).
+    assert session.review_deadline == datetime(2026, 9, 21, 3, 0, tzinfo=UTC)
+    result = review_services.submit_review(session, make_member(course), GOOD,
+                                           session.review_deadline + after, confirm_late=True)
+    assert (result.review.days_late, result.review.late_penalty_pct) == (days, penalty)
+
+
+def test_past_the_last_accepted_day_the_refusal_names_the_limit(app) -> None:
+    course = _capped_course()
+    session = sorted(course.sessions, key=lambda s: s.week.number)[0]
+    student = make_member(course)
+    too_late = session.review_deadline + timedelta(days=3, seconds=1)
+    with pytest.raises(review_services.ReviewClosed) as caught:
+        review_services.submit_review(session, student, GOOD, too_late, confirm_late=True)
+    assert ("Reviews are accepted at most 3 days late; this one would be 4 days late."
+            in str(caught.value))
+    with pytest.raises(review_services.ReviewClosed):
+        review_services.save_draft(session, student, GOOD, too_late)
+    assert review_services.review_of(session, student) is None
+
+
+def test_the_penalty_never_takes_a_review_below_its_floor(app) -> None:
+    course = _capped_course(penalty_per_day_pct=30, min_score_pct=50)
+    session = sorted(course.sessions, key=lambda s: s.week.number)[0]
+    late = session.review_deadline + timedelta(days=2, hours=1)  # 3 days: 90%, floored to 50%
+    result = review_services.submit_review(session, make_member(course), GOOD, late,
+                                           confirm_late=True)
+    assert (result.review.days_late, result.review.late_penalty_pct) == (3, 50.0)
+
+
+def test_grace_days_mode_keeps_the_limit_and_the_floor(app) -> None:
+    course = _capped_course(mode="grace_days", grace_days=1, penalty_per_day_pct=40,
+                            min_score_pct=30)
+    first, second = sorted(course.sessions, key=lambda s: s.week.number)[:2]
+    student = make_member(course)
+    with pytest.raises(review_services.ReviewClosed, match="at most 3 days late; this one "
+                                                           "would be 4 days late"):
+        review_services.submit_review(first, student, GOOD,
+                                      first.review_deadline + timedelta(days=3, hours=1),
+                                      confirm_late=True)
+    # 3 days late: 1 grace day, then 2 uncovered days at 40% = 80%, floored to 70%.
+    result = review_services.submit_review(first, student, GOOD,
+                                           first.review_deadline + timedelta(days=2, hours=1),
+                                           confirm_late=True)
+    assert (result.review.days_late, result.review.late_penalty_pct) == (3, 70.0)
+    assert review_services.grace_days_used(course, student) == 1
