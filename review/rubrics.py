@@ -36,6 +36,12 @@ Public API:
   raising ``RubricError`` that lists every problem found, not just the first.
 - ``check_rubric_dir(directory) -> list[str]``: the same checks, returning the problems (empty
   when all is well); it backs ``flask rubrics check [DIR]``.
+- ``Rubric.rendered(**values)``: the rubric as shown to a person, its text variables filled in.
+
+Text variables: a rubric's text may name the presenting role's time box as ``{minutes}`` (in
+presentation rubrics only; ``TEXT_VARIABLES`` lists what each kind may use), so one file serves
+courses whose slots differ. A literal brace is written ``{{`` or ``}}``. An unknown variable is a
+problem naming it. The stored content keeps the variables; they are filled in only for display.
 
 Every problem message names the file, the place in it and what is wrong, for example
 ``rubrics/overview.yaml: criteria[2] (id 'clarity').levels[1].score: must be between 0 and 5
@@ -47,6 +53,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import string
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -79,6 +86,14 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 _RULE_ERROR = "rubric_rule"
 
 Loc = tuple[int | str, ...]
+
+# The variables each kind of rubric may use in its text (filled in by ``Rubric.rendered``).
+TEXT_VARIABLES: dict[str, tuple[str, ...]] = {
+    "presentation": ("minutes",),
+    "review": (),
+    "participation": (),
+    "peer": (),
+}
 
 
 class RubricError(Exception):
@@ -162,6 +177,23 @@ class Rubric(_Frozen):
                 return criterion
         raise KeyError(criterion_id)
 
+    def rendered(self, **values: object) -> Rubric:
+        """This rubric with its text variables filled in, for showing to graders and students;
+        scores are still stored against the unrendered rubric (``to_storage``)."""
+        variables = _KeepMissing(values)
+
+        def fill(model: _Frozen, fields: tuple[str, ...], **more: object) -> Any:
+            # model_copy, not validation: filled-in text may hold a literal brace ("{{" -> "{").
+            update = {key: string.Formatter().vformat(getattr(model, key), (), variables)
+                      for key in fields}
+            return model.model_copy(update={**update, **more})
+
+        criteria = tuple(
+            fill(criterion, _CRITERION_TEXT_FIELDS,
+                 levels=tuple(fill(level, _LEVEL_TEXT_FIELDS) for level in criterion.levels))
+            for criterion in self.criteria)
+        return fill(self, _TEXT_FIELDS, criteria=criteria)
+
     def to_storage(self) -> dict[str, Any]:
         """The canonical plain-JSON form, for a JSON column next to (id, version, hash)."""
         return self.model_dump(mode="json")
@@ -184,6 +216,58 @@ class Rubric(_Frozen):
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+_TEXT_FIELDS = ("title", "description")
+_CRITERION_TEXT_FIELDS = ("title", "description")
+_LEVEL_TEXT_FIELDS = ("label", "descriptor")
+
+
+class _KeepMissing(dict[str, object]):
+    """Variables a page does not supply stay as written rather than break the page."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _variable_problem(text: object, allowed: tuple[str, ...], applies_to: object) -> str | None:
+    """What is wrong with the ``{variables}`` of one text field, or None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        return f"braces must enclose a variable such as {{minutes}}, or be doubled ({exc})"
+    unknown = [name for name in names if name not in allowed]
+    if not unknown:
+        return None
+    known = ", ".join(f"{{{name}}}" for name in allowed) or "none"
+    kind = f"{applies_to} rubrics" if isinstance(applies_to, str) else "this rubric"
+    return (f"unknown variable {{{unknown[0]}}} (variables known in {kind}: {known}; "
+            "write {{ and }} for literal braces)")
+
+
+def _text_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
+    applies_to = data.get("applies_to")
+    allowed = TEXT_VARIABLES.get(applies_to, ()) if isinstance(applies_to, str) else ()
+    places: list[tuple[Loc, object]] = [((key,), data.get(key)) for key in _TEXT_FIELDS]
+    criteria = data.get("criteria")
+    for index, criterion in enumerate(criteria if isinstance(criteria, list) else []):
+        if not isinstance(criterion, Mapping):
+            continue
+        places.extend((("criteria", index, key), criterion.get(key))
+                      for key in _CRITERION_TEXT_FIELDS)
+        levels = criterion.get("levels")
+        for level_index, level in enumerate(levels if isinstance(levels, list) else []):
+            if isinstance(level, Mapping):
+                places.extend((("criteria", index, "levels", level_index, key), level.get(key))
+                              for key in _LEVEL_TEXT_FIELDS)
+    found = []
+    for loc, text in places:
+        problem = _variable_problem(text, allowed, applies_to)
+        if problem:
+            found.append((loc, problem))
+    return found
+
+
 # --- cross-field rules ------------------------------------------------------------------------
 # Written over plain data, with type guards, so that the file loader can apply them to every
 # criterion even when pydantic rejected some other part of the file.
@@ -194,9 +278,11 @@ def _is_number(value: object) -> bool:
 
 
 def _rule_problems(data: object) -> list[tuple[Loc, str]]:
-    if not isinstance(data, Mapping) or not isinstance(data.get("criteria"), list):
+    if not isinstance(data, Mapping):
         return []
-    problems: list[tuple[Loc, str]] = []
+    problems: list[tuple[Loc, str]] = _text_problems(data)
+    if not isinstance(data.get("criteria"), list):
+        return problems
     seen_ids: dict[str, int] = {}
     for index, criterion in enumerate(data["criteria"]):
         if not isinstance(criterion, Mapping):

@@ -117,6 +117,12 @@ def ensure_rubric_row(rubric: Rubric) -> models.Rubric:
     return row
 
 
+def rubric_as_shown(rubric: Rubric, role: models.PresentationRole | None) -> Rubric:
+    """The rubric's text as graders and students read it: ``{minutes}`` is the role's time box
+    (as the course has it now), so one rubric file serves courses with other slot lengths."""
+    return rubric.rendered(**({"minutes": role.minutes} if role is not None else {}))
+
+
 _STORED: dict[tuple[int, str], Rubric] = {}
 
 

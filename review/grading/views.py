@@ -23,6 +23,7 @@ from models import (
     Enrollment,
     PaperSession,
     ParticipationRecord,
+    PresentationRole,
     RegradeRequest,
     Review,
     ReviewStatus,
@@ -107,6 +108,7 @@ def _score_page(item: services.ScoreItem, *, title: str, template_args: dict[str
     course = g.course
     existing = services.own_score(item, current_user)
     rubric, _ = services.rubric_for_item(course, item, existing)
+    rubric = services.rubric_as_shown(rubric, item.slot.role if item.slot else None)
     if form is None:
         form = ScoreForm(formdata=None, obj=None)
         form.version.data = existing.version if existing else 0
@@ -435,11 +437,14 @@ def feedback(course_code: str) -> str:
 
 
 def _feedback_page(*, scores: list[Score], regrade: RegradeRequest | None, title: str,
-                   regrade_action: str, extra: dict[str, Any]) -> str:
-    rubric = services.stored_rubric(scores[0].rubric) if scores else None
+                   regrade_action: str, extra: dict[str, Any],
+                   role: PresentationRole | None = None) -> str:
+    def shown(score: Score) -> Any:
+        return services.rubric_as_shown(services.stored_rubric(score.rubric), role)
+
+    rubric = shown(scores[0]) if scores else None
     return render_template("grading/feedback_item.html", course=g.course, scores=scores,
-                           rubric=rubric, regrade=regrade, title=title,
-                           rubric_for=lambda score: services.stored_rubric(score.rubric),
+                           rubric=rubric, regrade=regrade, title=title, rubric_for=shown,
                            regrade_action=regrade_action,
                            regrade_form=RegradeRequestForm(formdata=None), **extra)
 
@@ -455,6 +460,7 @@ def feedback_presentation(course_code: str, slot_id: int) -> str:
         RegradeRequest.user_id == current_user.id, RegradeRequest.slot_id == slot.id))
     return _feedback_page(
         scores=scores, regrade=regrade, title=f"{slot.role.name}: {slot.session.paper.title}",
+        role=slot.role,
         regrade_action=url_for("grading.regrade_presentation", course_code=course_code,
                                slot_id=slot.id),
         extra={"result": result, "peer": peer_service.peer_summary_for_slot(g.course, slot),
@@ -537,7 +543,7 @@ def peer_rate(course_code: str, slot_id: int) -> Any:
     except DomainError as exc:
         flash(str(exc), "error")
         return redirect(url_for("grading.peer_list", course_code=course_code))
-    rubric = services.course_rubric(g.course, "peer")
+    rubric = services.rubric_as_shown(services.course_rubric(g.course, "peer"), slot.role)
     form = PeerForm()
     existing = peer_service.my_rating(slot, current_user)
     chosen = dict(existing.values) if existing else {}

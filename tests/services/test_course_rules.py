@@ -148,3 +148,55 @@ def test_grace_days_mode_keeps_the_limit_and_the_floor(app) -> None:
                                            confirm_late=True)
     assert (result.review.days_late, result.review.late_penalty_pct) == (3, 70.0)
     assert review_services.grace_days_used(course, student) == 1
+
+
+# ---------------------------------------------------------------------------- {minutes}
+
+import re  # noqa: E402
+
+from models import CourseRole  # noqa: E402
+from tests.factories import hold_slot, make_group  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_no_shipped_rubric_states_a_time_box_literally() -> None:
+    for path in sorted((PROJECT / "rubrics").glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"\b\d+[- ]minutes?\b", text), path.name
+
+
+def test_a_course_with_15_minute_overviews_never_shows_14(app, client, login) -> None:
+    course = make_course("fifteen", roles=[
+        {"key": "overview", "name": "Overview", "minutes": 15},
+        {"key": "strengths", "name": "Strengths", "minutes": 7},
+        {"key": "weaknesses", "name": "Weaknesses", "minutes": 6}])
+    ta = make_member(course, CourseRole.ta)
+    a, b = make_member(course), make_member(course)
+    slots = {key: hold_slot(course, make_group(course, [a, b]) if key == "overview" else
+                            make_group(course, [make_member(course)]), 3, key)
+             for key in ("overview", "strengths", "weaknesses")}
+    db.session.commit()
+    login(ta)
+    for key, minutes in (("overview", 15), ("strengths", 7), ("weaknesses", 6)):
+        page = client.get(f"/c/fifteen/grading/presentations/{slots[key].id}").get_data(
+            as_text=True)
+        assert f"Time box ({minutes} minutes)" in page and f"{minutes}-minute slot" in page
+        assert "14 minutes" not in page and "14-minute" not in page and "8-minute" not in page
+        assert "{minutes}" not in page
+
+
+def test_an_unknown_rubric_variable_is_named_by_the_check(app, runner, tmp_path: Path) -> None:
+    source = PROJECT / "rubrics" / "presentation-overview.yaml"
+    (tmp_path / "presentation-overview.yaml").write_text(
+        source.read_text(encoding="utf-8").replace("({minutes} minutes)", "({minuets} minutes)"),
+        encoding="utf-8")
+    source = PROJECT / "rubrics" / "review.yaml"
+    (tmp_path / "review.yaml").write_text(source.read_text(encoding="utf-8").replace(
+        "title: Weekly paper review", "title: Weekly paper review ({minutes})"), encoding="utf-8")
+    result = runner.invoke(args=["rubrics", "check", str(tmp_path)])
+    assert result.exit_code == 1
+    assert ("presentation-overview.yaml: criteria[4] (id 'time').title: unknown variable "
+            "{minuets}") in result.output
+    assert ("review.yaml: title: unknown variable {minutes} (variables known in review rubrics: "
+            "none") in result.output

@@ -92,7 +92,9 @@ def test_presentation_defaults_have_their_role_time_box_and_questions(
 ) -> None:
     rubric = load_rubric(DEFAULTS / f"{rubric_id}.yaml")
     assert (rubric.applies_to, rubric.role) == ("presentation", role)
-    assert f"({minutes} minutes)" in rubric.criterion("time").title
+    # The time box is the course's, filled in where the rubric is shown.
+    assert rubric.criterion("time").title == "Time box ({minutes} minutes)"
+    assert f"({minutes} minutes)" in rubric.rendered(minutes=minutes).criterion("time").title
     assert "questions" in rubric.criterion_ids
 
 
