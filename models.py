@@ -555,6 +555,10 @@ class Rubric(db.Model):
     """A rubric as loaded from rubrics/<key>.yaml; a changed file becomes a new version."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # "" for the deployment's rubrics/, else the code of the course whose rubrics_dir brought it.
+    # A string rather than a nullable course FK: NULLs are distinct in unique constraints on both
+    # SQLite and PostgreSQL, so (NULL, key, version) could repeat; "" keeps one rule for all.
+    scope: Mapped[str] = mapped_column(String(64), default="", server_default="")
     key: Mapped[str] = mapped_column(String(64))
     version: Mapped[int]
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -565,8 +569,8 @@ class Rubric(db.Model):
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
-        UniqueConstraint("key", "version"),
-        UniqueConstraint("key", "content_hash"),
+        UniqueConstraint("scope", "key", "version"),
+        UniqueConstraint("scope", "key", "content_hash"),
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint("max_score > 0", name="max_score_positive"),
     )

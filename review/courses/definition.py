@@ -4,6 +4,10 @@ A course file defines the term's schedule, its paper sessions, the presentation 
 time boxes, grading components and weights, the review deadline rule, group sizes, the sign-up
 rules and which rubric applies to what. ``load_course_file`` validates it and raises
 ``CourseFileError`` whose lines each name the file, the field and what is wrong.
+
+A course may bring its own rubrics: ``rubrics_dir`` names a folder (relative to the course file)
+of rubric YAML files, validated when the file is loaded (``CourseDefinition.local_rubrics``) and
+preferred over the deployment's rubrics for this course only.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from typing import Any, Literal, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
+
+from review.rubrics import Rubric, RubricError, load_rubric_dir
 
 CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -163,6 +170,10 @@ class CourseDefinition(Strict):
     groups: GroupRulesDef = Field(default_factory=GroupRulesDef)
     signup: SignupDef = Field(default_factory=SignupDef)
     rubrics: RubricChoiceDef = Field(default_factory=RubricChoiceDef)
+    # A folder of this course's own rubric files, relative to the course file.
+    rubrics_dir: Optional[str] = Field(default=None, min_length=1)
+    # The rubrics read from rubrics_dir by load_course_file (None: not read from a file).
+    _local_rubrics: Optional[dict[str, Rubric]] = PrivateAttr(default=None)
 
     @field_validator("code")
     @classmethod
@@ -221,6 +232,11 @@ class CourseDefinition(Strict):
     def presentation_rubric(self, role_key: str) -> str:
         return self.rubrics.presentations.get(role_key, f"presentation-{role_key}")
 
+    @property
+    def local_rubrics(self) -> Optional[dict[str, Rubric]]:
+        """The course's own rubrics by id, when read from ``rubrics_dir`` by load_course_file."""
+        return self._local_rubrics
+
 
 class CourseFileError(Exception):
     """A course file that cannot be used; ``problems`` lists every problem found."""
@@ -277,4 +293,12 @@ def load_course_file(path: str | Path) -> CourseDefinition:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise CourseFileError(str(path), [f"{where}not valid YAML ({problem})"]) from None
-    return parse_course_definition(data, str(path))
+    definition = parse_course_definition(data, str(path))
+    if definition.rubrics_dir is not None:
+        directory = path.parent / definition.rubrics_dir
+        try:
+            definition._local_rubrics = load_rubric_dir(directory)
+        except RubricError as exc:
+            # Each problem already names the rubric file and the field in it.
+            raise CourseFileError(str(path), [f"rubrics_dir: {p}" for p in exc.problems]) from None
+    return definition

@@ -3,6 +3,8 @@
 ``apply_course_definition`` is idempotent: applying the same file twice changes nothing; weeks,
 papers, sessions and roles are matched by week number, title and role key. It never deletes a
 session or role that has work attached (reviews, slots held, scores) unless ``allow_delete``.
+It stores the course's own rubrics (``rubrics_dir``) and refuses a course any of whose roles or
+uses has no rubric, naming the role and the rubric id it looked for.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from sqlalchemy.orm import selectinload
 
 from models import (Course, CourseRole, Enrollment, Paper, PaperSession, PresentationRole, Review,
                     Slot, User, Week, db)
+from models import Rubric as RubricRow
 from review.core.errors import DomainError
 from review.core.timeutil import local_to_utc
 from review.courses.definition import CourseDefinition
+from review.grading.services import check_course_rubrics, ensure_rubric_row
 from review.reviews.policy import default_deadline
 
 
@@ -84,6 +88,10 @@ def apply_course_definition(
     db.session.flush()
 
     _apply_roles(course, definition, changes, allow_delete)
+    _apply_local_rubrics(course, definition, changes)
+    problems = check_course_rubrics(course)
+    if problems:
+        raise CourseUpdateRefused(" ".join(problems) + " Nothing was changed.")
     weeks = _apply_weeks(course, definition, changes)
     _apply_sessions(course, definition, weeks, changes, allow_delete)
     db.session.flush()
@@ -124,6 +132,22 @@ def _apply_roles(course: Course, definition: CourseDefinition, changes: CourseCh
         role.position = position
         _set(role, "name", role_def.name, changes, f"role {role_def.key} name")
         _set(role, "minutes", role_def.minutes, changes, f"role {role_def.key} minutes")
+    db.session.flush()
+
+
+def _apply_local_rubrics(course: Course, definition: CourseDefinition,
+                         changes: CourseChanges) -> None:
+    if definition.rubrics_dir is None:
+        return
+    if definition.local_rubrics is None:
+        raise CourseUpdateRefused(
+            f"rubrics_dir ({definition.rubrics_dir}) is read relative to the course file: "
+            "import the course from its file (flask course import FILE).")
+    stored = set(db.session.scalars(select(RubricRow.id).where(RubricRow.scope == course.code)))
+    for rubric_id, rubric in sorted(definition.local_rubrics.items()):
+        row = ensure_rubric_row(rubric, course.code)
+        if row.id not in stored:
+            changes.changed.append(f"course rubric {rubric_id} version {row.version}")
     db.session.flush()
 
 

@@ -32,6 +32,7 @@ from review.grading.services import (
     ensure_rubric_row,
     group_member_ids,
     is_student_of,
+    rubric_scope,
 )
 
 
@@ -87,7 +88,7 @@ def save_peer_rating(course: Course, student: User, slot: Slot, values: Mapping[
         result = score_total(rubric, dict(values), require_complete=True)
     except ScoringError as exc:
         raise GradingRefused(f"Not saved: {exc}") from None
-    row = ensure_rubric_row(rubric)
+    row = ensure_rubric_row(rubric, rubric_scope(course, rubric))
     rating = my_rating(slot, student)
     if rating is None:
         rating = PeerRating(slot_id=slot.id, rater_id=student.id, rubric_id=row.id,

@@ -54,7 +54,7 @@ from review.grading.scoring import (
     presentation_grade,
     score_from_count,
 )
-from review.grading.services import course_definition, loaded_rubrics, stored_rubric
+from review.grading.services import course_definition, course_rubrics, stored_rubric
 
 COUNT_CRITERION = "questions-raised"
 
@@ -317,7 +317,7 @@ def review_scores(course: Course) -> dict[int, float]:
 
 def derived_participation_pct(questions: int, manual_points: float, course: Course) -> float | None:
     """The participation percentage from records alone (see the module docstring)."""
-    rubric = loaded_rubrics().get(course_definition(course).rubrics.participation)
+    rubric = course_rubrics(course).get(course_definition(course).rubrics.participation)
     if rubric is None or COUNT_CRITERION not in rubric.criterion_ids:
         return None
     criterion = rubric.criterion(COUNT_CRITERION)
@@ -371,7 +371,7 @@ def participation_scores(course: Course) -> dict[tuple[int, int], float]:
 
 def _participation_deriver(course: Course):  # type: ignore[no-untyped-def]
     """:func:`derived_participation_pct` with the course's rubric looked up once."""
-    rubric = loaded_rubrics().get(course_definition(course).rubrics.participation)
+    rubric = course_rubrics(course).get(course_definition(course).rubrics.participation)
     if rubric is None or COUNT_CRITERION not in rubric.criterion_ids:
         return lambda questions, manual_points: None
     criterion = rubric.criterion(COUNT_CRITERION)

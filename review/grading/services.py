@@ -3,10 +3,15 @@
 Rubrics in the database, and which rubric a course uses for what:
 
 A loaded rubric file (``app.extensions["rubrics"]``) is copied into the ``rubric`` table the
-first time something is scored with it. Rows are keyed by (key, content_hash): an unchanged file
-maps to the same row; an edited file (new content, new hash) gets a new row with the next version
-number for that key. Scores keep the ``rubric_id`` they were given under, so old scores are
-read against their own version and are never rescaled.
+first time something is scored with it. Rows are keyed by (scope, key, content_hash): an
+unchanged file maps to the same row; an edited file (new content, new hash) gets a new row with
+the next version number for that key. Scores keep the ``rubric_id`` they were given under, so old
+scores are read against their own version and are never rescaled.
+
+A course may bring its own rubrics (``rubrics_dir`` in its file): ``course import`` stores them
+with ``scope`` = the course code, versioned the same way. ``course_rubric`` is the one answer to
+"which rubric grades this for this course": the course's own (latest version) before the
+deployment's.
 """
 
 from __future__ import annotations
@@ -55,16 +60,44 @@ def rubric_id_for(course: Course, use: RubricUse, role_key: str | None = None) -
             "peer": choice.peer}[use]
 
 
+def course_local_rubrics(course: Course) -> dict[str, Rubric]:
+    """The rubrics the course brought (``rubrics_dir``), by id, each at its latest version."""
+    rows = db.session.scalars(
+        select(models.Rubric).where(models.Rubric.scope == course.code)
+        .order_by(models.Rubric.key, models.Rubric.version))
+    return {row.key: stored_rubric(row) for row in rows}
+
+
+def course_rubrics(course: Course) -> dict[str, Rubric]:
+    """Every rubric the course can use, by id: its own before the deployment's."""
+    return {**loaded_rubrics(), **course_local_rubrics(course)}
+
+
+def rubric_scope(course: Course, rubric: Rubric) -> str:
+    """Where ``rubric`` comes from: the course code when the course brought it, else ""."""
+    own = course_local_rubrics(course).get(rubric.id)
+    return course.code if own is not None and own.content_hash == rubric.content_hash else ""
+
+
 def course_rubric(course: Course, use: RubricUse, role_key: str | None = None) -> Rubric:
-    """The loaded rubric the course uses; RubricMissing names the course setting that is wrong."""
+    """The rubric the course uses (its own before the deployment's); RubricMissing names the
+    course setting that is wrong."""
     rubric_id = rubric_id_for(course, use, role_key)
-    rubric = loaded_rubrics().get(rubric_id)
+    available = course_rubrics(course)
+    rubric = available.get(rubric_id)
     setting = f"rubrics.presentations.{role_key}" if use == "presentation" else f"rubrics.{use}"
     if rubric is None:
-        known = ", ".join(sorted(loaded_rubrics())) or "none"
+        known = ", ".join(sorted(available)) or "none"
+        where = "the deployment's rubrics/ nor the course's rubrics_dir"
+        if use == "presentation":
+            raise RubricMissing(
+                f"Role '{role_key}' of {course.code} has no rubric: it is graded with rubric "
+                f"'{rubric_id}' ({setting}), which is in neither {where} (available: {known}). "
+                f"Add {rubric_id}.yaml to one of them, or name an existing rubric under {setting}."
+            )
         raise RubricMissing(
             f"The course {course.code} uses rubric {rubric_id!r} ({setting}), but no rubric "
-            f"file has that id (loaded: {known})."
+            f"file has that id in {where} (available: {known})."
         )
     expected = "presentation" if use == "presentation" else use
     if rubric.applies_to != expected:
@@ -91,17 +124,24 @@ def check_course_rubrics(course: Course) -> list[str]:
     return problems
 
 
-def ensure_rubric_row(rubric: Rubric) -> models.Rubric:
-    """The database row of this rubric content, inserted (next version for its key) if new."""
+def ensure_rubric_row(rubric: Rubric, scope: str = "") -> models.Rubric:
+    """The database row of this rubric content in ``scope`` ("" for the deployment's, a course
+    code for a course's own), inserted (next version for its key there) if new."""
     content_hash = rubric.content_hash
-    row = db.session.scalar(
-        select(models.Rubric).where(models.Rubric.key == rubric.id,
-                                    models.Rubric.content_hash == content_hash))
+
+    def existing() -> models.Rubric | None:
+        return db.session.scalar(
+            select(models.Rubric).where(models.Rubric.scope == scope,
+                                        models.Rubric.key == rubric.id,
+                                        models.Rubric.content_hash == content_hash))
+
+    row = existing()
     if row is not None:
         return row
     latest = db.session.scalar(
-        select(func.max(models.Rubric.version)).where(models.Rubric.key == rubric.id)) or 0
-    row = models.Rubric(key=rubric.id, version=latest + 1, content_hash=content_hash,
+        select(func.max(models.Rubric.version)).where(models.Rubric.scope == scope,
+                                                      models.Rubric.key == rubric.id)) or 0
+    row = models.Rubric(scope=scope, key=rubric.id, version=latest + 1, content_hash=content_hash,
                         title=rubric.title, applies_to=rubric.applies_to,
                         max_score=rubric.max_score, definition=rubric.to_storage())
     try:
@@ -109,9 +149,7 @@ def ensure_rubric_row(rubric: Rubric) -> models.Rubric:
         with db.session.begin_nested():
             db.session.add(row)
     except IntegrityError:
-        row = db.session.scalar(
-            select(models.Rubric).where(models.Rubric.key == rubric.id,
-                                        models.Rubric.content_hash == content_hash))
+        row = existing()
         if row is None:
             raise DomainError(f"Could not store rubric {rubric.id!r}; try again.") from None
     return row
@@ -352,7 +390,7 @@ def save_score(course: Course, grader: models.User, item: ScoreItem, *,
     if unknown:
         raise GradingRefused(f"Not saved: comment for unknown criterion {', '.join(unknown)!s}.")
     if row is None:
-        row = ensure_rubric_row(rubric)
+        row = ensure_rubric_row(rubric, rubric_scope(course, rubric))
     old = _snapshot(existing) if existing is not None else None
     if existing is None:
         score = models.Score(course_id=course.id, rubric_id=row.id, grader_id=grader.id,

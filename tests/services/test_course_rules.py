@@ -200,3 +200,102 @@ def test_an_unknown_rubric_variable_is_named_by_the_check(app, runner, tmp_path:
             "{minuets}") in result.output
     assert ("review.yaml: title: unknown variable {minutes} (variables known in review rubrics: "
             "none") in result.output
+
+
+# ---------------------------------------------------------------------------- rubrics per role
+
+from sqlalchemy import select  # noqa: E402
+
+import models  # noqa: E402
+from review.grading import services as grading  # noqa: E402
+
+REBUTTAL = {"key": "rebuttal", "name": "Rebuttal", "minutes": 5}
+
+
+def _rebuttal_rubric() -> str:
+    text = (PROJECT / "rubrics" / "presentation-strengths.yaml").read_text(encoding="utf-8")
+    return (text.replace("id: presentation-strengths", "id: presentation-rebuttal")
+            .replace("role: strengths", "role: rebuttal")
+            .replace("title: Paper presentation — strengths", "title: Rebuttal"))
+
+
+def test_a_role_without_a_rubric_is_refused_at_import(app, runner, tmp_path: Path) -> None:
+    data = course_definition_data("four-roles")
+    data["roles"].append(REBUTTAL)
+    result = runner.invoke(args=["course", "import", str(write(tmp_path, data))])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "Role 'rebuttal' of four-roles has no rubric" in result.output
+    assert "'presentation-rebuttal'" in result.output
+    assert db.session.scalar(select(models.Course).where(models.Course.code == "four-roles")) is None
+
+
+def test_a_course_brings_its_own_rubric_for_its_own_role(app, runner, client, login,
+                                                         tmp_path: Path) -> None:
+    data = course_definition_data("four-roles", rubrics_dir="rubrics")
+    data["roles"].append(REBUTTAL)
+    (tmp_path / "rubrics").mkdir()
+    (tmp_path / "rubrics" / "presentation-rebuttal.yaml").write_text(_rebuttal_rubric(),
+                                                                   encoding="utf-8")
+    path = write(tmp_path, data)
+    first = runner.invoke(args=["course", "import", str(path)])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(args=["course", "import", str(path)])
+    assert "already up to date" in again.output, again.output
+
+    course = db.session.scalar(select(models.Course).where(models.Course.code == "four-roles"))
+    row = db.session.scalars(select(models.Rubric)).one()
+    assert (row.scope, row.key, row.version) == ("four-roles", "presentation-rebuttal", 1)
+    assert "presentation-rebuttal" not in grading.loaded_rubrics()  # the deployment is untouched
+
+    # Grading the rebuttal shows the course's rubric with the role's 5 minutes and stores the
+    # score against the course's row.
+    ta, a = make_member(course, CourseRole.ta), make_member(course)
+    slot = hold_slot(course, make_group(course, [a]), 3, "rebuttal")
+    db.session.commit()
+    login(ta)
+    url = f"/c/four-roles/grading/presentations/{slot.id}"
+    page = client.get(url).get_data(as_text=True)
+    assert "Rebuttal" in page and "Time box (5 minutes)" in page
+    rubric = grading.course_rubric(course, "presentation", "rebuttal")
+    form = {f"score-{c.id}": f"{c.points:g}" for c in rubric.criteria}
+    assert client.post(url, data={**form, "version": "0"}).status_code == 302
+    assert db.session.scalars(select(models.Score)).one().rubric_id == row.id
+
+    # An edited file is a new version of the course's rubric, reported by the import.
+    (tmp_path / "rubrics" / "presentation-rebuttal.yaml").write_text(
+        _rebuttal_rubric().replace("title: Rebuttal", "title: Rebuttal talk"), encoding="utf-8")
+    changed = runner.invoke(args=["course", "import", str(path)])
+    assert "course rubric presentation-rebuttal version 2" in changed.output, changed.output
+
+
+def test_a_course_rubric_takes_precedence_for_that_course_only(app, tmp_path: Path) -> None:
+    (tmp_path / "rubrics").mkdir()
+    review_text = (PROJECT / "rubrics" / "review.yaml").read_text(encoding="utf-8")
+    (tmp_path / "rubrics" / "review.yaml").write_text(
+        review_text.replace("title: Weekly paper review", "title: Our own review rubric"),
+        encoding="utf-8")
+    own, _ = apply_course_definition(load_course_file(write(
+        tmp_path, course_definition_data("own-review", rubrics_dir="rubrics"))))
+    other = make_course("deployment-review")
+    assert grading.course_rubric(own, "review").title == "Our own review rubric"
+    assert grading.course_rubric(other, "review").title == "Weekly paper review"
+    assert grading.rubric_scope(own, grading.course_rubric(own, "review")) == "own-review"
+    assert grading.rubric_scope(other, grading.course_rubric(other, "review")) == ""
+    # The same content in the deployment's scope and the course's coexist.
+    deployment_row = grading.ensure_rubric_row(grading.loaded_rubrics()["review"])
+    assert deployment_row.scope == "" and deployment_row.version == 1
+
+
+def test_errors_in_a_course_rubric_name_the_file_and_the_field(app, tmp_path: Path) -> None:
+    (tmp_path / "rubrics").mkdir()
+    (tmp_path / "rubrics" / "presentation-rebuttal.yaml").write_text(
+        _rebuttal_rubric().replace("points: 2", "points: -2", 1), encoding="utf-8")
+    data = course_definition_data("bad-rubric", rubrics_dir="rubrics")
+    with pytest.raises(CourseFileError) as caught:
+        load_course_file(write(tmp_path, data))
+    text = str(caught.value)
+    assert "course.yaml: rubrics_dir: " in text
+    assert "presentation-rebuttal.yaml: criteria[" in text and ".points: " in text
+    missing = course_definition_data("no-dir", rubrics_dir="nowhere")
+    with pytest.raises(CourseFileError, match="rubrics_dir: .*nowhere: not a directory"):
+        load_course_file(write(tmp_path, missing))
