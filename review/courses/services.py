@@ -21,9 +21,11 @@ from models import (Course, CourseRole, Enrollment, Paper, PaperSession, Present
 from models import Rubric as RubricRow
 from review.core.errors import DomainError
 from review.core.timeutil import local_to_utc
-from review.courses.definition import CourseDefinition
+from review.courses.definition import CourseDefinition, LatePolicyDef
 from review.grading.services import check_course_rubrics, ensure_rubric_row
 from review.reviews.policy import default_deadline
+from review.reviews.reassess import reassess_late_reviews
+from review.reviews.services import late_policy_of
 
 
 class CourseUpdateRefused(DomainError):
@@ -75,6 +77,10 @@ def apply_course_definition(
         db.session.add(course)
         changes.created = True
     stored = definition.model_dump(mode="json")
+    # Read through the schema so that a field added since the last import (at its default) is
+    # not mistaken for a change of rule.
+    earlier_late_policy = LatePolicyDef.model_validate(
+        (course.definition or {}).get("reviews", {}).get("late_policy", {}))
     for attribute, value in (
         ("title", definition.title), ("term", definition.term),
         ("timezone", definition.timezone), ("discussion_minutes", definition.discussion_minutes),
@@ -93,8 +99,18 @@ def apply_course_definition(
     if problems:
         raise CourseUpdateRefused(" ".join(problems) + " Nothing was changed.")
     weeks = _apply_weeks(course, definition, changes)
+    earlier_deadlines = {session.id: session.review_deadline for session in course.sessions}
     _apply_sessions(course, definition, weeks, changes, allow_delete)
     db.session.flush()
+    moved = any(earlier_deadlines.get(session.id, session.review_deadline)
+                != session.review_deadline for session in course.sessions)
+    if not changes.created and (moved or earlier_late_policy != definition.reviews.late_policy):
+        reassessed = reassess_late_reviews(
+            course, late_policy_of(definition.reviews),
+            reason="course import: the review deadlines or the late policy changed")
+        if reassessed.changed_review_ids:
+            changes.changed.append("submitted reviews re-evaluated under the new deadline rule: "
+                                   + reassessed.summary())
     if changes.created:
         changes.changed = []
     return course, changes

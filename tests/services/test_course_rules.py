@@ -299,3 +299,108 @@ def test_errors_in_a_course_rubric_name_the_file_and_the_field(app, tmp_path: Pa
     missing = course_definition_data("no-dir", rubrics_dir="nowhere")
     with pytest.raises(CourseFileError, match="rubrics_dir: .*nowhere: not a directory"):
         load_course_file(write(tmp_path, missing))
+
+
+# ---------------------------------------------------------------------------- changed deadlines
+
+
+def _submit(session, student, at):
+    return review_services.submit_review(session, student, GOOD, at, confirm_late=True).review
+
+
+def test_moving_the_deadline_re_evaluates_submitted_reviews(app, runner, tmp_path: Path) -> None:
+    data = course_definition_data("moving", timezone="America/Los_Angeles", reviews={
+        "deadline_time": "20:00",
+        "late_policy": {"mode": "penalty", "penalty_per_day_pct": 10}})
+    assert runner.invoke(args=["course", "import", str(write(tmp_path, data))]).exit_code == 0
+    course = db.session.scalar(select(models.Course).where(models.Course.code == "moving"))
+    session = sorted(course.sessions, key=lambda s: s.week.number)[0]
+    deadline = session.review_deadline
+    students = [make_member(course) for _ in range(5)]
+    # Three are 1-3 hours late today, one is on time, one is 26 hours late (2 days).
+    late = [_submit(session, s, deadline + timedelta(hours=h))
+            for s, h in zip(students[:3], (1, 2, 3))]
+    on_time = _submit(session, students[3], deadline - timedelta(hours=1))
+    very_late = _submit(session, students[4], deadline + timedelta(hours=26))
+    db.session.commit()
+
+    # The deadline moves from 20:00 to 23:59: the three are on time, the last 1 day late.
+    data["reviews"]["deadline_time"] = "23:59"
+    result = runner.invoke(args=["course", "import", str(write(tmp_path, data))])
+    assert result.exit_code == 0, result.output
+    assert ("submitted reviews re-evaluated under the new deadline rule: 3 reviews are now on "
+            "time, 1 is late by a different amount") in result.output
+    db.session.expire_all()
+    assert [r.days_late for r in late] == [0, 0, 0] and [r.late_penalty_pct for r in late] == [0] * 3
+    assert (very_late.days_late, very_late.late_penalty_pct) == (1, 10.0)
+    audits = db.session.scalars(select(models.AuditEntry).where(
+        models.AuditEntry.action == "late_reassessed").order_by(models.AuditEntry.entity_id)).all()
+    assert {a.entity_id for a in audits} == {r.id for r in late} | {very_late.id}
+    first = next(a for a in audits if a.entity_id == late[0].id)
+    assert first.old["days_late"] == 1 and first.new == {"days_late": 0, "late_penalty_pct": 0.0,
+                                                         "grace_days": 0}
+
+    again = runner.invoke(args=["course", "import", str(write(tmp_path, data))])
+    assert "already up to date" in again.output, again.output
+
+    # An earlier deadline and a lower penalty: the three are late again (1 day, 5%), the last
+    # 2 days (10%), and the one submitted at 19:00 stays on time.
+    data["reviews"]["deadline_time"] = "19:30"
+    data["reviews"]["late_policy"]["penalty_per_day_pct"] = 5
+    result = runner.invoke(args=["course", "import", str(write(tmp_path, data))])
+    assert result.exit_code == 0, result.output
+    assert "3 reviews are now late, 1 is late by a different amount" in result.output
+    db.session.expire_all()
+    assert (on_time.days_late, on_time.late_penalty_pct) == (0, 0.0)
+    assert (late[0].days_late, late[0].late_penalty_pct) == (1, 5.0)
+    assert (very_late.days_late, very_late.late_penalty_pct) == (2, 10.0)
+
+
+def test_grace_days_follow_a_changed_deadline(app, runner, tmp_path: Path) -> None:
+    data = course_definition_data("grace-move", reviews={
+        "late_policy": {"mode": "grace_days", "grace_days": 3, "penalty_per_day_pct": 10}})
+    assert runner.invoke(args=["course", "import", str(write(tmp_path, data))]).exit_code == 0
+    course = db.session.scalar(select(models.Course).where(models.Course.code == "grace-move"))
+    first, second = sorted(course.sessions, key=lambda s: s.week.number)[:2]
+    student = make_member(course)
+    a = _submit(first, student, first.review_deadline + timedelta(hours=30))   # 2 grace days
+    b = _submit(second, student, second.review_deadline + timedelta(hours=40))  # 1 + 10%
+    db.session.commit()
+    assert (b.days_late, b.late_penalty_pct) == (2, 10.0)
+    assert review_services.grace_days_used(course, student) == 3
+
+    # A deadline a day later: the first review is 1 day late (1 grace day), which leaves
+    # enough grace for the second (1 day late): no penalty, 2 grace days spent in all.
+    data["reviews"]["deadline_days_before"] = 0
+    result = runner.invoke(args=["course", "import", str(write(tmp_path, data))])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert (a.days_late, b.days_late, b.late_penalty_pct) == (1, 1, 0.0)
+    entries = db.session.scalars(select(models.LateDayEntry).order_by(
+        models.LateDayEntry.review_id)).all()
+    assert [(e.review_id, e.days) for e in entries] == [(a.id, 1), (b.id, 1)]
+
+    # Penalty mode instead: the grace days go back to the student.
+    data["reviews"]["late_policy"]["mode"] = "penalty"
+    assert runner.invoke(args=["course", "import", str(write(tmp_path, data))]).exit_code == 0
+    db.session.expire_all()
+    assert review_services.grace_days_used(course, student) == 0
+    assert (a.late_penalty_pct, b.late_penalty_pct) == (10.0, 10.0)
+
+
+def test_a_review_the_new_rule_would_refuse_keeps_its_penalty(app, runner,
+                                                              tmp_path: Path) -> None:
+    data = course_definition_data("now-refused", reviews={
+        "late_policy": {"mode": "penalty", "penalty_per_day_pct": 10}})
+    assert runner.invoke(args=["course", "import", str(write(tmp_path, data))]).exit_code == 0
+    course = db.session.scalar(select(models.Course).where(models.Course.code == "now-refused"))
+    session = sorted(course.sessions, key=lambda s: s.week.number)[0]
+    review = _submit(session, make_member(course), session.review_deadline + timedelta(days=4))
+    db.session.commit()
+    data["reviews"]["late_policy"]["max_days_late"] = 2
+    data["reviews"]["deadline_time"] = "23:00"
+    result = runner.invoke(args=["course", "import", str(write(tmp_path, data))])
+    assert result.exit_code == 0, result.output
+    assert "1 review would now be refused, so it keeps its earlier penalty" in result.output
+    db.session.expire_all()
+    assert (review.days_late, review.late_penalty_pct) == (5, 40.0)
