@@ -404,3 +404,37 @@ def test_a_review_the_new_rule_would_refuse_keeps_its_penalty(app, runner,
     assert "1 review would now be refused, so it keeps its earlier penalty" in result.output
     db.session.expire_all()
     assert (review.days_late, review.late_penalty_pct) == (5, 40.0)
+
+
+# ---------------------------------------------------------------------------- clear refusals
+
+
+def _bad_rubric_dir(tmp_path: Path) -> dict:
+    (tmp_path / "rubrics").mkdir()
+    (tmp_path / "rubrics" / "presentation-rebuttal.yaml").write_text(
+        _rebuttal_rubric().replace("({minutes} minutes)", "({minuts} minutes)"), encoding="utf-8")
+    return {"rubrics_dir": "rubrics"}
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda d, t: d["paper_sessions"][0].update(time="25:00"), "paper_sessions[0].time:"),
+    (lambda d, t: d["paper_sessions"][0].update(room="x" * 101), "paper_sessions[0].room:"),
+    (lambda d, t: d["reviews"].update(late_policy={"max_days_late": 0}),
+     "reviews.late_policy.max_days_late: Input should be greater than or equal to 1 (got 0)"),
+    (lambda d, t: d["reviews"].update(late_policy={"min_score_pct": 120}),
+     "reviews.late_policy.min_score_pct: Input should be less than or equal to 100 (got 120)"),
+    (lambda d, t: d.update(_bad_rubric_dir(t)),
+     "rubrics_dir: {tmp}/rubrics/presentation-rebuttal.yaml: criteria[3] (id 'time').title: "
+     "unknown variable {minuts}"),
+    (lambda d, t: d.update(rubrics_dir="missing"), "rubrics_dir: {tmp}/missing: not a directory"),
+    (lambda d, t: d["roles"].append(REBUTTAL), "Role 'rebuttal' of refusals has no rubric"),
+], ids=["time", "room", "max_days_late", "min_score_pct", "rubric", "rubrics_dir", "role"])
+def test_course_import_refuses_with_a_message_not_a_traceback(app, runner, tmp_path: Path,
+                                                              change, expected) -> None:
+    data = course_definition_data("refusals", reviews={})
+    change(data, tmp_path)
+    result = runner.invoke(args=["course", "import", str(write(tmp_path, data))])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert expected.replace("{tmp}", str(tmp_path)) in result.output, result.output
+    assert db.session.scalar(select(models.Course.id)) is None
