@@ -53,7 +53,7 @@ def test_overview_total_and_percentage_add_up() -> None:
         },
     )
     assert (result.total, result.max_score, result.percentage) == (16.0, 20.0, 80.0)
-    assert (result.rubric_id, result.rubric_version) == ("presentation-overview", 1)
+    assert (result.rubric_id, result.rubric_version) == ("presentation-overview", 2)
     assert list(result.scores) == list(RUBRICS["presentation-overview"].criterion_ids)
 
 
