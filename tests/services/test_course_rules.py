@@ -438,3 +438,11 @@ def test_course_import_refuses_with_a_message_not_a_traceback(app, runner, tmp_p
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert expected.replace("{tmp}", str(tmp_path)) in result.output, result.output
     assert db.session.scalar(select(models.Course.id)) is None
+
+
+def test_the_demo_course_file_imports_and_then_is_up_to_date(app, runner) -> None:
+    path = str(PROJECT / "courses" / "comp541-fall2023.yaml")
+    first = runner.invoke(args=["course", "import", path])
+    assert first.exit_code == 0 and "Created course comp541-fall2023." in first.output, first.output
+    second = runner.invoke(args=["course", "import", path])
+    assert "already up to date" in second.output, second.output
