@@ -18,6 +18,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -343,3 +345,17 @@ def students_without_password(course: Course) -> list[tuple[Enrollment, User]]:
         .where(Enrollment.course_id == course.id, Enrollment.role == CourseRole.student,
                User.password_hash.is_(None))
         .order_by(User.last_name, User.first_name)).tuples())
+
+
+def course_sections(course: Course) -> list[str]:
+    """The sections of the course's students (for the staff pages' Section filter)."""
+    return sorted_sections(db.session.scalars(
+        select(Enrollment.section).where(Enrollment.course_id == course.id,
+                                         Enrollment.role == CourseRole.student)))
+
+
+def sorted_sections(sections: Iterable[str | None]) -> list[str]:
+    """Distinct non-empty sections in natural order, so "S2" comes before "S10"."""
+    return sorted({s for s in sections if s}, key=lambda section: [
+        (0, int(part), "") if part.isdigit() else (1, 0, part.casefold())
+        for part in re.split(r"(\d+)", section)])
