@@ -31,8 +31,11 @@ from models import Course, CourseRole, Enrollment, User, db
 from review.core.errors import DomainError
 
 REQUIRED_COLUMNS = ("student_id", "first_name", "last_name", "email")
-#: Optional columns stored on the enrollment, with their longest allowed value.
-OPTIONAL_LENGTHS = {"program": 64, "section": 32, "username": 64}
+#: Optional columns stored on the enrollment.
+OPTIONAL_COLUMNS = ("program", "section", "username")
+#: The longest value each column's database field holds.
+MAX_LENGTHS = {"student_id": 32, "first_name": 100, "last_name": 100, "program": 64,
+               "section": 32, "username": 64}
 #: Delimiters spreadsheet programs write: comma, semicolon (locales whose decimal mark is a
 #: comma: Turkish and most European ones), tab (Excel's "Unicode text").
 DELIMITERS = ",;\t"
@@ -90,11 +93,16 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
         return _table(records, delimiter=None)
     if suffix in (".csv", ".txt", ""):
         text = decode_text(data)
+        if "\x00" in text:
+            line = text.count("\n", 0, text.index("\x00")) + 1
+            raise TableFileError([f"line {line}: contains a NUL character, which no value may "
+                                  "hold; save the file as \"CSV UTF-8\" or as .xlsx"])
         delimiter = sniff_delimiter(text)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         try:
-            records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+            records = list(reader)
         except csv.Error as exc:
-            raise TableFileError([f"{filename}: cannot be read as CSV ({exc})"]) from None
+            raise TableFileError([f"line {reader.line_num}: cannot be read as CSV ({exc})"]) from None
         return _table(records, delimiter=delimiter)
     raise TableFileError([f"{filename}: use a .csv or .xlsx file (got '{suffix}')"])
 
@@ -228,11 +236,11 @@ def parse_roster(frame: pd.DataFrame) -> list[RosterRow]:
                                 f"{first_row_of_email[email]}")
             else:
                 first_row_of_email[email] = row
-        optional = {column: record.get(column, "") for column in OPTIONAL_LENGTHS}
-        for column, longest in OPTIONAL_LENGTHS.items():
-            if len(optional[column]) > longest:
-                problems.append(f"row {row}, column {column}: '{optional[column]}' is longer "
+        for column, longest in MAX_LENGTHS.items():
+            if len(record.get(column, "")) > longest:
+                problems.append(f"row {row}, column {column}: '{record[column]}' is longer "
                                 f"than {longest} characters")
+        optional = {column: record.get(column, "") for column in OPTIONAL_COLUMNS}
         username = optional["username"].casefold()
         if username in first_row_of_username:
             problems.append(f"row {row}, column username: '{optional['username']}' is also on "

@@ -258,3 +258,20 @@ def test_a_duplicate_or_taken_username_and_a_long_section_are_named(app) -> None
                                      "of student 82491"]
     db.session.rollback()
     assert count(Enrollment) == 2
+
+
+def test_values_longer_than_their_column_are_named_by_row_and_column(app) -> None:
+    course = make_course()
+    data = ("student_id,first_name,last_name,email\n"
+            f"{'9' * 33},{'A' * 101},B,b@example.edu\n").encode()
+    with pytest.raises(TableFileError) as caught:
+        run_import(course, data)
+    assert caught.value.problems == [
+        f"row 2, column student_id: '{'9' * 33}' is longer than 32 characters",
+        f"row 2, column first_name: '{'A' * 101}' is longer than 100 characters"]
+
+
+def test_a_nul_character_is_named_with_its_line(app) -> None:
+    with pytest.raises(TableFileError) as caught:
+        read_table(b"student_id,first_name\n1,A\x00li\n", "r.csv")
+    assert caught.value.problems[0].startswith("line 2: contains a NUL character")
