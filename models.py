@@ -192,7 +192,7 @@ class Course(db.Model):
 
 
 class Enrollment(db.Model):
-    """A user's role in one course; students carry their university student id."""
+    """A user's role in one course; students carry their university student id (and section)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
@@ -200,6 +200,10 @@ class Enrollment(db.Model):
     role: Mapped[CourseRole] = mapped_column(Enum(CourseRole, native_enum=False, length=20))
     student_number: Mapped[Optional[str]] = mapped_column(String(32))
     program: Mapped[Optional[str]] = mapped_column(String(64))
+    # From the roster file: the class section, and the student's username in the university LMS
+    # (the Blackboard/Canvas exports match students on it).
+    section: Mapped[Optional[str]] = mapped_column(String(32))
+    username: Mapped[Optional[str]] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     course: Mapped[Course] = relationship(back_populates="enrollments")
@@ -208,6 +212,7 @@ class Enrollment(db.Model):
     __table_args__ = (
         UniqueConstraint("course_id", "user_id"),
         UniqueConstraint("course_id", "student_number"),
+        UniqueConstraint("course_id", "username"),
         CheckConstraint(
             "role <> 'student' OR student_number IS NOT NULL", name="student_has_number"
         ),

@@ -1,14 +1,25 @@
 """Roster import: students from a CSV or XLSX file, all or nothing.
 
-Columns ``student_id, first_name, last_name, email`` (case and spacing of headers ignored; extra
-columns ignored; UTF-8 with or without BOM). Every problem of a bad file is reported by row and
-column before anything is written. Re-importing the same file changes nothing; a changed email
-updates the student's account, found by student id.
+Columns ``student_id, first_name, last_name, email``, and optionally ``program``, ``section``
+(the class section, up to 32 characters) and ``username`` (the student's login in the
+university LMS, which the Blackboard and Canvas grade exports match on). Case and spacing of
+headers are ignored; extra columns are ignored. CSV files may be comma-, semicolon- or
+tab-separated, in UTF-8 (with or without BOM), UTF-16, Windows-1254 or Windows-1252
+(:func:`decode_text` says how the encoding is chosen): what Excel saves in any locale.
+
+Every problem of a bad file is reported by row and column before anything is written.
+Re-importing the same file changes nothing; a changed email updates the student's account,
+found by student id. An empty or missing program, section or username keeps the stored one;
+a different one replaces it and the result reports the change.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import io
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +31,17 @@ from models import Course, CourseRole, Enrollment, User, db
 from review.core.errors import DomainError
 
 REQUIRED_COLUMNS = ("student_id", "first_name", "last_name", "email")
+#: Optional columns stored on the enrollment.
+OPTIONAL_COLUMNS = ("program", "section", "username")
+#: The longest value each column's database field holds.
+MAX_LENGTHS = {"student_id": 32, "first_name": 100, "last_name": 100, "program": 64,
+               "section": 32, "username": 64}
+#: Delimiters spreadsheet programs write: comma, semicolon (locales whose decimal mark is a
+#: comma: Turkish and most European ones), tab (Excel's "Unicode text").
+DELIMITERS = ",;\t"
+_SNIFF_SAMPLE = 8192
+#: Bytes Windows-1254 reads as Ğ İ Ş ğ ı ş, where Windows-1252 has Ð Ý Þ ð ý þ.
+_TURKISH_BYTES = frozenset(b"\xd0\xdd\xde\xf0\xfd\xfe")
 
 
 class TableFileError(DomainError):
@@ -38,6 +60,8 @@ class RosterRow:
     last_name: str
     email: str
     program: str = ""
+    section: str = ""
+    username: str = ""
 
 
 @dataclass
@@ -53,26 +77,121 @@ class RosterResult:
 
 
 def read_table(data: bytes, filename: str) -> pd.DataFrame:
-    """A CSV or XLSX file as strings, headers normalised; TableFileError when unreadable."""
+    """A CSV or XLSX file as strings, headers normalised; TableFileError when unreadable.
+
+    Row ``n`` of the frame is row ``n + 2`` of the file (the header is row 1): blank rows stay in
+    the frame as empty strings, so every importer's row numbers are the spreadsheet's, and every
+    importer skips blank rows. Columns with an empty header are dropped like any extra column.
+    """
     suffix = Path(filename).suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        try:
+            sheet = pd.read_excel(io.BytesIO(data), header=None, dtype=str, engine="openpyxl")
+        except Exception as exc:  # openpyxl raises many types for a broken file
+            raise TableFileError([f"{filename}: cannot be read as {suffix} ({exc})"]) from None
+        records = sheet.fillna("").astype(str).to_numpy().tolist()
+        return _table(records, delimiter=None)
+    if suffix in (".csv", ".txt", ""):
+        text = decode_text(data)
+        if "\x00" in text:
+            line = text.count("\n", 0, text.index("\x00")) + 1
+            raise TableFileError([f"line {line}: contains a NUL character, which no value may "
+                                  "hold; save the file as \"CSV UTF-8\" or as .xlsx"])
+        delimiter = sniff_delimiter(text)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        try:
+            records = list(reader)
+        except csv.Error as exc:
+            raise TableFileError([f"line {reader.line_num}: cannot be read as CSV ({exc})"]) from None
+        return _table(records, delimiter=delimiter)
+    raise TableFileError([f"{filename}: use a .csv or .xlsx file (got '{suffix}')"])
+
+
+def decode_text(data: bytes) -> str:
+    """The text of a CSV file as Excel saves it in any locale; TableFileError when nothing fits.
+
+    The rule, in order: a UTF-16 byte-order mark means UTF-16 (Excel's "Unicode text"); bytes
+    that are valid UTF-8 (with or without a BOM) are UTF-8, since a file in a Windows code page
+    almost never is; otherwise the file is Windows-1254 (Turkish) if it holds a byte that
+    Windows-1254 reads as one of the Turkish letters Ğ İ Ş ğ ı ş (Windows-1252 reads the same
+    bytes as the Icelandic Ð Ý Þ ð ý þ, rare in names), else Windows-1252 (Western European).
+    All other bytes decode alike in both code pages, so only those six decide.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].decode("utf-16", errors="replace").count("\n") + 1
+            raise TableFileError([f"line {line}: the file starts as UTF-16 but byte "
+                                  f"{exc.start} is not UTF-16; save it again"]) from None
     try:
-        if suffix in (".xlsx", ".xlsm"):
-            frame = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl").fillna("")
-        elif suffix in (".csv", ".txt", ""):
-            text = data.decode("utf-8-sig")
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                                skip_blank_lines=True)
-        else:
-            raise TableFileError([f"{filename}: use a .csv or .xlsx file (got '{suffix}')"])
-    except UnicodeDecodeError as exc:
-        raise TableFileError([f"{filename}: not UTF-8 text (byte {exc.start}); save it as "
-                              "CSV UTF-8 or as .xlsx"]) from None
-    except TableFileError:
-        raise
-    except Exception as exc:  # pandas and openpyxl raise many types for a broken file
-        raise TableFileError([f"{filename}: cannot be read as {suffix or 'CSV'} ({exc})"]) from None
-    frame.columns = [str(column).strip().lower().replace(" ", "_") for column in frame.columns]
-    return frame.map(lambda value: str(value).strip())
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    turkish = any(byte in _TURKISH_BYTES for byte in data)
+    failure: UnicodeDecodeError | None = None
+    for encoding in ("cp1254", "cp1252") if turkish else ("cp1252", "cp1254"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            # Windows-1252 leaves fewer bytes undefined, so its failure is a byte neither reads.
+            if failure is None or encoding == "cp1252":
+                failure = exc
+    assert failure is not None
+    line = data.count(b"\n", 0, failure.start) + 1
+    raise TableFileError([f"line {line}: could not decode byte 0x{data[failure.start]:02x} as "
+                          "UTF-8, Windows-1254 or Windows-1252; save the file as "
+                          "\"CSV UTF-8\" or as .xlsx"])
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a CSV text: comma, semicolon (Turkish and European Excel) or tab.
+
+    ``csv.Sniffer`` decides on the first lines; its answer stands only if the header row holds
+    that delimiter (column names hold no delimiters, values may). Otherwise the delimiter the
+    header holds most often wins; a header with none is a one-column file.
+    """
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {delimiter: header.count(delimiter) for delimiter in DELIMITERS}
+    try:
+        sniffed = csv.Sniffer().sniff(text[:_SNIFF_SAMPLE], delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        sniffed = ""
+    if counts.get(sniffed):
+        return sniffed
+    best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else ","
+
+
+def _table(records: list[list[str]], delimiter: str | None) -> pd.DataFrame:
+    """Header row plus data rows as a frame of stripped strings; every shape problem named."""
+    if not records or not any(cell.strip() for cell in records[0]):
+        raise TableFileError(["row 1: empty; the first row must hold the column names"])
+    header = [cell.strip().lower().replace(" ", "_") for cell in records[0]]
+    problems: list[str] = []
+    first_position: dict[str, int] = {}
+    for position, name in enumerate(header):
+        if name in first_position:
+            problems.append(f"row 1 (header), column {name}: appears twice (columns "
+                            f"{first_position[name] + 1} and {position + 1})")
+        elif name:
+            first_position[name] = position
+    width = len(header)
+    rows: list[list[str]] = []
+    for index, record in enumerate(records[1:]):
+        cells = [cell.strip() for cell in record]
+        extra = [cell for cell in cells[width:] if cell]
+        if extra:
+            listed = ", ".join(f"'{cell}'" for cell in extra)
+            problems.append(f"row {index + 2}: {len(cells)} values but the header has {width} "
+                            f"columns (extra value{'s' if len(extra) > 1 else ''} {listed}); "
+                            f"a value holding '{delimiter}' must be in quotes")
+        rows.append((cells + [""] * width)[:width])
+    if problems:
+        raise TableFileError(problems)
+    kept = list(first_position.values())
+    return pd.DataFrame([[row[i] for i in kept] for row in rows],
+                        columns=[header[i] for i in kept], dtype=str)
 
 
 def require_columns(frame: pd.DataFrame, required: tuple[str, ...]) -> None:
@@ -88,6 +207,7 @@ def parse_roster(frame: pd.DataFrame) -> list[RosterRow]:
     rows: list[RosterRow] = []
     first_row_of_id: dict[str, int] = {}
     first_row_of_email: dict[str, int] = {}
+    first_row_of_username: dict[str, int] = {}
     for index, record in enumerate(frame.to_dict("records")):
         row = index + 2  # the header is row 1
         if not any(record.get(column) for column in REQUIRED_COLUMNS):
@@ -116,9 +236,19 @@ def parse_roster(frame: pd.DataFrame) -> list[RosterRow]:
                                 f"{first_row_of_email[email]}")
             else:
                 first_row_of_email[email] = row
+        for column, longest in MAX_LENGTHS.items():
+            if len(record.get(column, "")) > longest:
+                problems.append(f"row {row}, column {column}: '{record[column]}' is longer "
+                                f"than {longest} characters")
+        optional = {column: record.get(column, "") for column in OPTIONAL_COLUMNS}
+        username = optional["username"].casefold()
+        if username in first_row_of_username:
+            problems.append(f"row {row}, column username: '{optional['username']}' is also on "
+                            f"row {first_row_of_username[username]}")
+        elif username:
+            first_row_of_username[username] = row
         rows.append(RosterRow(row=row, student_id=student_id, first_name=record["first_name"],
-                              last_name=record["last_name"], email=email,
-                              program=record.get("program", "")))
+                              last_name=record["last_name"], email=email, **optional))
     if problems:
         raise TableFileError(problems)
     if not rows:
@@ -138,6 +268,10 @@ def import_roster(course: Course, rows: list[RosterRow]) -> RosterResult:
                                  Enrollment.student_number.is_not(None)))}
     users_by_email = {u.email: u for u in db.session.scalars(
         select(User).where(User.email.in_([r.email for r in rows])))}
+    problems += _taken_usernames(by_number, rows)
+    # Usernames are unique per course; they are written last, after clearing the changed ones,
+    # so two students swapping usernames never collide half-way.
+    new_usernames: list[tuple[Enrollment, str]] = []
     for row in rows:
         enrollment = by_number.get(row.student_id)
         owner = users_by_email.get(row.email)
@@ -154,6 +288,12 @@ def import_roster(course: Course, rows: list[RosterRow]) -> RosterResult:
             if row.program and enrollment.program != row.program:
                 enrollment.program = row.program
                 changed.append("program")
+            if row.section and enrollment.section != row.section:
+                changed.append(_change("section", enrollment.section, row.section))
+                enrollment.section = row.section
+            if row.username and enrollment.username != row.username:
+                changed.append(_change("username", enrollment.username, row.username))
+                new_usernames.append((enrollment, row.username))
             if changed:
                 user.email, user.first_name, user.last_name = row.email, row.first_name, row.last_name
                 result.updated.append(f"{row.student_id}: {', '.join(changed)}")
@@ -176,12 +316,35 @@ def import_roster(course: Course, rows: list[RosterRow]) -> RosterResult:
             db.session.add(user)
             users_by_email[row.email] = user
             result.created.append(user)
-        db.session.add(Enrollment(course=course, user=user, role=CourseRole.student,
-                                  student_number=row.student_id, program=row.program or None))
+        enrollment = Enrollment(course=course, user=user, role=CourseRole.student,
+                                student_number=row.student_id, program=row.program or None,
+                                section=row.section or None)
+        db.session.add(enrollment)
+        if row.username:
+            new_usernames.append((enrollment, row.username))
     if problems:
         raise TableFileError(problems)
+    for enrollment, _ in new_usernames:
+        enrollment.username = None
+    db.session.flush()
+    for enrollment, username in new_usernames:
+        enrollment.username = username
     db.session.flush()
     return result
+
+
+def _taken_usernames(by_number: dict[str, Enrollment], rows: list[RosterRow]) -> list[str]:
+    """Rows whose username another student of the course keeps after this import."""
+    in_file = {row.student_id for row in rows if row.username}
+    holder = {enrollment.username.casefold(): number for number, enrollment in by_number.items()
+              if enrollment.username and number not in in_file}
+    return [f"row {row.row}, column username: '{row.username}' is already the username of "
+            f"student {holder[row.username.casefold()]}"
+            for row in rows if row.username and row.username.casefold() in holder]
+
+
+def _change(label: str, old: str | None, new: str) -> str:
+    return f"{label} '{old}' → '{new}'" if old else f"{label} set to '{new}'"
 
 
 def students_without_password(course: Course) -> list[tuple[Enrollment, User]]:
@@ -190,3 +353,17 @@ def students_without_password(course: Course) -> list[tuple[Enrollment, User]]:
         .where(Enrollment.course_id == course.id, Enrollment.role == CourseRole.student,
                User.password_hash.is_(None))
         .order_by(User.last_name, User.first_name)).tuples())
+
+
+def course_sections(course: Course) -> list[str]:
+    """The sections of the course's students (for the staff pages' Section filter)."""
+    return sorted_sections(db.session.scalars(
+        select(Enrollment.section).where(Enrollment.course_id == course.id,
+                                         Enrollment.role == CourseRole.student)))
+
+
+def sorted_sections(sections: Iterable[str | None]) -> list[str]:
+    """Distinct non-empty sections in natural order, so "S2" comes before "S10"."""
+    return sorted({s for s in sections if s}, key=lambda section: [
+        (0, int(part), "") if part.isdigit() else (1, 0, part.casefold())
+        for part in re.split(r"(\d+)", section)])

@@ -9,7 +9,8 @@ Public API:
     Component(key, label, weight, kind, max_points=100.0, drop_lowest=0): one graded component.
     LetterBoundary(letter, min_percent): a letter and the lowest total that earns it.
     CourseInfo(code, title, components, boundaries): validated grading scheme.
-    Student(user_id, student_id, first_name, last_name, email, username=None): one enrolled student.
+    Student(user_id, student_id, first_name, last_name, email, username=None, section=None): one
+        enrolled student.
     Session(id, week, title, date): one paper session.
     ReviewRecord(user_id, session_id, state, score_pct=None, penalty_pct=0.0): a weekly review.
     PresentationRecord(user_id, slot_id, group, week, paper, role, criterion_scores, total,
@@ -71,7 +72,7 @@ WEIGHT_SUM_TOLERANCE = 1e-6
 LETTER_ROUNDING_DECIMALS = 6
 
 IDENTITY_COLUMNS: tuple[str, ...] = ("student_id", "first_name", "last_name", "email")
-_RESERVED_KEYS = frozenset({*IDENTITY_COLUMNS, "user_id", "username", "total", "letter"})
+_RESERVED_KEYS = frozenset({*IDENTITY_COLUMNS, "user_id", "username", "section", "total", "letter"})
 _ZERO_STATES = frozenset({"missing", "draft"})
 _EXCLUDED_STATES = frozenset({"excused", "exempt"})
 CRITERION_PREFIX = "criterion:"
@@ -167,7 +168,8 @@ class CourseInfo:
 
 @dataclass(frozen=True, slots=True)
 class Student:
-    """An enrolled student; ``username`` is the LMS login, the email's local part by default."""
+    """An enrolled student; ``username`` is the LMS login (the email's local part when the roster
+    has none); ``section`` the class section from the roster."""
 
     user_id: int
     student_id: str
@@ -175,6 +177,7 @@ class Student:
     last_name: str
     email: str
     username: str | None = None
+    section: str | None = None
 
     @property
     def login(self) -> str:
@@ -276,9 +279,9 @@ class GradebookInput:
 class Gradebook:
     """The computed gradebook. Per-student frames are indexed by ``user_id`` in roster order.
 
-    summary: student_id, first_name, last_name, email, one column per component key (percent,
-        NaN when blank), total, letter.
-    students: student_id, first_name, last_name, email, username.
+    summary: student_id, first_name, last_name, email, section ("" when none), one column per
+        component key (percent, NaN when blank), total, letter.
+    students: student_id, first_name, last_name, email, username, section.
     status: why numbers are blank or provisional: reviews_owed, reviews_counted, reviews_pending,
         reviews_dropped, reviews_zero (missing/draft), presentations_graded,
         presentations_pending, participation_sessions, externals_missing, late_days_used.
@@ -377,7 +380,7 @@ def compute_gradebook(data: GradebookInput) -> Gradebook:
     weights = np.array([c.weight for c in course.components], dtype=float)
     # Blank components count 0, exactly as a blank cell does in the workbook's formula.
     total = pct.fillna(0.0).to_numpy() @ weights / weights.sum()
-    summary = students[list(IDENTITY_COLUMNS)].join(pct)
+    summary = students[[*IDENTITY_COLUMNS, "section"]].join(pct)
     summary["total"] = total
     summary["letter"] = [letter_for(t, course.boundaries) for t in total]
 
@@ -409,6 +412,7 @@ def _students_frame(students: Sequence[Student]) -> pd.DataFrame:
             "last_name": [s.last_name for s in students],
             "email": [s.email for s in students],
             "username": [s.login for s in students],
+            "section": [s.section or "" for s in students],
         }
     ).set_index("user_id")
     if not frame.index.is_unique:

@@ -14,7 +14,7 @@ Public API:
     write_canvas_csv(gradebook, assignment_name, *, assignment_id=None) -> str: Canvas gradebook
         import file carrying the course total.
 
-Workbook layout: Summary (identity, one percentage per component, ``Total`` as a live formula
+Workbook layout: Summary (identity, email, section, one percentage per component, ``Total`` as a live formula
 over the Weights sheet, ``Letter`` as an approximate VLOOKUP on the Grade boundaries sheet, then
 the platform's own ``Platform total`` and ``Platform letter``), Weights, Grade boundaries, Reviews
 (student x session: counted score and state), Presentations, Participation, Late days, Imported.
@@ -60,6 +60,8 @@ LATE_DAYS_SHEET = "Late days"
 IMPORTED_SHEET = "Imported"
 
 _IDENTITY_HEADERS = {"student_id": "Student ID", "first_name": "First name", "last_name": "Last name"}
+#: Columns of the Summary sheet and summary CSV between the identity and the components.
+_CONTACT_HEADERS = {"email": "Email", "section": "Section"}
 
 
 # --- Workbook -------------------------------------------------------------------------------
@@ -123,8 +125,10 @@ def _summary_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
             "Platform letter": summary["letter"],
         }
     )
-    email = summary[["email"]].set_axis(["Email"], axis=1)
-    return _side_by_side(_identity(summary), email, percentages, platform)
+    contact = summary[list(_CONTACT_HEADERS)].rename(columns=_CONTACT_HEADERS)
+    # No section is a blank cell, not an empty string.
+    contact["Section"] = contact["Section"].mask(contact["Section"] == "")
+    return _side_by_side(_identity(summary), contact, percentages, platform)
 
 
 def _weights_frame(gradebook: Gradebook) -> pd.DataFrame:
@@ -156,7 +160,7 @@ def _boundaries_frame(gradebook: Gradebook) -> pd.DataFrame:
 
 def _write_summary_formulas(sheet: Worksheet, gradebook: Gradebook, rows: int, boundaries: int) -> None:
     components = gradebook.course.components
-    first_component = 5  # after Student ID, First name, Last name, Email
+    first_component = len(_IDENTITY_HEADERS) + len(_CONTACT_HEADERS) + 1  # 1-based column
     component_columns = [get_column_letter(first_component + i) for i in range(len(components))]
     total_index = first_component + len(components)
     total_column = get_column_letter(total_index)
@@ -325,12 +329,12 @@ def _csv(rows: Iterable[Sequence[object]], quoting: int = csv.QUOTE_MINIMAL) -> 
 
 
 def write_summary_csv(gradebook: Gradebook) -> str:
-    """One row per student: identity, each component's percentage, total and letter."""
+    """One row per student: identity, email, section, each component's percentage, total, letter."""
     summary = gradebook.summary
     components = gradebook.course.components
-    header = ["Student ID", "First name", "Last name", "Email", *(c.label for c in components)]
+    header = [*_IDENTITY_HEADERS.values(), *_CONTACT_HEADERS.values(), *(c.label for c in components)]
     header += ["Total", "Letter"]
-    identity_columns = ["student_id", "first_name", "last_name", "email"]
+    identity_columns = [*_IDENTITY_HEADERS, *_CONTACT_HEADERS]
     identities = summary[identity_columns].itertuples(index=False, name=None)
     percentages = summary[[c.key for c in components]].to_numpy()
     rows = [
@@ -352,6 +356,10 @@ def write_blackboard_csv(gradebook: Gradebook, column_name: str, *, column_id: s
     columns ``<Name> [Total Pts: <points> Score] |<id>``, so the new-column header is the same
     without the id. Comma-delimited uploads must quote every field. Header:
     ``"Last Name","First Name","Username","Student ID","<column_name> [Total Pts: 100 Score]"``.
+
+    Username is the ``username`` column of the roster import. For a student imported without
+    one it is guessed as the part of the email before the ``@``, which is right only where
+    the LMS logins are the email names: import the roster with usernames to be sure.
     """
     header = f"{column_name} [Total Pts: {LMS_POINTS_POSSIBLE} Score]"
     if column_id is not None:
@@ -373,9 +381,10 @@ def write_canvas_csv(
     Layout, per Canvas's "How do I import grades in the Gradebook?" and its own export: header
     ``Student,ID,SIS User ID,SIS Login ID,Section,<Assignment> (<id>)``, then a read-only
     ``    Points Possible`` row. Canvas matches a row by ID, SIS User ID or SIS Login ID; the
-    platform knows no Canvas IDs, so ID and Section stay blank and the SIS columns carry the
-    student number and username. Without ``assignment_id`` the header is the bare name, and Canvas
-    offers to create that assignment on import.
+    platform knows no Canvas IDs, so ID stays blank and the SIS columns carry the student number
+    and username (the roster's, or the email's local part when the roster has none, as for
+    Blackboard). Section is the roster's section. Without ``assignment_id`` the header is the
+    bare name, and Canvas offers to create that assignment on import.
     """
     header = assignment_name if assignment_id is None else f"{assignment_name} ({assignment_id})"
     students = gradebook.students
@@ -386,7 +395,7 @@ def write_canvas_csv(
             "",
             s.student_id,
             s.username,
-            "",
+            s.section,
             _number(total * LMS_POINTS_POSSIBLE / 100),
         ]
         for s, total in zip(students.itertuples(index=False), totals, strict=True)

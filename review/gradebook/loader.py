@@ -155,15 +155,15 @@ def load_input(course: Course, now: datetime, *, released_only: bool = False,
 
 def _students(course: Course, user_id: Optional[int]) -> list[Student]:
     query = (select(Enrollment.user_id, Enrollment.student_number, User.first_name,
-                    User.last_name, User.email)
+                    User.last_name, User.email, Enrollment.username, Enrollment.section)
              .join(User, User.id == Enrollment.user_id)
              .where(Enrollment.course_id == course.id, Enrollment.role == CourseRole.student)
              .order_by(User.last_name, User.first_name, Enrollment.student_number))
     if user_id is not None:
         query = query.where(Enrollment.user_id == user_id)
     return [Student(user_id=uid, student_id=number or "", first_name=first, last_name=last,
-                    email=email)
-            for uid, number, first, last, email in db.session.execute(query)]
+                    email=email, username=username, section=section)
+            for uid, number, first, last, email, username, section in db.session.execute(query)]
 
 
 def _released_review_ids(course: Course) -> set[int]:

@@ -36,7 +36,8 @@ from review.courses.roster import TableFileError, require_columns
 from review.gradebook.compute import Component
 from review.gradebook.loader import course_info
 
-IGNORED_COLUMNS = frozenset({"first_name", "last_name", "name", "email", "full_name"})
+IGNORED_COLUMNS = frozenset({"first_name", "last_name", "name", "email", "full_name", "section",
+                             "username"})
 ID_COLUMN = "student_id"
 
 

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from models import db, utcnow
 from review.core.errors import DomainError
 from review.core.ids import MAX_ID
-from review.courses.roster import TableFileError, read_table
+from review.courses.roster import TableFileError, read_table, sorted_sections
 from review.gradebook import services
 from review.gradebook.charts import distributions_svg
 from review.gradebook.commands import EXPORT_FORMATS, export_bytes
@@ -58,7 +58,8 @@ def _load(**kwargs: Any) -> Gradebook:
 
 
 def sorted_filtered(gradebook: Gradebook, args: Any) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The summary rows the query string asks for: sort, direction, text and letter filters."""
+    """The summary rows the query string asks for: sort, direction, text, letter and section
+    filters (over the rows already loaded: no query per filter)."""
     summary = gradebook.summary
     sortable = ["student_id", "last_name", "first_name", *gradebook.course.component_keys,
                 "total", "letter"]
@@ -68,6 +69,7 @@ def sorted_filtered(gradebook: Gradebook, args: Any) -> tuple[pd.DataFrame, dict
     direction = "desc" if args.get("dir") == "desc" else "asc"
     q = (args.get("q") or "").strip()
     letter = (args.get("letter") or "").strip()
+    section = (args.get("section") or "").strip()
     rows = summary
     if q:
         needle = q.lower()
@@ -76,9 +78,11 @@ def sorted_filtered(gradebook: Gradebook, args: Any) -> tuple[pd.DataFrame, dict
         rows = rows[text.str.contains(needle, regex=False)]
     if letter:
         rows = rows[rows["letter"] == letter]
+    if section:
+        rows = rows[rows["section"] == section]
     keys = [sort] if sort in ("last_name", "first_name") else [sort, "last_name"]
     rows = rows.sort_values(keys, ascending=direction == "asc", na_position="last", kind="stable")
-    return rows, {"sort": sort, "dir": direction, "q": q, "letter": letter}
+    return rows, {"sort": sort, "dir": direction, "q": q, "letter": letter, "section": section}
 
 
 @bp.get("/c/<course_code>/gradebook")
@@ -92,6 +96,7 @@ def index(course_code: str) -> tuple[str, int] | str:
     letters = [b.letter for b in gradebook.course.boundaries]
     return render_template("gradebook/index.html", course=g.course, gradebook=gradebook,
                            rows=rows, params=params, letters=letters,
+                           sections=sorted_sections(gradebook.summary["section"]),
                            formats=EXPORT_FORMATS)
 
 

@@ -35,6 +35,7 @@ from models import (
     utcnow,
 )
 from review.core.errors import DomainError
+from review.courses.roster import course_sections
 from review.grading import peer as peer_service
 from review.grading import services
 from review.grading.forms import (
@@ -96,7 +97,8 @@ def index(course_code: str) -> str:
         RegradeRequest.course_id == course.id, RegradeRequest.status == "open"))
     return render_template("grading/index.html", course=course, slots=list(by_slot.values()),
                            sessions=sessions, submitted=submitted or 0, graded=graded,
-                           open_regrades=open_regrades or 0, release_form=ReleaseForm())
+                           open_regrades=open_regrades or 0, release_form=ReleaseForm(),
+                           sections=course_sections(course))
 
 
 # ============================================================================ scoring pages
@@ -215,12 +217,20 @@ def adjust(course_code: str, slot_id: int) -> WerkzeugResponse:
                             slot_id=slot_id))
 
 
-def _ungraded_review_ids(course: Any, grader: User) -> tuple[list[int], int]:
-    """Submitted reviews this grader has not scored, oldest session first; and the total."""
-    submitted = list(db.session.scalars(
-        select(Review.id).join(PaperSession, Review.session_id == PaperSession.id)
-        .where(PaperSession.course_id == course.id, Review.status == ReviewStatus.submitted)
-        .order_by(PaperSession.starts_at, Review.id)))
+def _ungraded_review_ids(course: Any, grader: User,
+                         section: str | None = None) -> tuple[list[int], int]:
+    """Submitted reviews this grader has not scored, oldest session first; and the total.
+
+    With ``section``, only reviews written by students of that section.
+    """
+    query = (select(Review.id).join(PaperSession, Review.session_id == PaperSession.id)
+             .where(PaperSession.course_id == course.id, Review.status == ReviewStatus.submitted)
+             .order_by(PaperSession.starts_at, Review.id))
+    if section:
+        query = query.join(Enrollment, (Enrollment.user_id == Review.user_id)
+                           & (Enrollment.course_id == course.id)).where(
+            Enrollment.section == section)
+    submitted = list(db.session.scalars(query))
     mine = set(db.session.scalars(select(Score.review_id).where(
         Score.course_id == course.id, Score.target == ScoreTarget.review,
         Score.grader_id == grader.id)))
@@ -230,24 +240,31 @@ def _ungraded_review_ids(course: Any, grader: User) -> tuple[list[int], int]:
 @bp.get("/c/<course_code>/grading/reviews")
 @course_staff
 def review_queue(course_code: str) -> WerkzeugResponse | str:
-    ungraded, total = _ungraded_review_ids(g.course, current_user)
+    """The next ungraded review; ``?section=`` keeps the queue to one section's students."""
+    section = request.args.get("section") or None
+    ungraded, total = _ungraded_review_ids(g.course, current_user, section)
     if ungraded:
         return redirect(url_for("grading.grade_review", course_code=course_code,
-                                review_id=ungraded[0]))
-    return render_template("grading/queue_done.html", course=g.course, total=total)
+                                review_id=ungraded[0], section=section))
+    return render_template("grading/queue_done.html", course=g.course, total=total,
+                           section=section)
 
 
 @bp.route("/c/<course_code>/grading/reviews/<int:review_id>", methods=["GET", "POST"])
 @course_staff
 def grade_review(course_code: str, review_id: int) -> Any:
     item = _lookup(services.review_item, review_id)
-    ungraded, total = _ungraded_review_ids(g.course, current_user)
-    page = {"title": f"Review queue: review by {item.review.user.full_name}",
+    section = request.args.get("section") or None
+    ungraded, total = _ungraded_review_ids(g.course, current_user, section)
+    queue = "Review queue" + (f" of section {section}" if section else "")
+    page = {"title": f"{queue}: review by {item.review.user.full_name}",
             "template_args": {"review": item.review, "render_markdown": render_markdown,
                               "progress": (total - len(ungraded), total)}}
     return _score_form(item, page, lambda form: (
-        url_for("grading.review_queue", course_code=course_code) if form.save_next.data
-        else url_for("grading.grade_review", course_code=course_code, review_id=review_id)))
+        url_for("grading.review_queue", course_code=course_code, section=section)
+        if form.save_next.data
+        else url_for("grading.grade_review", course_code=course_code, review_id=review_id,
+                     section=section)))
 
 
 # ============================================================================ participation

@@ -21,18 +21,25 @@ cli = AppGroup("groups", help="Student groups: import and inspect.")
 @cli.command("import")
 @click.argument("course_code")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-def import_command(course_code: str, file: str) -> None:
+@click.option("--allow-small", is_flag=True,
+              help="Import groups below the course's minimum size, with a warning for each.")
+def import_command(course_code: str, file: str, allow_small: bool) -> None:
     """Import groups from a CSV or XLSX FILE (columns group, student_id; one row per member).
 
-    Creates missing groups and adds members; a student already in another group is refused.
+    Creates missing groups and adds members; a student already in another group is refused,
+    and so is a group that would end above the course's maximum size or below its minimum
+    (unless --allow-small).
     """
 
     def action() -> Any:
         course = find_course(course_code)
         rows = parse_group_table(read_table(Path(file).read_bytes(), file))
-        return import_groups(course, rows, None)
+        return import_groups(course, rows, None, allow_small=allow_small)
 
-    click.echo(run_action(action).summary())
+    result = run_action(action)
+    click.echo(result.summary())
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}")
 
 
 @cli.command("list")

@@ -1,10 +1,11 @@
 """Forms of the groups pages."""
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, StringField, SubmitField
+from wtforms import BooleanField, HiddenField, IntegerField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from review.core.ids import id_range
+from review.courses.forms import TableUploadForm
 
 
 class GroupNameForm(FlaskForm):
@@ -33,3 +34,7 @@ class MoveStudentForm(FlaskForm):
 class AutoFormApplyForm(FlaskForm):
     fingerprint = HiddenField(validators=[DataRequired()])
     submit = SubmitField("Create these groups")
+
+
+class GroupImportForm(TableUploadForm):
+    allow_small = BooleanField("Allow groups below the minimum size (each is listed as a warning)")

@@ -426,6 +426,8 @@ class GroupImportResult:
     created_groups: list[str] = field(default_factory=list)
     added: int = 0
     unchanged: int = 0
+    # One line per group imported below the course's minimum size (only with allow_small).
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (f"{len(self.created_groups)} new group(s), {self.added} membership(s) added, "
@@ -454,8 +456,14 @@ def parse_group_table(frame: pd.DataFrame) -> list[GroupRow]:
     return rows
 
 
-def import_groups(course: Course, rows: list[GroupRow], actor: Optional[User]) -> GroupImportResult:
-    """All or nothing: every problem is named by row before anything is written."""
+def import_groups(course: Course, rows: list[GroupRow], actor: Optional[User], *,
+                  allow_small: bool = False) -> GroupImportResult:
+    """All or nothing: every problem is named by row before anything is written.
+
+    A group's size is its members after the import (those it has plus those the file adds).
+    Above the course's maximum is always refused; below its minimum is refused unless
+    ``allow_small``, which imports it with a warning line per small group.
+    """
     problems: list[str] = []
     students = {e.student_number: e for e in db.session.scalars(
         select(Enrollment).where(Enrollment.course_id == course.id,
@@ -485,18 +493,27 @@ def import_groups(course: Course, rows: list[GroupRow], actor: Optional[User]) -
                             f"already in group '{existing.name}'; move them out first")
             continue
         planned.setdefault(row.group.lower(), []).append(row)
+    small: list[str] = []
     for key, group_rows in planned.items():
         group = groups.get(key)
         already = {m.user_id for m in group.memberships} if group else set()
         incoming = {students[r.student_id].user_id for r in group_rows}
         total = len(already | incoming)
+        name = group.name if group else group_rows[0].group
+        where = (f"row{'s' if len(group_rows) > 1 else ''} "
+                 f"{', '.join(str(r.row) for r in group_rows)}, column group: group '{name}'")
         if total > course.group_max_size:
-            listed = ", ".join(str(r.row) for r in group_rows)
-            problems.append(f"rows {listed}, column group: group '{group_rows[0].group}' would "
-                            f"have {total} members; the maximum is {course.group_max_size}")
+            problems.append(f"{where} would have {total} members; the maximum is "
+                            f"{course.group_max_size}")
+        elif total < course.group_min_size and not allow_small:
+            problems.append(f"{where} would have {_members(total)}; the minimum is "
+                            f"{course.group_min_size} (allow small groups to import it anyway)")
+        elif total < course.group_min_size:
+            small.append(f"group '{name}' has {_members(total)}, below the minimum of "
+                         f"{course.group_min_size}")
     if problems:
         raise TableFileError(problems)
-    result = GroupImportResult()
+    result = GroupImportResult(warnings=small)
     for key, group_rows in planned.items():
         group = groups.get(key)
         if group is None:
@@ -515,6 +532,10 @@ def import_groups(course: Course, rows: list[GroupRow], actor: Optional[User]) -
                    new={"user_id": user.id, "student_id": row.student_id}, reason=f"row {row.row}")
     db.session.flush()
     return result
+
+
+def _members(count: int) -> str:
+    return f"{count} member{'' if count == 1 else 's'}"
 
 
 # ---------------------------------------------------------------------------- pages

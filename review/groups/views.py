@@ -11,11 +11,10 @@ from werkzeug.wrappers import Response
 from models import db
 from review.accounts.forms import EmptyForm
 from review.core.errors import DomainError
-from review.courses.forms import TableUploadForm
 from review.courses.roster import read_table
 from review.groups import services
-from review.groups.forms import (AutoFormApplyForm, GroupNameForm, JoinForm, MergeForm,
-                                 MoveStudentForm)
+from review.groups.forms import (AutoFormApplyForm, GroupImportForm, GroupNameForm, JoinForm,
+                                 MergeForm, MoveStudentForm)
 from review.permissions import course_member, course_staff, course_student, is_staff
 
 bp = Blueprint("groups", __name__)
@@ -208,16 +207,18 @@ def auto_form(course_code: str) -> str | Response:
 @bp.route("/c/<course_code>/groups/import", methods=["GET", "POST"])
 @course_staff
 def import_page(course_code: str) -> tuple[str, int] | Response:
-    form = TableUploadForm()
+    form = GroupImportForm()
     status = 200
     if form.validate_on_submit():
         upload = form.file.data
 
         def action() -> Any:
             rows = services.parse_group_table(read_table(upload.read(), upload.filename))
-            return services.import_groups(g.course, rows, current_user)
+            return services.import_groups(g.course, rows, current_user,
+                                          allow_small=form.allow_small.data)
 
-        if _act(action, lambda result: f"Groups imported: {result.summary()}"):
+        if _act(action, lambda result: "\n".join(
+                [f"Groups imported: {result.summary()}", *result.warnings])):
             return _groups_page()
         status = 422
     elif form.is_submitted():

@@ -43,15 +43,18 @@ class Matrix:
 
 
 def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
-                  session_id: Optional[int] = None, q: str = "", sort: str = "name") -> Matrix:
+                  session_id: Optional[int] = None, q: str = "", sort: str = "name",
+                  section: Optional[str] = None) -> Matrix:
     """Every student x every session; filters: a state (in the chosen session, or any session),
-    a name/number search; sorts: name, number, most missing, most late."""
+    a name/number search, a section; sorts: name, number, most missing, most late."""
     sessions = sessions_of(course)
     statuses = review_statuses(course, now)
     wanted_state = ReviewState(state) if state in ReviewState._value2member_map_ else None
     needle = q.strip().lower()
     rows = []
     for user, enrollment in students_of(course):
+        if section and enrollment.section != section:
+            continue
         cells = [statuses[(user.id, s.id)] for s in sessions]
         if needle and needle not in f"{user.full_name} {user.email} {enrollment.student_number}".lower():
             continue

@@ -38,6 +38,7 @@ from models import (
 )
 from review.accounts.forms import EmptyForm
 from review.core.errors import DomainError
+from review.courses.roster import course_sections
 from review.permissions import (
     course_instructor,
     course_member,
@@ -320,11 +321,13 @@ def matrix(course_code: str) -> str:
     args = request.args
     matrix = exports.review_matrix(g.course, _now(), state=args.get("state") or None,
                                    session_id=args.get("session", type=int),
-                                   q=args.get("q", ""), sort=args.get("sort", "name"))
+                                   q=args.get("q", ""), sort=args.get("sort", "name"),
+                                   section=args.get("section") or None)
     form = ExcuseForm()
     _excuse_choices(form, matrix.sessions)
     return render_template("reviews/matrix.html", course=g.course, matrix=matrix, form=form,
                            args=args, sorts=exports.SORTS, states=list(ReviewState),
+                           class_sections=course_sections(g.course),
                            session_label=exports.session_label, **_template_helpers())
 
 

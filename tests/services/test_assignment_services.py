@@ -198,6 +198,14 @@ def test_import_stores_rankings_and_unavailable_weeks(app) -> None:
         GroupPreferences("G03", (), frozenset({3, 4})))
 
 
+def test_import_reads_a_semicolon_excel_csv_whose_rankings_are_quoted(app) -> None:
+    course, _ = course_with_groups(3)
+    # Excel in a Turkish locale separates with ';' and quotes the cells that hold one.
+    data = 'group;ranking;unavailable\r\nG01;"4;3";6\r\nG02;5;\r\n'.encode("cp1254")
+    assert services.import_preferences(course, data, "prefs.csv", None).groups == 2
+    assert services.build_problem(course).problem.groups[0].ranking == (4, 3)
+
+
 def test_import_reads_xlsx(app) -> None:
     course, _ = course_with_groups(3)
     buffer = io.BytesIO()

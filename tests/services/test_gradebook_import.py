@@ -56,6 +56,14 @@ def course_with_students(app: Flask):
     return course, staff, numbers
 
 
+def test_a_european_excel_csv_with_decimal_commas_is_imported(course_with_students) -> None:
+    course, staff, (a, b, c) = course_with_students
+    data = f"Student ID;Name;Quiz;Midterm\r\n{a};José Müller;12,5;80\r\n".encode("cp1252")
+    plan = plan_import(course, read_table(data, "grades.csv"))
+    apply_import(course, plan, staff, source="test")
+    assert _grades(course) == {(a, "quiz"): 12.5, (a, "midterm"): 80.0}
+
+
 def test_every_problem_is_reported_by_row_and_nothing_is_saved(course_with_students) -> None:
     course, staff, (a, b, c) = course_with_students
     text = (f"student_id,quiz,midterm\n{a},10,80\n99999,5,5\n{b},ten,50\n{c},25,50\n"

@@ -12,6 +12,7 @@ from models import CourseRole, GradeItem, LateDayEntry, Review, ReviewExcuse, Sl
 from review.gradebook.loader import GradebookUnavailable, load_gradebook
 from tests.factories import (
     course_definition_data,
+    enrollment,
     make_course,
     make_group,
     make_member,
@@ -167,3 +168,14 @@ def test_query_count_does_not_grow_with_the_class(app: Flask) -> None:
         assert len(gradebook.summary) == size
         assert gradebook.summary["reviews"].tolist() == pytest.approx([75.0] * size)
     assert counts[0] == counts[1]
+
+
+def test_the_roster_section_and_username_reach_the_gradebook(app: Flask) -> None:
+    course = make_course()
+    named = make_member(course, CourseRole.student, email="ayse.cetin@example.edu")
+    guessed = make_member(course, CourseRole.student, email="ekurt20@example.edu")
+    enrollment(course, named).section, enrollment(course, named).username = "S1", "acetin"
+    db.session.flush()
+    students = load_gradebook(course, NOW).students
+    assert students.loc[named.id, ["section", "username"]].tolist() == ["S1", "acetin"]
+    assert students.loc[guessed.id, ["section", "username"]].tolist() == ["", "ekurt20"]

@@ -183,9 +183,9 @@ def test_import_creates_groups_and_memberships(course) -> None:
     number = {u.id: str(10000 + u.id) for u in (a, b, c)}
     rows = services.parse_group_table(frame(
         f"group,student_id\nAlpha,{number[a.id]}\nAlpha,{number[b.id]}\nBeta,{number[c.id]}\n"))
-    result = services.import_groups(course, rows, None)
+    result = services.import_groups(course, rows, None, allow_small=True)
     assert result.created_groups == ["Alpha", "Beta"] and result.added == 3
-    again = services.import_groups(course, rows, None)
+    again = services.import_groups(course, rows, None, allow_small=True)
     assert again.added == 0 and again.unchanged == 3
 
 
@@ -202,7 +202,8 @@ def test_import_names_every_bad_row(course) -> None:
     # make Gamma too big: four members with an existing one
     gamma = make_group(course, [make_member(course)], name="Gamma")
     with pytest.raises(TableFileError) as error:
-        services.import_groups(course, services.parse_group_table(frame(text)), None)
+        services.import_groups(course, services.parse_group_table(frame(text)), None,
+                               allow_small=True)
     problems = "\n".join(error.value.problems)
     assert "row 3, column student_id: no student with id '99999'" in problems
     assert "row 4, column student_id" in problems and "row 2" in problems
@@ -224,7 +225,7 @@ def test_import_reads_xlsx(course) -> None:
     pd.DataFrame({"group": ["X"], "student_id": [str(10000 + a.id)]}).to_excel(
         buffer, index=False, engine="openpyxl")
     rows = services.parse_group_table(read_table(buffer.getvalue(), "g.xlsx"))
-    assert services.import_groups(course, rows, None).added == 1
+    assert services.import_groups(course, rows, None, allow_small=True).added == 1
 
 
 def test_cli_import(app, runner, tmp_path) -> None:
@@ -240,6 +241,69 @@ def test_cli_import(app, runner, tmp_path) -> None:
     bad.write_text("group,student_id\nTeam,424242\n")
     result = runner.invoke(args=["groups", "import", "cli-course", str(bad)])
     assert result.exit_code == 1 and "row 2, column student_id" in result.output
+
+
+def sized_course(code: str, min_size: int, max_size: int):
+    course = make_course(code, groups={"min_size": min_size, "max_size": max_size})
+    students = [make_member(course) for _ in range(6)]
+    db.session.commit()
+    return course, [str(10000 + s.id) for s in students]
+
+
+def test_import_refuses_a_group_below_the_minimum_naming_it_and_its_size(app) -> None:
+    course, ids = sized_course("min-three", 3, 4)
+    text = (f"group,student_id\nFull,{ids[0]}\nFull,{ids[1]}\nFull,{ids[2]}\n"
+            f"Pair,{ids[3]}\nPair,{ids[4]}\n")
+    with pytest.raises(TableFileError) as error:
+        services.import_groups(course, services.parse_group_table(frame(text)), None)
+    assert error.value.problems == [
+        "rows 5, 6, column group: group 'Pair' would have 2 members; the minimum is 3 "
+        "(allow small groups to import it anyway)"]
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Group)) == 0
+
+
+def test_import_counts_the_members_a_group_already_has_towards_the_minimum(app) -> None:
+    course, ids = sized_course("min-three-b", 3, 4)
+    existing = make_group(course, [], name="Pair")
+    services.import_groups(course, services.parse_group_table(frame(
+        f"group,student_id\nPair,{ids[0]}\nPair,{ids[1]}\nPair,{ids[2]}\n")), None)
+    db.session.commit()
+    # One more member for a group of three: the file alone lists one, the group has four.
+    result = services.import_groups(course, services.parse_group_table(frame(
+        f"group,student_id\nPair,{ids[3]}\n")), None)
+    assert result.added == 1 and size(existing) == 4 and result.warnings == []
+
+
+def test_import_with_allow_small_imports_the_group_and_warns_for_each(app) -> None:
+    course, ids = sized_course("min-three-c", 3, 4)
+    text = f"group,student_id\nPair,{ids[0]}\nPair,{ids[1]}\nSolo,{ids[2]}\n"
+    result = services.import_groups(course, services.parse_group_table(frame(text)), None,
+                                    allow_small=True)
+    assert result.added == 3
+    assert result.warnings == ["group 'Pair' has 2 members, below the minimum of 3",
+                               "group 'Solo' has 1 member, below the minimum of 3"]
+
+
+def test_import_refuses_a_group_above_the_maximum_even_with_allow_small(app) -> None:
+    course, ids = sized_course("max-four", 1, 4)
+    text = "group,student_id\n" + "".join(f"Big,{number}\n" for number in ids[:5])
+    with pytest.raises(TableFileError, match="group 'Big' would have 5 members; the maximum is 4"):
+        services.import_groups(course, services.parse_group_table(frame(text)), None,
+                               allow_small=True)
+
+
+def test_cli_import_refuses_small_groups_unless_allowed(app, runner, tmp_path) -> None:
+    course, ids = sized_course("cli-min", 3, 4)
+    path = tmp_path / "groups.csv"
+    path.write_text(f"group;student_id\nPair;{ids[0]}\nPair;{ids[1]}\n", encoding="cp1254")
+    result = runner.invoke(args=["groups", "import", "cli-min", str(path)])
+    assert result.exit_code == 1 and "group 'Pair' would have 2 members" in result.output
+    assert db.session.scalar(select(func.count()).select_from(Group)) == 0
+    result = runner.invoke(args=["groups", "import", "cli-min", str(path), "--allow-small"])
+    assert result.exit_code == 0, result.output
+    assert "1 new group(s), 2 membership(s) added" in result.output
+    assert "warning: group 'Pair' has 2 members, below the minimum of 3" in result.output
 
 
 def test_cli_list(app, runner) -> None:

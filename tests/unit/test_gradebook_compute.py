@@ -295,6 +295,7 @@ def test_summary_has_identity_components_total_and_letter_in_roster_order() -> N
         "first_name",
         "last_name",
         "email",
+        "section",
         *(c.key for c in COMP541_COMPONENTS),
         "total",
         "letter",

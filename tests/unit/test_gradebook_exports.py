@@ -136,6 +136,7 @@ def test_summary_lists_identity_component_percentages_formulas_and_platform_valu
         "First name",
         "Last name",
         "Email",
+        "Section",
         *("'" + c.label if c.key == "midterm" else c.label for c in COMPONENTS),
         "Total",
         "Letter",
@@ -152,13 +153,13 @@ def test_summary_total_is_a_live_formula_over_the_weights_sheet(book: openpyxl.W
     assert len(totals) == 11
     for row, formula in enumerate(totals, start=2):
         assert isinstance(formula, str)
-        assert formula.startswith(f"=(E{row}*Weights!$C$2+")
+        assert formula.startswith(f"=(F{row}*Weights!$C$2+")
         assert formula.endswith(f"/SUM(Weights!$C$2:$C${len(COMPONENTS) + 1})")
         assert formula.count("Weights!$C$") == len(COMPONENTS) + 1
 
 
 def test_summary_letter_is_an_approximate_lookup_on_the_boundaries_sheet(book: openpyxl.Workbook) -> None:
-    total_column = "L"  # 4 identity columns and 7 components (E-K), then Total
+    total_column = "M"  # 5 identity columns and 7 components (F-L), then Total
     letters = column(book["Summary"], "Letter")
     for row, formula in enumerate(letters, start=2):
         assert formula == f"=VLOOKUP(ROUND({total_column}{row},6),'Grade boundaries'!$A$2:$B$12,2,TRUE)"
@@ -192,10 +193,10 @@ def test_labels_equal_to_fixed_headers_do_not_displace_columns() -> None:
     )
     book = openpyxl.load_workbook(io.BytesIO(write_workbook(gradebook)))
     summary = book["Summary"]
-    assert header(summary)[4:8] == ["Total", "Letter", "Total", "Letter"]  # two labels, then the formulas
-    assert [summary["E2"].value, summary["F2"].value] == [50.0, 80.0]
-    assert summary["G2"].value == "=(E2*Weights!$C$2+F2*Weights!$C$3)/SUM(Weights!$C$2:$C$3)"
-    assert summary["I2"].value == pytest.approx(62.0)
+    assert header(summary)[5:9] == ["Total", "Letter", "Total", "Letter"]  # two labels, then the formulas
+    assert [summary["F2"].value, summary["G2"].value] == [50.0, 80.0]
+    assert summary["H2"].value == "=(F2*Weights!$C$2+G2*Weights!$C$3)/SUM(Weights!$C$2:$C$3)"
+    assert summary["J2"].value == pytest.approx(62.0)
     row = [cell.value for cell in book["Presentations"][2]]
     assert header(book["Presentations"])[3:9] == ["Week", "Group", "Paper", "Role", "Week", "Total"]
     assert row[3] == 5 and row[7:10] == [3.0, 2.0, 7.0]
@@ -228,8 +229,8 @@ def test_every_sheet_has_a_frozen_header_an_autofilter_and_sized_columns(
 
 def test_percentages_are_shown_with_one_decimal(book: openpyxl.Workbook) -> None:
     summary = book["Summary"]
-    assert summary["E2"].number_format == "0.0"
-    assert summary["L2"].number_format == "0.0"  # the formula total
+    assert summary["F2"].number_format == "0.0"
+    assert summary["M2"].number_format == "0.0"  # the formula total
     assert book["Reviews"]["D2"].number_format == "0.0"
 
 
@@ -239,8 +240,8 @@ def highlight_rules(sheet: Worksheet) -> dict[str, list[Rule]]:
 
 def test_blank_components_and_missing_reviews_are_highlighted(book: openpyxl.Workbook) -> None:
     summary_rules = highlight_rules(book["Summary"])
-    assert set(summary_rules) == {f"{c}2:{c}12" for c in "EFGHIJK"}
-    assert [rule.formula for rule in summary_rules["E2:E12"]] == [["ISBLANK(E2)"]]
+    assert set(summary_rules) == {f"{c}2:{c}12" for c in "FGHIJKL"}
+    assert [rule.formula for rule in summary_rules["F2:F12"]] == [["ISBLANK(F2)"]]
     review_rules = highlight_rules(book["Reviews"])
     assert set(review_rules) == {"E2:E12", "G2:G12", "I2:I12", "K2:K12"}
     assert 'LEFT(E2,7)="missing"' in review_rules["E2:E12"][0].formula[0]
@@ -268,7 +269,7 @@ def test_user_text_never_becomes_a_formula_in_the_workbook(book: openpyxl.Workbo
     ]
     summary_columns = {c for title, coordinate in formulas for c in [re.sub(r"\d", "", coordinate)]}
     assert {title for title, _ in formulas} == {"Summary"}
-    assert summary_columns == {"L", "M"}  # Total and Letter, written by the exporter
+    assert summary_columns == {"M", "N"}  # Total and Letter, written by the exporter
     texts = [
         cell
         for sheet in book
@@ -314,6 +315,7 @@ def test_summary_csv_starts_with_a_bom_and_has_one_row_per_student(gradebook: Gr
         "First name",
         "Last name",
         "Email",
+        "Section",
         *("'" + c.label if c.key == "midterm" else c.label for c in COMPONENTS),
         "Total",
         "Letter",
@@ -322,7 +324,7 @@ def test_summary_csv_starts_with_a_bom_and_has_one_row_per_student(gradebook: Gr
     assert rows[1][:3] == ["80000", "Ayşe", "Çetin"]
     assert [float(r[-2]) for r in rows[1:]] == pytest.approx(gradebook.summary["total"].tolist(), abs=0.005)
     assert [r[-1] for r in rows[1:]] == gradebook.summary["letter"].tolist()
-    assert rows[-1][4:8] == ["", "", "", ""]  # blank external components stay blank, not 0
+    assert rows[-1][5:9] == ["", "", "", ""]  # blank external components stay blank, not 0
 
 
 @pytest.mark.parametrize(
@@ -368,6 +370,40 @@ def test_canvas_csv_follows_the_gradebook_import_layout(gradebook: Gradebook) ->
 
 def test_canvas_header_without_an_id_is_the_bare_assignment_name(gradebook: Gradebook) -> None:
     assert rows_of(write_canvas_csv(gradebook, "Course total"))[0][-1] == "Course total"
+
+
+# --- Sections and LMS usernames from the roster ------------------------------------------------
+
+
+def sectioned_gradebook() -> Gradebook:
+    students = [
+        Student(1, "81050", "Ayşe", "Çetin", "a.cetin@example.edu", username="acetin", section="Şube 1"),
+        # No username on the roster: the LMS exports fall back to the email's local part.
+        Student(2, "82491", "Emre", "Kurt", "ekurt20@example.edu", section="=S2"),
+        Student(3, "84542", "Zeynep", "Güneş", "zg@example.edu"),
+    ]
+    return compute_gradebook(
+        GradebookInput(CourseInfo("C", "T", COMPONENTS, BOUNDARIES), students, make_sessions(1))
+    )
+
+
+def test_blackboard_matches_on_the_roster_username_and_guesses_only_without_one() -> None:
+    rows = rows_of(write_blackboard_csv(sectioned_gradebook(), "Course Total"))
+    assert [row[2] for row in rows[1:]] == ["acetin", "ekurt20", "zg"]
+
+
+def test_canvas_carries_the_roster_section_and_username() -> None:
+    rows = rows_of(write_canvas_csv(sectioned_gradebook(), "Course total"))
+    assert [row[3:5] for row in rows[2:]] == [["acetin", "Şube 1"], ["ekurt20", "'=S2"], ["zg", ""]]
+
+
+def test_summary_csv_and_workbook_carry_the_section() -> None:
+    gradebook = sectioned_gradebook()
+    rows = rows_of(write_summary_csv(gradebook))
+    assert [row[4] for row in rows] == ["Section", "Şube 1", "'=S2", ""]
+    summary = openpyxl.load_workbook(io.BytesIO(write_workbook(gradebook)))["Summary"]
+    assert column(summary, "Section") == ["Şube 1", "'=S2", None]
+    assert summary["F2"].value is None and str(summary["M2"].value).startswith("=(F2*Weights!")
 
 
 # --- LibreOffice recalculation ---------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from models import CourseRole, db
+import io
+
+from models import CourseRole, Enrollment, db
 from tests.factories import make_course, make_group, make_member
 from tests.querycount import count_queries
 
@@ -41,3 +43,35 @@ def test_a_student_sees_their_group_and_its_slots_highlighted(client, login) -> 
     page = client.get(f"/c/{course.code}/").get_data(as_text=True)
     assert "Your group: <strong>Team Adam</strong>" in page
     assert 'class="mine"' in page and page.count('class="mine"') == 1
+
+
+def test_the_roster_page_imports_a_turkish_excel_csv_and_shows_section_and_username(
+        client, login) -> None:
+    course = make_course()
+    instructor = make_member(course, CourseRole.instructor)
+    db.session.commit()
+    login(instructor)
+    data = ("Student ID;First Name;Last Name;Email;Section;Username\r\n"
+            "81050;Çağrı;Işık;cisik@example.edu;Şube 2;cisik\r\n").encode("cp1254")
+    response = client.post(f"/c/{course.code}/roster",
+                           data={"file": (io.BytesIO(data), "roster.csv")},
+                           content_type="multipart/form-data", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Roster imported: 1 new account(s)" in page
+    assert "Çağrı" in page and "<td>Şube 2</td><td>cisik</td>" in page
+
+
+def test_the_roster_page_names_a_bad_row_and_keeps_the_stored_students(client, login) -> None:
+    course = make_course()
+    instructor = make_member(course, CourseRole.instructor)
+    make_member(course, first_name="Kept")
+    db.session.commit()
+    login(instructor)
+    data = b"student_id;first_name;last_name;email\n1;A;B;a@example.edu\n2;C;D;c@x.edu;oops\n"
+    response = client.post(f"/c/{course.code}/roster",
+                           data={"file": (io.BytesIO(data), "roster.csv")},
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "row 3: 5 values but the header has 4 columns (extra value &#39;oops&#39;)" in page
+    assert "Kept" in page and db.session.query(Enrollment).count() == 2

@@ -13,7 +13,9 @@ from openpyxl import load_workbook
 from sqlalchemy import event, select
 
 from models import AuditEntry, CourseRole, GradeItem, Slot, db
+from tests.querycount import count_queries
 from tests.factories import (
+    enrollment,
     make_course,
     make_group,
     make_member,
@@ -124,6 +126,24 @@ def test_sort_and_filter_without_javascript(client: FlaskClient, login, setup) -
     assert list(_page_totals(html)) == [students[1].id]
     html = client.get("/c/course-a/gradebook?sort=nonsense&letter=A").get_data(as_text=True)
     assert _page_totals(html) == {} and "No student matches." in html
+
+
+def test_filter_by_section_shows_the_column_and_keeps_queries_flat(
+        client: FlaskClient, login, setup) -> None:
+    course, students = setup["course"], setup["students"]
+    enrollment(course, students[0]).section = "Şube 1"
+    enrollment(course, students[2]).section = "Şube 1"
+    enrollment(course, students[1]).section = "Şube 2"
+    db.session.commit()
+    login(setup["teacher"])
+    with count_queries() as everyone:
+        html = client.get("/c/course-a/gradebook").get_data(as_text=True)
+    assert "<th>Section</th>" in html and '<option value="Şube 2">Şube 2</option>' in html
+    with count_queries() as one_section:
+        html = client.get("/c/course-a/gradebook?section=Şube 1&sort=midterm").get_data(as_text=True)
+    assert set(_page_totals(html)) == {students[0].id, students[2].id}
+    assert '<option value="Şube 1" selected>' in html and "2 of 3 students" in html
+    assert one_section.count == everyone.count
 
 
 def test_charts_are_svg(client: FlaskClient, login, setup) -> None:

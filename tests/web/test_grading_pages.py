@@ -11,7 +11,8 @@ from sqlalchemy import event, select
 
 from models import CourseRole, PeerRating, RegradeRequest, Score, db, utcnow
 from review.grading import services
-from tests.factories import hold_slot, make_course, make_group, make_member, make_submitted_review
+from tests.factories import (enrollment, hold_slot, make_course, make_group, make_member,
+                             make_submitted_review)
 
 
 @pytest.fixture
@@ -108,6 +109,26 @@ def test_review_queue_save_and_next(app: Flask, client: FlaskClient, login, worl
     response = client.get(response.headers["Location"])
     assert response.headers["Location"].endswith(f"/grading/reviews/{second.id}")
     assert "1 of 2 graded" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_review_queue_of_one_section(app: Flask, client: FlaskClient, login, world: dict) -> None:
+    course = world["course"]
+    second = make_submitted_review(course, world["a"], 4)
+    enrollment(course, world["c"]).section = "S1"
+    enrollment(course, world["a"]).section = "S2"
+    db.session.commit()
+    login(world["ta"])
+    overview = client.get("/c/web-a/grading").get_data(as_text=True)
+    assert 'name="section"' in overview and '<option value="S2">S2</option>' in overview
+    response = client.get("/c/web-a/grading/reviews?section=S2")
+    assert response.headers["Location"].endswith(f"/grading/reviews/{second.id}?section=S2")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "0 of 1 graded" in page and "section S2" in page
+    response = client.post(f"/c/web-a/grading/reviews/{second.id}?section=S2",
+                           data={**full(app, "review"), "version": "0", "save_next": "1"})
+    assert response.headers["Location"].endswith("/grading/reviews?section=S2")
+    done = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "All 1 submitted reviews of section S2 are graded by you" in done
 
 
 def test_students_see_only_their_released_feedback(app: Flask, client: FlaskClient, login,

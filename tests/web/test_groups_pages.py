@@ -104,6 +104,25 @@ def test_import_page_reports_rows(client, login, setup) -> None:
     assert "1 new group(s), 2 membership(s) added" in response.get_data(as_text=True)
 
 
+def test_import_page_refuses_a_small_group_unless_the_box_is_ticked(client, login, setup) -> None:
+    course, s = setup["course"], setup["students"]
+    login(setup["instructor"])
+    data = f"group;student_id\nSolo;{10000 + s[0].id}\n".encode("cp1254")
+    response = client.post(f"/c/{course.code}/groups/import",
+                           data={"file": (io.BytesIO(data), "groups.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422 and group_count() == 0
+    assert ("row 2, column group: group &#39;Solo&#39; would have 1 member; the minimum is 2"
+            in response.get_data(as_text=True))
+    response = client.post(f"/c/{course.code}/groups/import",
+                           data={"file": (io.BytesIO(data), "groups.csv"), "allow_small": "y"},
+                           content_type="multipart/form-data", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "1 new group(s), 1 membership(s) added" in page
+    assert "group &#39;Solo&#39; has 1 member, below the minimum of 2" in page
+    assert group_count() == 1
+
+
 def test_staff_merge_move_dissolve_through_the_page(client, login, setup) -> None:
     course, s = setup["course"], setup["students"]
     one, two = make_group(course, [s[0]], name="One"), make_group(course, [s[1]], name="Two")

@@ -15,7 +15,7 @@ from sqlalchemy import event, select
 from models import CourseRole, ParticipationRecord, Review, ReviewVersion, Slot, db
 from review.reviews import services
 from review.reviews.services import ReviewContent
-from tests.factories import make_course, make_group, make_member
+from tests.factories import enrollment, make_course, make_group, make_member
 
 FORM = {
     "summary": "We study **sparse** attention with $O(n)$ memory.",
@@ -294,6 +294,19 @@ def test_matrix_filters_sort_and_downloads(client, login, world, monkeypatch) ->
     assert book.sheetnames == ["Matrix", "Reviews"]
     values = [c.value for row in book["Reviews"].iter_rows() for c in row]
     assert "'=1+1" in values
+
+
+def test_matrix_filters_by_section_without_more_queries(client, login, world) -> None:
+    enrollment(world["course"], world["student"]).section = "S1"
+    enrollment(world["course"], world["classmate"]).section = "S2"
+    db.session.commit()
+    login(world["ta"])
+    everyone = _queries(client, "/c/rev-web/reviews/matrix")
+    page = client.get("/c/rev-web/reviews/matrix?section=S2").get_data(as_text=True)
+    assert '<option value="S2" selected>S2</option>' in page
+    table = page.split('id="matrix"', 1)[1].split("</table>", 1)[0]
+    assert world["classmate"].last_name in table and world["student"].last_name not in table
+    assert _queries(client, "/c/rev-web/reviews/matrix?section=S2") == everyone
 
 
 def test_excuse_from_the_matrix(client, login, world) -> None:
