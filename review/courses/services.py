@@ -19,6 +19,7 @@ from models import (Course, CourseRole, Enrollment, Paper, PaperSession, Present
 from review.core.errors import DomainError
 from review.core.timeutil import local_to_utc
 from review.courses.definition import CourseDefinition
+from review.courses.staff import sync_file_staff
 from review.reviews.policy import default_deadline
 
 
@@ -33,7 +34,7 @@ class CourseChanges:
 
     def summary(self, code: str) -> str:
         if self.created:
-            return f"Created course {code}."
+            return f"Created course {code}." + "".join(f" {line}." for line in self.changed)
         if not self.changed:
             return f"Course {code} is already up to date; nothing changed."
         return f"Updated course {code}: " + "; ".join(self.changed) + "."
@@ -88,6 +89,7 @@ def apply_course_definition(
     db.session.flush()
     if changes.created:
         changes.changed = []
+    changes.changed += sync_file_staff(course, definition)
     return course, changes
 
 
