@@ -45,6 +45,12 @@ class StaffAdded:
         return f"{who} is now {role} of {course.code}{account}."
 
 
+def staff_mail_reason(course: Course, role: CourseRole) -> str:
+    """The line of a set-password mail that says why the account exists."""
+    title = "an instructor" if role == CourseRole.instructor else "a TA"
+    return f"You are now {title} of {course.title} ({course.term})."
+
+
 def clean_email(email: str) -> str:
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
@@ -182,3 +188,12 @@ def sync_file_staff(course: Course, definition: CourseDefinition) -> list[str]:
             f"The file would leave {course.code} without an instructor; list at least one "
             "person with role: instructor under staff:, or add one with `flask staff add`.")
     return lines
+
+
+def members_without_password(course: Course, user_ids: list[int]) -> list[User]:
+    """Those of ``user_ids`` who belong to the course and have not set a password yet."""
+    return list(db.session.scalars(
+        select(User).join(Enrollment)
+        .where(Enrollment.course_id == course.id, User.id.in_(user_ids),
+               User.password_hash.is_(None))
+        .order_by(User.last_name, User.first_name)))

@@ -17,6 +17,7 @@ from review.groups import services
 from review.groups.forms import (AutoFormApplyForm, GroupNameForm, JoinForm, MergeForm,
                                  MoveStudentForm)
 from review.permissions import course_member, course_staff, course_student, is_staff
+from review.permissions import course_staff_can
 
 bp = Blueprint("groups", __name__)
 
@@ -115,7 +116,7 @@ def leave(course_code: str) -> Response:
 
 
 @bp.post("/c/<course_code>/groups/lock")
-@course_staff
+@course_staff_can("manage_groups")
 def lock(course_code: str) -> Response:
     locked = request.form.get("locked") == "1"
     if _form_or_flash(EmptyForm()):
@@ -126,7 +127,7 @@ def lock(course_code: str) -> Response:
 
 
 @bp.post("/c/<course_code>/groups/new")
-@course_staff
+@course_staff_can("manage_groups")
 def staff_create(course_code: str) -> Response:
     form = GroupNameForm()
     if _form_or_flash(form):
@@ -143,7 +144,7 @@ def _group_or_404(group_id: int) -> Any:
 
 
 @bp.post("/c/<course_code>/groups/<int:group_id>/rename")
-@course_staff
+@course_staff_can("manage_groups")
 def rename(course_code: str, group_id: int) -> Response:
     group = _group_or_404(group_id)
     form = GroupNameForm()
@@ -154,7 +155,7 @@ def rename(course_code: str, group_id: int) -> Response:
 
 
 @bp.post("/c/<course_code>/groups/<int:group_id>/dissolve")
-@course_staff
+@course_staff_can("dissolve_groups")
 def dissolve(course_code: str, group_id: int) -> Response:
     group = _group_or_404(group_id)
     name = group.name
@@ -165,7 +166,7 @@ def dissolve(course_code: str, group_id: int) -> Response:
 
 
 @bp.post("/c/<course_code>/groups/merge")
-@course_staff
+@course_staff_can("dissolve_groups")
 def merge(course_code: str) -> Response:
     form = MergeForm()
     if _form_or_flash(form):
@@ -177,7 +178,7 @@ def merge(course_code: str) -> Response:
 
 
 @bp.post("/c/<course_code>/groups/move")
-@course_staff
+@course_staff_can("manage_groups")
 def move(course_code: str) -> Response:
     form = MoveStudentForm()
     if _form_or_flash(form):
@@ -191,7 +192,7 @@ def move(course_code: str) -> Response:
 
 
 @bp.route("/c/<course_code>/groups/auto", methods=["GET", "POST"])
-@course_staff
+@course_staff_can("manage_groups")
 def auto_form(course_code: str) -> str | Response:
     """Preview first; the apply button carries a fingerprint so a stale preview saves nothing."""
     form = AutoFormApplyForm()
@@ -206,7 +207,7 @@ def auto_form(course_code: str) -> str | Response:
 
 
 @bp.route("/c/<course_code>/groups/import", methods=["GET", "POST"])
-@course_staff
+@course_staff_can("manage_groups")
 def import_page(course_code: str) -> tuple[str, int] | Response:
     form = TableUploadForm()
     status = 200

@@ -269,6 +269,8 @@ ROLE_OK = {
     "course_student": {CourseRole.student},
     "course_staff": {CourseRole.instructor, CourseRole.ta},
     "course_instructor": {CourseRole.instructor},
+    # TAs only for what the course's ta_can lists; these courses list nothing.
+    "course_staff_can": {CourseRole.instructor},
 }
 
 
