@@ -52,7 +52,7 @@ def all_courses() -> list[CourseOverview]:
                                                               Course.code)))
     students = dict(db.session.execute(
         select(Enrollment.course_id, func.count()).where(Enrollment.role == CourseRole.student)
-        .group_by(Enrollment.course_id)).tuples())
+        .group_by(Enrollment.course_id)).tuples().all())
     instructors: dict[int, list[User]] = {}
     for course_id, user in db.session.execute(
             select(Enrollment.course_id, User).join(User)
