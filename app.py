@@ -209,7 +209,9 @@ def _register_template_helpers(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from review.accounts.views import bp as accounts_bp
+    from review.admin.views import bp as admin_bp
     from review.assignment.views import bp as assignment_bp
+    from review.courses.staff_views import bp as staff_bp
     from review.courses.views import bp as courses_bp
     from review.gradebook.views import bp as gradebook_bp
     from review.grading.views import bp as grading_bp
@@ -218,7 +220,7 @@ def _register_blueprints(app: Flask) -> None:
     from review.signup.views import bp as signup_bp
 
     for blueprint in (accounts_bp, courses_bp, groups_bp, signup_bp, assignment_bp, reviews_bp,
-                      grading_bp, gradebook_bp):
+                      grading_bp, gradebook_bp, staff_bp, admin_bp):
         app.register_blueprint(blueprint)
 
 

@@ -105,6 +105,8 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(64), default=new_token)
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set at each sign-in, so instructors can see which staff have started using the site.
+    last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     enrollments: Mapped[list["Enrollment"]] = relationship(back_populates="user")
 
@@ -205,6 +207,9 @@ class Enrollment(db.Model):
     section: Mapped[Optional[str]] = mapped_column(String(32))
     username: Mapped[Optional[str]] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Staff listed under ``staff:`` in the course file; a re-import removes only these, never
+    # staff added by hand.
+    from_course_file: Mapped[bool] = mapped_column(default=False)
 
     course: Mapped[Course] = relationship(back_populates="enrollments")
     user: Mapped[User] = relationship(back_populates="enrollments")

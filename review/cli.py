@@ -6,7 +6,6 @@ input, and prints what it did.
 
 from __future__ import annotations
 
-import csv
 import os
 from datetime import date
 from pathlib import Path
@@ -16,16 +15,21 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from models import utcnow
+from models import Course, CourseRole, utcnow
 from review.assignment.commands import cli as assign_cli
 from review.core.commands import run_action
 from review.core.timeutil import today_in
 from review.courses.definition import load_course_file
 from review.courses.activity import seed_activity
 from review.courses.demo import remembered_demo_password, seed_demo
-from review.courses.links import LINK_FIELDS, issue_links, mail_links
+from review.courses.links import (NO_BASE_URL, issue_links, link_base_url, mail_links,
+                                  write_links_csv)
 from review.courses.roster import import_roster, parse_roster, read_table, students_without_password
 from review.courses.services import apply_course_definition, find_course
+from review.courses.staff import add_staff, remove_staff, staff_mail_reason, staff_of
+from review.accounts.services import find_user_by_email
+from review.admin.services import ADMIN_MAIL_REASON, make_admin
+from review.core.errors import DomainError
 from review.gradebook.commands import gradebook_cli, grades_cli
 from review.grading.commands import cli as rubrics_cli
 from review.groups.commands import cli as groups_cli
@@ -35,6 +39,12 @@ from review.reviews.commands import cli as reviews_cli
 course_cli = AppGroup("course", help="Create and update courses from their YAML files.")
 roster_cli = AppGroup("roster", help="Import the student roster and hand out sign-in links.")
 demo_cli = AppGroup("demo", help="The demo course (COMP541 Deep Learning, Fall 2023).")
+staff_cli = AppGroup("staff", help="A course's instructors and TAs.")
+admin_cli = AppGroup("admin", help="Site administrators (they create courses on the site).")
+
+BASE_URL_OPTION = click.option(
+    "--base-url", help="The site's public address for links, e.g. https://review.example.edu "
+                       "(default: FLASK_PUBLIC_BASE_URL).")
 
 
 @course_cli.command("import")
@@ -57,50 +67,75 @@ def course_import(file: str, allow_delete: bool) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--links-out", type=click.Path(dir_okay=False),
               help="Write the new students' one-time set-password links to this CSV.")
-def roster_import(course_code: str, file: str, links_out: Optional[str]) -> None:
+@BASE_URL_OPTION
+def roster_import(course_code: str, file: str, links_out: Optional[str],
+                  base_url: Optional[str]) -> None:
     """Import students from a CSV or XLSX FILE (student_id, first_name, last_name, email)."""
+    wanted = bool(links_out) or mail_configured()
+    base = require_base_url(base_url) if wanted else None
 
     def action() -> Any:
         course = find_course(course_code)
         rows = parse_roster(read_table(Path(file).read_bytes(), file))
         result = import_roster(course, rows)
-        wanted = bool(links_out) or mail_configured()
-        return course, result, issue_links(result.created) if wanted else []
+        return course, result, issue_links(result.created, base) if wanted else []
 
     course, result, links = run_action(action)
     click.echo(result.summary())
     for line in result.updated:
         click.echo(f"  updated {line}")
-    if links_out:
-        write_links_csv(Path(links_out), links)
-        click.echo(f"Wrote {len(links)} set-password link(s) to {links_out}.")
-    if links and mail_configured():
-        click.echo(f"Mailed {mail_links(course, links)} set-password link(s).")
+    hand_over_links(course, links, links_out, mail_if_configured=True)
 
 
 @roster_cli.command("links")
 @click.argument("course_code")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="CSV file to write (email, name, link, expires).")
-def roster_links(course_code: str, out: str) -> None:
+@BASE_URL_OPTION
+def roster_links(course_code: str, out: str, base_url: Optional[str]) -> None:
     """New one-time set-password links for every student who has not set a password yet."""
+    base = require_base_url(base_url)
 
     def action() -> list[dict[str, str]]:
         course = find_course(course_code)
-        return issue_links([user for _, user in students_without_password(course)])
+        return issue_links([user for _, user in students_without_password(course)], base)
 
     links = run_action(action)
-    write_links_csv(Path(out), links)
+    save_links_csv(Path(out), links)
     click.echo(f"Wrote {len(links)} set-password link(s) to {out}; earlier unused links "
                "of those students no longer work.")
 
 
-def write_links_csv(path: Path, links: list[dict[str, str]]) -> None:
+def require_base_url(explicit: Optional[str]) -> str:
+    """The links' public address, or stop before anything is written."""
+    base = link_base_url(explicit)
+    if base is None:
+        raise click.ClickException(NO_BASE_URL)
+    return base
 
+
+def save_links_csv(path: Path, links: list[dict[str, str]]) -> None:
     with path.open("w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.DictWriter(handle, fieldnames=LINK_FIELDS)
-        writer.writeheader()
-        writer.writerows(links)
+        write_links_csv(handle, links)
+
+
+def hand_over_links(course: Optional[Course], links: list[dict[str, str]],
+                    links_out: Optional[str], *, mail_if_configured: bool,
+                    why: Optional[str] = None, print_otherwise: bool = False) -> None:
+    """Write the links to --links-out, mail them, or (for one person) print them."""
+    if links_out:
+        save_links_csv(Path(links_out), links)
+        click.echo(f"Wrote {len(links)} set-password link(s) to {links_out}.")
+    if links and mail_if_configured and mail_configured():
+        report = mail_links(course, links, why=why)
+        click.echo(report.summary())
+        if report.failed and not links_out:
+            for link in report.failed_links:
+                click.echo(f"  link for {link['email']}: {link['link']}")
+    elif links and print_otherwise and not links_out:
+        for link in links:
+            click.echo(f"Set-password link for {link['email']} (expires {link['expires_utc']} "
+                       f"UTC, works once): {link['link']}")
 
 
 @demo_cli.command("seed")
@@ -142,8 +177,113 @@ def demo_seed(as_of: Any, keep_dates: bool, with_activity: bool) -> None:
         click.echo(f"  password: {password}   (kept in instance/; set DEMO_PASSWORD to choose one)")
 
 
+@staff_cli.command("add")
+@click.argument("course_code")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["instructor", "ta"]))
+@click.option("--first-name", default="", help="Needed when EMAIL has no account yet.")
+@click.option("--last-name", default="", help="Needed when EMAIL has no account yet.")
+@click.option("--links-out", type=click.Path(dir_okay=False),
+              help="Write the set-password link to this CSV instead of mailing or printing it.")
+@BASE_URL_OPTION
+def staff_add(course_code: str, email: str, role: str, first_name: str, last_name: str,
+              links_out: Optional[str], base_url: Optional[str]) -> None:
+    """Make EMAIL instructor or TA of the course (a new account gets a set-password link)."""
+    existing = find_user_by_email(email)
+    needs_link = existing is None or not existing.password_hash
+    base = require_base_url(base_url) if needs_link else None
+
+    def action() -> Any:
+        course = find_course(course_code)
+        added = add_staff(course, email, CourseRole(role), first_name=first_name,
+                          last_name=last_name)
+        links = issue_links([added.user], base) if not added.user.password_hash else []
+        return course, added, links
+
+    course, added, links = run_action(action)
+    click.echo(added.summary(course))
+    hand_over_links(course, links, links_out, mail_if_configured=True, print_otherwise=True,
+                    why=staff_mail_reason(course, added.enrollment.role))
+
+
+@staff_cli.command("remove")
+@click.argument("course_code")
+@click.argument("email")
+def staff_remove(course_code: str, email: str) -> None:
+    """End EMAIL's staff role in the course (their grading stays attributed to them)."""
+
+    def action() -> str:
+        course = find_course(course_code)
+        user = find_user_by_email(email)
+        if user is None:
+            raise DomainError(f"No account with the email '{email}'.")
+        role = remove_staff(course, user)
+        return f"{user.email} is no longer {role.value} of {course.code}."
+
+    click.echo(run_action(action))
+
+
+@staff_cli.command("list")
+@click.argument("course_code")
+def staff_list(course_code: str) -> None:
+    """One line per staff member: email, role, whether a password is set."""
+    course = run_action(lambda: find_course(course_code))
+    people = staff_of(course)
+    if not people:
+        click.echo(f"{course.code} has no staff yet; add one with `flask staff add`.")
+    for enrollment, user in people:
+        source = "  (course file)" if enrollment.from_course_file else ""
+        password = "password set" if user.password_hash else "no password yet"
+        click.echo(f"{user.email}\t{enrollment.role.value}\t{password}{source}")
+
+
+@staff_cli.command("links")
+@click.argument("course_code")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="CSV file to write (email, name, link, expires).")
+@BASE_URL_OPTION
+def staff_links(course_code: str, out: str, base_url: Optional[str]) -> None:
+    """New set-password links for every staff member who has not set a password yet."""
+    base = require_base_url(base_url)
+
+    def action() -> list[dict[str, str]]:
+        course = find_course(course_code)
+        return issue_links([user for _, user in staff_of(course) if not user.password_hash],
+                           base)
+
+    links = run_action(action)
+    save_links_csv(Path(out), links)
+    click.echo(f"Wrote {len(links)} set-password link(s) to {out}; earlier unused links "
+               "of those people no longer work.")
+
+
+@admin_cli.command("create")
+@click.argument("email")
+@click.option("--first-name", default="", help="Needed when EMAIL has no account yet.")
+@click.option("--last-name", default="", help="Needed when EMAIL has no account yet.")
+@click.option("--links-out", type=click.Path(dir_okay=False),
+              help="Write the set-password link to this CSV instead of mailing or printing it.")
+@BASE_URL_OPTION
+def admin_create(email: str, first_name: str, last_name: str, links_out: Optional[str],
+                 base_url: Optional[str]) -> None:
+    """Make EMAIL a site administrator (a new account gets a set-password link)."""
+    existing = find_user_by_email(email)
+    base = require_base_url(base_url) if existing is None or not existing.password_hash else None
+
+    def action() -> Any:
+        user, created = make_admin(email, first_name, last_name)
+        links = issue_links([user], base) if not user.password_hash else []
+        return user, created, links
+
+    user, created, links = run_action(action)
+    click.echo(f"{user.full_name} <{user.email}> is a site administrator"
+               + (" (new account, no password yet)." if created else "."))
+    hand_over_links(None, links, links_out, mail_if_configured=True, print_otherwise=True,
+                    why=ADMIN_MAIL_REASON)
+
+
 def register_commands(app: Flask) -> None:
 
     for group in (course_cli, roster_cli, demo_cli, groups_cli, assign_cli, reviews_cli,
-                  rubrics_cli, grades_cli, gradebook_cli):
+                  rubrics_cli, grades_cli, gradebook_cli, staff_cli, admin_cli):
         app.cli.add_command(group)

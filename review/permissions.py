@@ -18,6 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from models import Course, CourseRole, Enrollment, db
+from review.courses.definition import TA_ACTIONS
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -104,6 +105,36 @@ course_member = _course_route(frozenset(CourseRole), "course_member")
 course_student = _course_route(frozenset({CourseRole.student}), "course_student")
 course_staff = _course_route(STAFF_ROLES, "course_staff")
 course_instructor = _course_route(frozenset({CourseRole.instructor}), "course_instructor")
+
+
+def staff_can(course: Course, enrollment: Enrollment | None, action: str) -> bool:
+    """Instructors may do every staff action; TAs only what the course file's ``ta_can`` lists
+    (beyond grading, viewing and exporting, which every staff route allows)."""
+    if enrollment is None or enrollment.role not in STAFF_ROLES:
+        return False
+    if enrollment.role == CourseRole.instructor:
+        return True
+    return action in (course.definition or {}).get("ta_can", [])
+
+
+def course_staff_can(action: str) -> Callable[[View], View]:
+    """Staff of the course who may do ``action`` (a key of TA_ACTIONS); other TAs get 403."""
+    if action not in TA_ACTIONS:
+        raise ValueError(f"unknown staff action {action!r}")
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def check_action(*args: Any, **kwargs: Any) -> Any:
+            if not staff_can(g.course, g.enrollment, action):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper = course_staff(check_action)
+        _mark(wrapper, "course_staff_can")
+        wrapper.staff_action = action  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
 
 
 def is_staff(enrollment: Enrollment | None) -> bool:

@@ -170,3 +170,10 @@ def set_signup(course: Course, **values: Any) -> None:
     definition["signup"] = signup
     course.definition = definition
     db.session.flush()
+
+
+def grant_ta(course: Course, *actions: str) -> None:
+    """Let the course's TAs do these instructor-level actions, as ``ta_can:`` in its file."""
+    granted = set((course.definition or {}).get("ta_can", [])) | set(actions)
+    course.definition = {**(course.definition or {}), "ta_can": sorted(granted)}
+    db.session.flush()

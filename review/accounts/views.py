@@ -56,6 +56,7 @@ def login() -> str | Response:
         if user is None:
             flash("That email and password do not match an account.", "error")
             return render_template("accounts/login.html", form=form), 401
+        user.last_login_at = utcnow()
         db.session.commit()
         login_user(user, remember=form.remember.data)
         return redirect(safe_next(request.args.get("next")) or url_for("courses.index"))
@@ -136,6 +137,7 @@ def set_password(token: str) -> tuple[str, int] | Response:
             flash(str(exc), "error")
             return render_template("accounts/set_password.html", form=form,
                                    email=pending.user.email), 422
+        user.last_login_at = utcnow()
         db.session.commit()
         login_user(user)
         flash("Your password is set. Welcome!", "success")

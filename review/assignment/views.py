@@ -14,6 +14,7 @@ from review.core.errors import DomainError
 from review.courses.forms import TableUploadForm
 from review.groups.services import group_of
 from review.permissions import course_staff, course_student
+from review.permissions import course_staff_can
 
 bp = Blueprint("assignment", __name__)
 
@@ -68,7 +69,7 @@ def index(course_code: str) -> str:
 
 
 @bp.post("/c/<course_code>/assignment/run")
-@course_staff
+@course_staff_can("publish_assignment")
 def run(course_code: str) -> WerkzeugResponse:
     form = RunForm()
     if not form.validate_on_submit():
@@ -101,7 +102,7 @@ def show_run(course_code: str, run_id: int) -> str:
 
 
 @bp.post("/c/<course_code>/assignment/runs/<int:run_id>/publish")
-@course_staff
+@course_staff_can("publish_assignment")
 def publish(course_code: str, run_id: int) -> WerkzeugResponse:
     found = services.run_in_course(g.course, run_id)
     if found is None:
@@ -123,7 +124,7 @@ def publish(course_code: str, run_id: int) -> WerkzeugResponse:
 
 
 @bp.route("/c/<course_code>/assignment/import", methods=["GET", "POST"])
-@course_staff
+@course_staff_can("publish_assignment")
 def import_page(course_code: str) -> tuple[str, int] | WerkzeugResponse:
     course = g.course
     form = TableUploadForm()

@@ -155,6 +155,38 @@ class RubricChoiceDef(Strict):
     peer: str = "peer"
 
 
+class StaffDef(Strict):
+    """An instructor or TA of the course; a new email gets an account without a password."""
+
+    email: str = Field(min_length=3, max_length=254)
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    role: Literal["instructor", "ta"]
+
+    @field_validator("email")
+    @classmethod
+    def email_is_an_address(cls, value: str) -> str:
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+        except EmailNotValidError as exc:
+            raise ValueError(f"not a valid email address ({exc})") from None
+
+
+# What ``ta_can:`` may grant TAs beyond grading, viewing and exporting (instructors may do all).
+TA_ACTIONS: dict[str, str] = {
+    "release": "release or withdraw feedback and reviews to students",
+    "resolve_regrades": "answer students' regrade requests",
+    "excuse_reviews": "excuse a student from a week's review",
+    "manage_groups": "create, rename, lock, auto-form and import groups, move students",
+    "dissolve_groups": "dissolve or merge groups",
+    "publish_assignment": "run, import and publish the slot assignment",
+    "manage_slots": "assign and swap slots by hand, change the sign-up settings",
+    "edit_external_grades": "import and edit external grades (midterm, projects, ...)",
+}
+
+
 class CourseDefinition(Strict):
     code: str
     title: str = Field(min_length=1)
@@ -174,6 +206,26 @@ class CourseDefinition(Strict):
     rubrics_dir: Optional[str] = Field(default=None, min_length=1)
     # The rubrics read from rubrics_dir by load_course_file (None: not read from a file).
     _local_rubrics: Optional[dict[str, Rubric]] = PrivateAttr(default=None)
+    staff: list[StaffDef] = Field(default_factory=list)
+    ta_can: list[str] = Field(default_factory=list)
+
+    @field_validator("ta_can")
+    @classmethod
+    def ta_actions_exist(cls, value: list[str]) -> list[str]:
+        unknown = [action for action in value if action not in TA_ACTIONS]
+        if unknown:
+            raise ValueError(f"unknown action(s) {', '.join(map(repr, unknown))}; choose from "
+                             + ", ".join(TA_ACTIONS))
+        return value
+
+    @field_validator("staff")
+    @classmethod
+    def staff_listed_once(cls, value: list[StaffDef]) -> list[StaffDef]:
+        emails = [person.email for person in value]
+        repeated = sorted({email for email in emails if emails.count(email) > 1})
+        if repeated:
+            raise ValueError(f"listed more than once: {', '.join(repeated)}")
+        return value
 
     @field_validator("code")
     @classmethod

@@ -1,44 +1,119 @@
-"""One-time set-password links for imported students: made here, mailed or downloaded."""
+"""One-time set-password links for new accounts (students, staff, administrators): made here,
+mailed, or written to a CSV.
+
+A link must point at the public site. In a web request Flask knows the host; a command does
+not, so commands take ``--base-url`` or the PUBLIC_BASE_URL setting and refuse to start without
+one (``link_base_url``). Mail is sent after the commit; a mail that fails is reported with its
+link so the caller can hand the link over another way, and nothing saved is undone.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import smtplib
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import IO, Any, Optional
 
 from flask import current_app, url_for
 
 from models import Course, TokenPurpose, User, utcnow
 from review.accounts.services import issue_password_token
 from review.mail import send_mail
+from review.spreadsheets import neutralise
 
 LINK_FIELDS = ["email", "name", "link", "expires_utc"]
 
+NO_BASE_URL = ("The links need the site's public address: set FLASK_PUBLIC_BASE_URL or pass "
+               "--base-url https://your.site (nothing was changed).")
 
-def issue_links(users: list[User]) -> list[dict[str, str]]:
+
+def link_base_url(explicit: Optional[str] = None) -> Optional[str]:
+    """The public address links start with: the command's option, else PUBLIC_BASE_URL."""
+    return (explicit or current_app.config.get("PUBLIC_BASE_URL") or "").strip() or None
+
+
+def issue_links(users: list[User], base_url: Optional[str] = None) -> list[dict[str, str]]:
     """Fresh set-password links (the raw tokens exist only here; the database keeps hashes)."""
     hours = current_app.config["SET_PASSWORD_TOKEN_HOURS"]
     now = utcnow()
     links = []
     for user in users:
         raw = issue_password_token(user, TokenPurpose.set_password, now, timedelta(hours=hours))
-        links.append({"email": user.email, "name": user.full_name, "link": external_link(raw),
+        links.append({"email": user.email, "name": user.full_name,
+                      "link": external_link(raw, base_url),
                       "expires_utc": (now + timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M")})
     return links
 
 
-def external_link(raw_token: str) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL")
+def external_link(raw_token: str, base_url: Optional[str] = None) -> str:
+    base = link_base_url(base_url)
     if base:
         return f"{base.rstrip('/')}/password/set/{raw_token}"
     return url_for("accounts.set_password", token=raw_token, _external=True)
 
 
-def mail_links(course: Course, links: list[dict[str, Any]]) -> int:
-    """Send each link to its student; call after the commit so no mail names an unsaved token."""
+def write_links_csv(handle: IO[str], links: list[dict[str, Any]]) -> None:
+    """The links as CSV, names neutralised as in every spreadsheet export (a name such as
+    ``=SUM(1+1)`` would otherwise run as a formula beside the secret links)."""
+    writer = csv.DictWriter(handle, fieldnames=LINK_FIELDS)
+    writer.writeheader()
+    writer.writerows({key: neutralise(link[key]) for key in LINK_FIELDS} for link in links)
+
+
+def links_csv_text(links: list[dict[str, Any]]) -> str:
+    """The CSV of ``write_links_csv`` as text with a BOM, for a download Excel opens as UTF-8."""
+    buffer = io.StringIO()
+    write_links_csv(buffer, links)
+    return "\ufeff" + buffer.getvalue()
+
+
+@dataclass
+class MailReport:
+    """Which link mails went out and which did not (with the reason and the link itself)."""
+
+    sent: list[str] = field(default_factory=list)
+    failed: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+
+    @property
+    def failed_links(self) -> list[dict[str, Any]]:
+        return [link for link, _ in self.failed]
+
+    def summary(self) -> str:
+        text = f"Mailed {len(self.sent)} set-password link(s)."
+        if self.failed:
+            text += (f" {len(self.failed)} mail(s) did not go out: "
+                     + "; ".join(f"{link['email']} ({reason})" for link, reason in self.failed)
+                     + ".")
+        return text
+
+
+def mail_links(course: Optional[Course], links: list[dict[str, Any]], *,
+               why: Optional[str] = None) -> MailReport:
+    """Send each link to its owner; call after the commit so no mail names an unsaved token.
+
+    ``why`` says what the account is for (default: being on the course's roster).
+    """
     hours = current_app.config["SET_PASSWORD_TOKEN_HOURS"]
+    report = MailReport()
     for link in links:
-        send_mail(link["email"], f"{course.title}: set your password",
-                  f"Hello {link['name']},\n\nYou are on the roster of {course.title} "
-                  f"({course.term}). Open this link within {hours} hours to choose your "
-                  f"password:\n\n{link['link']}\n\nThe link works once.")
-    return len(links)
+        reason = why or f"You are on the roster of {course.title} ({course.term})."
+        subject = f"{course.title}: set your password" if course else "Set your password"
+        try:
+            send_mail(link["email"], subject,
+                      f"Hello {link['name']},\n\n{reason} Open this link within {hours} hours "
+                      f"to choose your password:\n\n{link['link']}\n\nThe link works once.")
+        except (smtplib.SMTPException, OSError) as exc:
+            report.failed.append((link, _mail_problem(exc)))
+        else:
+            report.sent.append(link["email"])
+    return report
+
+
+def _mail_problem(exc: Exception) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "the mail server refused the connection"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "the mail server refused the address"
+    return f"mail failed: {type(exc).__name__}"

@@ -22,6 +22,7 @@ from models import Rubric as RubricRow
 from review.core.errors import DomainError
 from review.core.timeutil import local_to_utc
 from review.courses.definition import CourseDefinition, LatePolicyDef
+from review.courses.staff import sync_file_staff
 from review.grading.services import check_course_rubrics, ensure_rubric_row
 from review.reviews.policy import default_deadline
 from review.reviews.reassess import reassess_late_reviews
@@ -39,7 +40,7 @@ class CourseChanges:
 
     def summary(self, code: str) -> str:
         if self.created:
-            return f"Created course {code}."
+            return f"Created course {code}." + "".join(f" {line}." for line in self.changed)
         if not self.changed:
             return f"Course {code} is already up to date; nothing changed."
         return f"Updated course {code}: " + "; ".join(self.changed) + "."
@@ -113,6 +114,7 @@ def apply_course_definition(
                                    + reassessed.summary())
     if changes.created:
         changes.changed = []
+    changes.changed += sync_file_staff(course, definition)
     return course, changes
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, url_for
@@ -13,14 +11,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from models import CourseRole, Enrollment, Membership, Slot, User, db, utcnow
 from review.accounts.forms import EmptyForm
-from review.courses.links import LINK_FIELDS, issue_links, mail_links
+from review.courses.links import issue_links, links_csv_text, mail_links
 from review.mail import mail_configured
 from review.core.errors import DomainError
 from review.core.timeutil import today_in
 from review.courses import roster, services
 from review.courses.forms import TableUploadForm
 from review.permissions import course_instructor, course_member, course_staff, is_staff, public
-from review.spreadsheets import neutralise
 
 bp = Blueprint("courses", __name__)
 
@@ -61,6 +58,7 @@ def roster_page(course_code: str) -> tuple[str, int] | str:
     course = g.course
     form = TableUploadForm()
     status = 200
+    failed_ids = ""
     if form.validate_on_submit():
         if g.enrollment.role != CourseRole.instructor:
             flash("Only instructors import the roster.", "error")
@@ -79,15 +77,19 @@ def roster_page(course_code: str) -> tuple[str, int] | str:
                 db.session.commit()
                 flash(f"Roster imported: {result.summary()}", "success")
                 if links:
-                    flash(f"Mailed {mail_links(course, links)} set-password link(s) to the new "
-                          "students.", "info")
+                    # The import is saved: a mail that fails is reported, never undone.
+                    report = mail_links(course, links)
+                    flash(report.summary(), "error" if report.failed else "info")
+                    failed = {link["email"] for link in report.failed_links}
+                    failed_ids = ",".join(str(user.id) for user in result.created
+                                          if user.email in failed)
     elif form.is_submitted():
         status = 422
     students = db.session.execute(
         select(Enrollment, User).join(User).where(Enrollment.course_id == course.id)
         .order_by(Enrollment.role, User.last_name, User.first_name)).tuples().all()
     return render_template("courses/roster.html", course=course, form=form, people=students,
-                           links_form=EmptyForm(),
+                           links_form=EmptyForm(), failed_ids=failed_ids,
                            is_instructor=g.enrollment.role == CourseRole.instructor), status
 
 
@@ -100,10 +102,6 @@ def roster_links(course_code: str) -> WerkzeugResponse:
         return redirect(url_for("courses.roster_page", course_code=course_code))
     links = issue_links([user for _, user in roster.students_without_password(g.course)])
     db.session.commit()
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LINK_FIELDS)
-    writer.writeheader()
-    writer.writerows({key: neutralise(value) for key, value in link.items()} for link in links)
-    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv", headers={
+    return Response(links_csv_text(links), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename={course_code}-set-password-links.csv",
         "Cache-Control": "no-store"})

@@ -28,6 +28,7 @@ from review.gradebook.compute import Gradebook, graded_so_far
 from review.gradebook.forms import ConfirmImportForm, GradesUploadForm, GridForm
 from review.gradebook.loader import GradebookUnavailable, load_gradebook
 from review.permissions import course_staff, course_student
+from review.permissions import course_staff_can
 
 bp = Blueprint("gradebook", __name__)
 
@@ -163,7 +164,7 @@ def _import_page(form: GradesUploadForm, *, problems: Optional[list[str]] = None
 
 
 @bp.route("/c/<course_code>/gradebook/import", methods=["GET", "POST"])
-@course_staff
+@course_staff_can("edit_external_grades")
 def import_grades(course_code: str) -> tuple[str, int]:
     form = GradesUploadForm()
     if not form.validate_on_submit():
@@ -181,7 +182,7 @@ def import_grades(course_code: str) -> tuple[str, int]:
 
 
 @bp.post("/c/<course_code>/gradebook/import/confirm")
-@course_staff
+@course_staff_can("edit_external_grades")
 def confirm_import(course_code: str) -> WerkzeugResponse | tuple[str, int]:
     confirm = ConfirmImportForm()
     if not confirm.validate_on_submit():
@@ -211,7 +212,7 @@ def confirm_import(course_code: str) -> WerkzeugResponse | tuple[str, int]:
 
 
 @bp.route("/c/<course_code>/gradebook/grid", methods=["GET", "POST"])
-@course_staff
+@course_staff_can("edit_external_grades")
 def grid(course_code: str) -> WerkzeugResponse | tuple[str, int]:
     page = max(1, request.args.get("page", 1, type=int) or 1)
     components = services.external_components(g.course)

@@ -56,6 +56,7 @@ from review.grading.results import (
     score_pct,
 )
 from review.permissions import course_staff, course_student, require
+from review.permissions import course_staff_can
 from review.reviews.rendering import render_markdown
 
 bp = Blueprint("grading", __name__)
@@ -324,7 +325,7 @@ def grade_participation(course_code: str, session_id: int, user_id: int) -> Any:
 
 
 @bp.post("/c/<course_code>/grading/sessions/<int:session_id>/release")
-@course_staff
+@course_staff_can("release")
 def release_session(course_code: str, session_id: int) -> WerkzeugResponse:
     session = _lookup(services.session_of_course, session_id)
     form = ReleaseForm()
@@ -353,14 +354,14 @@ def _release(item: services.ScoreItem, back: str) -> WerkzeugResponse:
 
 
 @bp.post("/c/<course_code>/grading/presentations/<int:slot_id>/release")
-@course_staff
+@course_staff_can("release")
 def release_presentation(course_code: str, slot_id: int) -> WerkzeugResponse:
     return _release(_lookup(services.presentation_item, slot_id),
                     url_for("grading.grade_presentation", course_code=course_code, slot_id=slot_id))
 
 
 @bp.post("/c/<course_code>/grading/reviews/<int:review_id>/release")
-@course_staff
+@course_staff_can("release")
 def release_review(course_code: str, review_id: int) -> WerkzeugResponse:
     return _release(_lookup(services.review_item, review_id),
                     url_for("grading.grade_review", course_code=course_code, review_id=review_id))
@@ -403,7 +404,7 @@ def regrades(course_code: str) -> str:
 
 
 @bp.post("/c/<course_code>/grading/regrades/<int:request_id>")
-@course_staff
+@course_staff_can("resolve_regrades")
 def resolve_regrade(course_code: str, request_id: int) -> WerkzeugResponse:
     regrade = db.get_or_404(RegradeRequest, request_id)
     require(regrade.course_id == g.course.id)

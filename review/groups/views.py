@@ -16,6 +16,7 @@ from review.groups import services
 from review.groups.forms import (AutoFormApplyForm, GroupImportForm, GroupNameForm, JoinForm,
                                  MergeForm, MoveStudentForm)
 from review.permissions import course_member, course_staff, course_student, is_staff
+from review.permissions import course_staff_can
 
 bp = Blueprint("groups", __name__)
 
@@ -114,7 +115,7 @@ def leave(course_code: str) -> Response:
 
 
 @bp.post("/c/<course_code>/groups/lock")
-@course_staff
+@course_staff_can("manage_groups")
 def lock(course_code: str) -> Response:
     locked = request.form.get("locked") == "1"
     if _form_or_flash(EmptyForm()):
@@ -125,7 +126,7 @@ def lock(course_code: str) -> Response:
 
 
 @bp.post("/c/<course_code>/groups/new")
-@course_staff
+@course_staff_can("manage_groups")
 def staff_create(course_code: str) -> Response:
     form = GroupNameForm()
     if _form_or_flash(form):
@@ -142,7 +143,7 @@ def _group_or_404(group_id: int) -> Any:
 
 
 @bp.post("/c/<course_code>/groups/<int:group_id>/rename")
-@course_staff
+@course_staff_can("manage_groups")
 def rename(course_code: str, group_id: int) -> Response:
     group = _group_or_404(group_id)
     form = GroupNameForm()
@@ -153,7 +154,7 @@ def rename(course_code: str, group_id: int) -> Response:
 
 
 @bp.post("/c/<course_code>/groups/<int:group_id>/dissolve")
-@course_staff
+@course_staff_can("dissolve_groups")
 def dissolve(course_code: str, group_id: int) -> Response:
     group = _group_or_404(group_id)
     name = group.name
@@ -164,7 +165,7 @@ def dissolve(course_code: str, group_id: int) -> Response:
 
 
 @bp.post("/c/<course_code>/groups/merge")
-@course_staff
+@course_staff_can("dissolve_groups")
 def merge(course_code: str) -> Response:
     form = MergeForm()
     if _form_or_flash(form):
@@ -176,7 +177,7 @@ def merge(course_code: str) -> Response:
 
 
 @bp.post("/c/<course_code>/groups/move")
-@course_staff
+@course_staff_can("manage_groups")
 def move(course_code: str) -> Response:
     form = MoveStudentForm()
     if _form_or_flash(form):
@@ -190,7 +191,7 @@ def move(course_code: str) -> Response:
 
 
 @bp.route("/c/<course_code>/groups/auto", methods=["GET", "POST"])
-@course_staff
+@course_staff_can("manage_groups")
 def auto_form(course_code: str) -> str | Response:
     """Preview first; the apply button carries a fingerprint so a stale preview saves nothing."""
     form = AutoFormApplyForm()
@@ -205,7 +206,7 @@ def auto_form(course_code: str) -> str | Response:
 
 
 @bp.route("/c/<course_code>/groups/import", methods=["GET", "POST"])
-@course_staff
+@course_staff_can("manage_groups")
 def import_page(course_code: str) -> tuple[str, int] | Response:
     form = GroupImportForm()
     status = 200

@@ -40,13 +40,13 @@ from review.accounts.forms import EmptyForm
 from review.core.errors import DomainError
 from review.courses.roster import course_sections
 from review.permissions import (
-    course_instructor,
     course_member,
     course_staff,
     course_student,
     is_staff,
     require,
 )
+from review.permissions import course_staff_can
 from review.reviews import exports, services
 from review.reviews.forms import ExcuseForm, RaiseQuestionForm, ReviewForm
 from review.reviews.policy import countdown_text, format_local
@@ -357,7 +357,7 @@ def matrix_xlsx(course_code: str) -> Response:
 
 
 @bp.post("/c/<course_code>/reviews/excuse")
-@course_staff
+@course_staff_can("excuse_reviews")
 def excuse(course_code: str) -> tuple[str, int] | WerkzeugResponse:
     form = ExcuseForm()
     _excuse_choices(form, services.sessions_of(g.course))
@@ -390,7 +390,7 @@ def excuse(course_code: str) -> tuple[str, int] | WerkzeugResponse:
 
 
 @bp.post("/c/<course_code>/reviews/<int:session_id>/release")
-@course_instructor
+@course_staff_can("release")
 def release(course_code: str, session_id: int) -> WerkzeugResponse:
     session = _session_or_404(session_id)
     form = EmptyForm()

@@ -16,6 +16,7 @@ from review.accounts.forms import EmptyForm
 from review.core.errors import DomainError
 from review.groups.services import course_groups, group_in_course, group_of
 from review.permissions import course_member, course_staff, course_student, is_staff, public
+from review.permissions import course_staff_can
 from review.signup import calendar, services
 from review.signup.forms import (MoveForm, SettingsForm, SlotActionForm, StaffAssignForm,
                                  StaffSwapForm, SwapProposalForm)
@@ -196,7 +197,7 @@ def decide(course_code: str, proposal_id: int, decision: str) -> WerkzeugRespons
 
 
 @bp.post("/c/<course_code>/signup/slots/<int:slot_id>/assign")
-@course_staff
+@course_staff_can("manage_slots")
 def staff_assign(course_code: str, slot_id: int) -> WerkzeugResponse:
     slot = _slot_or_404(slot_id)
     form = StaffAssignForm()
@@ -217,7 +218,7 @@ def staff_assign(course_code: str, slot_id: int) -> WerkzeugResponse:
 
 
 @bp.post("/c/<course_code>/signup/staff-swap")
-@course_staff
+@course_staff_can("manage_slots")
 def staff_swap(course_code: str) -> WerkzeugResponse:
     form = StaffSwapForm()
     if _valid(form):
@@ -228,7 +229,7 @@ def staff_swap(course_code: str) -> WerkzeugResponse:
 
 
 @bp.route("/c/<course_code>/signup/settings", methods=["GET", "POST"])
-@course_staff
+@course_staff_can("manage_slots")
 def settings(course_code: str) -> tuple[str, int] | WerkzeugResponse:
     course = g.course
     current = services.signup_definition(course)

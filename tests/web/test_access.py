@@ -12,7 +12,7 @@ from models import CourseRole, db
 from tests.factories import make_course, make_member
 
 KNOWN_RULES = {"public", "signed_in", "site_admin", "course_member", "course_student",
-               "course_staff", "course_instructor"}
+               "course_staff", "course_instructor", "course_staff_can"}
 
 
 def test_every_route_declares_an_access_rule(app: Flask) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from models import AssignmentRun, AuditEntry, CourseRole, db, utcnow
 from review.assignment import services
-from tests.factories import make_course, make_group, make_member
+from tests.factories import grant_ta, make_course, make_group, make_member
 from tests.querycount import count_queries
 from tests.services.test_assignment_services import (OPEN, course_with_groups, holders,
                                                      member_of, session_ids)
@@ -110,6 +110,7 @@ def test_staff_do_not_edit_group_preferences(client, login, setup) -> None:
 def test_a_run_of_another_course_is_404(client, login, setup) -> None:
     other_course, _ = course_with_groups(3, code="third-course")
     run = services.run_assignment(other_course, None, utcnow())
+    grant_ta(setup["course"], "publish_assignment")
     db.session.commit()
     login(setup["ta"])
     assert client.get(f"/c/asg-course/assignment/runs/{run.id}").status_code == 404
@@ -121,6 +122,7 @@ def test_staff_run_preview_and_publish(client, login, setup) -> None:
     ids = session_ids(course)
     services.save_group_preferences(groups[0], member_of(groups[0]), {ids[4]: 1}, set(),
                                     utcnow())
+    grant_ta(course, "publish_assignment")
     db.session.commit()
     login(setup["ta"])
     index = client.get("/c/asg-course/assignment")

@@ -10,7 +10,12 @@ ROSTER = str(Path(__file__).resolve().parents[2] / "demo" / "roster.csv")
 
 COMMANDS = [
     ["roster", "import", "nope", ROSTER],
-    ["roster", "links", "nope", "--out", "{tmp}/links.csv"],
+    ["roster", "links", "nope", "--out", "{tmp}/links.csv", "--base-url", "https://x.edu"],
+    ["staff", "add", "nope", "new@example.edu", "--role", "ta", "--first-name", "N",
+     "--last-name", "M", "--base-url", "https://x.edu"],
+    ["staff", "remove", "nope", "new@example.edu"],
+    ["staff", "list", "nope"],
+    ["staff", "links", "nope", "--out", "{tmp}/links.csv", "--base-url", "https://x.edu"],
     ["groups", "import", "nope", ROSTER],
     ["groups", "list", "nope"],
     ["assign", "run", "nope"],

@@ -41,11 +41,13 @@ def test_roster_import_and_links(runner, tmp_path: Path) -> None:
     runner.invoke(args=["course", "import", str(path)])
     links = tmp_path / "links.csv"
     result = runner.invoke(args=["roster", "import", "cli-course", str(PROJECT / "demo" / "roster.csv"),
-                                 "--links-out", str(links)])
+                                 "--links-out", str(links),
+                                 "--base-url", "https://review.example.edu"])
     assert result.exit_code == 0, result.output
     assert "30 new account(s)" in result.output
     rows = list(csv.DictReader(links.open(encoding="utf-8-sig")))
-    assert len(rows) == 30 and rows[0]["link"].startswith("http")
+    assert len(rows) == 30
+    assert rows[0]["link"].startswith("https://review.example.edu/password/set/")
     again = runner.invoke(args=["roster", "import", "cli-course", str(PROJECT / "demo" / "roster.csv")])
     assert "0 new account(s), 0 existing account(s) enrolled, 0 updated, 30 unchanged." in again.output
 

@@ -16,6 +16,7 @@ from models import AuditEntry, CourseRole, GradeItem, Slot, db
 from tests.querycount import count_queries
 from tests.factories import (
     enrollment,
+    grant_ta,
     make_course,
     make_group,
     make_member,
@@ -74,9 +75,14 @@ def test_access(client: FlaskClient, login, setup) -> None:
     for url in [*staff_urls, "/c/course-a/grades"]:
         assert client.get(url).status_code == 404, url
     login(setup["ta"])
+    editing = {"/c/course-a/gradebook/import", "/c/course-a/gradebook/grid"}
     for url in staff_urls:
-        assert client.get(url).status_code == 200, url
+        assert client.get(url).status_code == (403 if url in editing else 200), url
     assert client.get("/c/course-a/grades").status_code == 403
+    grant_ta(setup["course"], "edit_external_grades")
+    db.session.commit()
+    for url in editing:
+        assert client.get(url).status_code == 200, url
     # A staff member cannot open the breakdown of someone who is not a student here.
     assert client.get(f"/c/course-a/gradebook/students/{setup['outsider'].id}").status_code == 404
 
@@ -156,6 +162,8 @@ def test_charts_are_svg(client: FlaskClient, login, setup) -> None:
 
 
 def test_import_preview_then_confirm(client: FlaskClient, login, setup) -> None:
+    grant_ta(setup["course"], "edit_external_grades")
+    db.session.commit()
     login(setup["ta"])
     a, b, _ = (str(10000 + s.id) for s in setup["students"])
     data = f"student_id,midterm\n{a},99\n{b},\n".encode()

@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 
 from models import CourseRole, PeerRating, RegradeRequest, Score, db, utcnow
 from review.grading import services
-from tests.factories import (enrollment, hold_slot, make_course, make_group, make_member,
+from tests.factories import (enrollment, grant_ta, hold_slot, make_course, make_group, make_member,
                              make_submitted_review)
 
 
@@ -155,6 +155,8 @@ def test_students_see_only_their_released_feedback(app: Flask, client: FlaskClie
     response = client.post(f"{url}/regrade", data={"reason": "Please re-check the ideas part."})
     assert response.status_code == 302
     assert db.session.scalars(select(RegradeRequest)).one().user_id == world["c"].id
+    grant_ta(course, "resolve_regrades")
+    db.session.commit()
     login(world["ta"])
     regrade = db.session.scalars(select(RegradeRequest)).one()
     client.post(f"/c/web-a/grading/regrades/{regrade.id}",

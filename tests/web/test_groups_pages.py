@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import CourseRole, Group, Membership, db
-from tests.factories import make_course, make_group, make_member
+from tests.factories import grant_ta, make_course, make_group, make_member
 
 
 @pytest.fixture
@@ -150,5 +150,6 @@ def test_access(client, login, setup) -> None:
     login(setup["ta"])
     assert client.post(f"/c/{course.code}/groups/create", data={"name": "X"}).status_code == 403
     other_group = make_group(make_course("third"), [])
+    grant_ta(course, "dissolve_groups")
     db.session.commit()
     assert client.post(f"/c/{course.code}/groups/{other_group.id}/dissolve").status_code == 404

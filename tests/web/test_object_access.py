@@ -269,6 +269,8 @@ ROLE_OK = {
     "course_student": {CourseRole.student},
     "course_staff": {CourseRole.instructor, CourseRole.ta},
     "course_instructor": {CourseRole.instructor},
+    # TAs only for what the course's ta_can lists; these courses list nothing.
+    "course_staff_can": {CourseRole.instructor},
 }
 
 
@@ -318,6 +320,7 @@ FORM_ID_ROUTES = {
     "reviews.excuse": (None, "student_id/session_id"),
     "reviews.mark_raised": ("session_id", "review_id/raised_by_id"),
     "gradebook.grid": (None, "user_ids"),
+    "staff.links_csv": (None, "user_ids"),
 }
 # POST routes that carry no object id at all (checked so a new one must be classified).
 NO_ID_POSTS = {
@@ -326,7 +329,7 @@ NO_ID_POSTS = {
     "assignment.preferences", "assignment.run", "courses.roster_page", "courses.roster_links",
     "gradebook.import_grades", "gradebook.confirm_import", "groups.auto_form", "groups.create",
     "groups.import_page", "groups.leave", "groups.lock", "groups.new", "groups.staff_create",
-    "reviews.preview", "signup.settings",
+    "reviews.preview", "signup.settings", "staff.page", "admin.create_course",
 }
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import event, select
 from models import CourseRole, ParticipationRecord, Review, ReviewVersion, Slot, db
 from review.reviews import services
 from review.reviews.services import ReviewContent
-from tests.factories import enrollment, make_course, make_group, make_member
+from tests.factories import enrollment, grant_ta, make_course, make_group, make_member
 
 FORM = {
     "summary": "We study **sparse** attention with $O(n)$ memory.",
@@ -310,6 +310,8 @@ def test_matrix_filters_by_section_without_more_queries(client, login, world) ->
 
 
 def test_excuse_from_the_matrix(client, login, world) -> None:
+    grant_ta(world["session"].course, "excuse_reviews")
+    db.session.commit()
     login(world["ta"])
     response = client.post("/c/rev-web/reviews/excuse", data={
         "student_id": world["student"].id, "session_id": world["session"].id, "reason": "Ill"})

@@ -9,7 +9,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from models import AuditEntry, CourseRole, Slot, db
-from tests.factories import make_course, make_group, make_member, set_signup
+from tests.factories import grant_ta, make_course, make_group, make_member, set_signup
 from tests.querycount import count_queries
 
 WIDE_OPEN = dict(mode="first_come", opens_at=datetime(2020, 1, 1), closes_at=datetime(2099, 1, 1),
@@ -135,6 +135,10 @@ def test_staff_only_pages_and_actions(client, login, setup) -> None:
     assert client.get(f"/c/{course.code}/groups/auto").status_code == 403
     assert holder(slot.id) is None
     login(setup["ta"])
+    assert client.post(f"/c/{course.code}/signup/slots/{slot.id}/assign",
+                       data={"group": setup["b"].id, "reason": "x"}).status_code == 403
+    grant_ta(course, "manage_slots", "manage_groups", "dissolve_groups")
+    db.session.commit()
     assert client.post(f"/c/{course.code}/signup/slots/{slot.id}/claim").status_code == 403
     response = client.post(f"/c/{course.code}/signup/slots/{slot.id}/assign",
                            data={"group": setup["b"].id, "reason": "asked by email"},
