@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
 from sqlalchemy import select
 
@@ -63,25 +63,39 @@ def record_slot_presenters(slot: Slot, now: Optional[datetime] = None) -> None:
         _snapshot([slot], now or utcnow())
 
 
+def _presenter_rows(where: Any) -> list[tuple[int, int, int]]:
+    """(slot id, session id, user id) of the presenters of the slots ``where`` selects, in
+    two queries: the records taken, then the current members of unrecorded slots' holders."""
+    rows = list(db.session.execute(
+        select(SlotPresenter.slot_id, Slot.session_id, SlotPresenter.user_id)
+        .join(Slot, SlotPresenter.slot_id == Slot.id)
+        .join(PaperSession, Slot.session_id == PaperSession.id)
+        .where(where).order_by(SlotPresenter.user_id)).tuples())
+    rows += db.session.execute(
+        select(Slot.id, Slot.session_id, Membership.user_id)
+        .join(PaperSession, Slot.session_id == PaperSession.id)
+        .join(Membership, Membership.group_id == Slot.group_id)
+        .where(where, Slot.presenters_recorded_at.is_(None))
+        .order_by(Membership.user_id)).tuples()
+    return rows
+
+
 def presenters_by_slot(course: Course) -> dict[int, list[int]]:
     """slot id -> user ids of its presenters: the record when taken, else the holder's members."""
     result: dict[int, list[int]] = defaultdict(list)
-    for slot_id, user_id in db.session.execute(
-            select(SlotPresenter.slot_id, SlotPresenter.user_id)
-            .join(Slot, SlotPresenter.slot_id == Slot.id)
-            .join(PaperSession, Slot.session_id == PaperSession.id)
-            .where(PaperSession.course_id == course.id)
-            .order_by(SlotPresenter.user_id)).tuples():
+    for slot_id, _session_id, user_id in _presenter_rows(PaperSession.course_id == course.id):
         result[slot_id].append(user_id)
-    for slot_id, recorded_at, group_id, member_id in db.session.execute(
-            select(Slot.id, Slot.presenters_recorded_at, Slot.group_id, Membership.user_id)
-            .join(PaperSession, Slot.session_id == PaperSession.id)
-            .outerjoin(Membership, Membership.group_id == Slot.group_id)
-            .where(PaperSession.course_id == course.id, Slot.group_id.is_not(None))
-            .order_by(Membership.user_id)).tuples():
-        if recorded_at is None and member_id is not None:
-            result[slot_id].append(member_id)
     return dict(result)
+
+
+def presenters_by_session(session_ids: Iterable[int]) -> dict[int, set[int]]:
+    """session id -> user ids of the presenters of any of its slots (every id is a key)."""
+    session_ids = list(session_ids)
+    result: dict[int, set[int]] = {session_id: set() for session_id in session_ids}
+    if session_ids:
+        for _slot_id, session_id, user_id in _presenter_rows(Slot.session_id.in_(session_ids)):
+            result[session_id].add(user_id)
+    return result
 
 
 def slot_presenters(slot: Slot) -> list[int]:
@@ -114,3 +128,9 @@ def set_presenters(slot: Slot, user_ids: Iterable[int], *, actor: Optional[User]
         action="set_presenters", entity="slot", entity_id=slot.id,
         old={"presenters": old}, new={"presenters": new}, reason=reason))
     db.session.flush()
+
+
+def record_held_presenters(now: Optional[datetime] = None) -> int:
+    """The data step for an existing database: ``record_due_presenters`` over every course."""
+    now = now or utcnow()
+    return sum(record_due_presenters(course, now) for course in db.session.scalars(select(Course)))

@@ -7,7 +7,7 @@ Leaving, joining, moving, merging or dissolving after a session changes nothing 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from flask import Flask
