@@ -139,7 +139,8 @@ def derived_quota(course: Course) -> int:
     slots = db.session.scalar(select(func.count()).select_from(Slot).join(PaperSession)
                               .where(PaperSession.course_id == course.id)) or 0
     groups = db.session.scalar(select(func.count()).select_from(Group)
-                               .where(Group.course_id == course.id)) or 0
+                               .where(Group.course_id == course.id,
+                                      Group.dissolved_at.is_(None))) or 0
     return max(1, math.ceil(slots / groups)) if groups else max(1, slots)
 
 
