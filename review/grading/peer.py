@@ -1,9 +1,10 @@
 """Peer evaluation of presentations: the rating window, one rating per student, agreement stats.
 
 The window of a session opens at ``PaperSession.starts_at`` and closes
-``grading.peer_window_minutes`` later. Inside it, any student of the course who is not a member
-of the slot's presenters (``review.signup.presenters``) may rate that presentation with the course's peer rubric, once
-(unique (slot, rater)), and change the rating until the window closes.
+``grading.peer_window_minutes`` later. Inside it, any student of the course who is not one of
+the slot's presenters (``review.signup.presenters``: who gave the talk, not who is in the group
+now) may rate that presentation with the course's peer rubric, once (unique (slot, rater)), and
+change the rating until the window closes.
 """
 
 from __future__ import annotations

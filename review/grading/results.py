@@ -260,7 +260,8 @@ def presentation_results(course: Course) -> list[PresentationResult]:
                 final = individual_adjustment(
                     group_pct, Adjustment("delta", adjustment.delta_pct) if adjustment else None)
             results.append(PresentationResult(
-                slot_id=slot.id, user_id=user_id, group_name=slot.group.display_name if slot.group else "",
+                slot_id=slot.id, user_id=user_id,
+                group_name=slot.group.display_name if slot.group else "",
                 session_id=slot.session_id, week=slot.session.week.number,
                 paper=slot.session.paper.title, role_key=slot.role.key, role_name=slot.role.name,
                 staff_pct=staff, peer_pct=peer, final_pct=final,

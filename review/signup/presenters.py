@@ -134,3 +134,14 @@ def record_held_presenters(now: Optional[datetime] = None) -> int:
     """The data step for an existing database: ``record_due_presenters`` over every course."""
     now = now or utcnow()
     return sum(record_due_presenters(course, now) for course in db.session.scalars(select(Course)))
+
+
+def follow_new_holder(slot: Slot, *, actor: Optional[User], reason: str,
+                      now: Optional[datetime] = None) -> None:
+    """Staff gave a slot whose presenters were recorded to another holder (or none): the
+    record follows, as an audited correction, so the grade goes to who holds it now."""
+    if slot.presenters_recorded_at is None:
+        return
+    members = [] if slot.group_id is None else list(db.session.scalars(
+        select(Membership.user_id).where(Membership.group_id == slot.group_id)))
+    set_presenters(slot, members, actor=actor, reason=reason, now=now)

@@ -13,13 +13,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from models import Course, CourseRole, Group, PaperSession, Slot, SlotPresenter, User, Week, db
+from models import (AuditEntry, Course, CourseRole, Group, PaperSession, Slot, SlotPresenter, User,
+                    Week, db)
 from review.gradebook.loader import load_gradebook
 from review.grading import peer
 from review.grading import services as grading
 from review.grading.results import presentation_results
 from review.groups import services as groups
 from review.reviews.status import ReviewState, review_statuses
+from review.signup import services as signup
 from review.signup.presenters import presenters_by_slot, record_held_presenters
 from tests.factories import (
     hold_slot,
@@ -62,7 +64,8 @@ class Term:
     def __init__(self, **overrides) -> None:
         course = self.course = _course(**overrides)
         self.teacher = make_member(course, CourseRole.instructor)
-        self.ana, self.ben, self.cem = (make_member(course, last_name=n) for n in ("Ana", "Ben", "Cem"))
+        self.ana, self.ben, self.cem = (make_member(course, last_name=n)
+                                        for n in ("Ana", "Ben", "Cem"))
         self.dan, self.eva = (make_member(course, last_name=n) for n in ("Dan", "Eva"))
         self.gus, self.hal = (make_member(course, last_name=n) for n in ("Gus", "Hal"))
         self.isa = make_member(course, last_name="Isa")
@@ -264,3 +267,17 @@ def test_record_held_presenters_covers_every_course_once(app: Flask) -> None:
     db.session.commit()
     assert sorted(presenters_by_slot(term.course)[term.red8.id]) == sorted(
         [term.ana.id, term.ben.id, term.cem.id])
+
+
+def test_staff_giving_a_held_slot_to_another_group_moves_the_credit_with_an_audit(
+        term: Term) -> None:
+    groups.leave_group(term.course, term.cem, now=term.now)  # records the held sessions
+    signup.assign_slot_by_staff(term.blue5, term.green, term.teacher,
+                                "Green gave this talk; the board was wrong", term.now)
+    db.session.commit()
+    assert sorted(presenters_by_slot(term.course)[term.blue5.id]) == sorted(
+        [term.gus.id, term.hal.id])
+    assert term.blue5.id not in term.results(term.dan)
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "set_presenters"))
+    assert entry.old == {"presenters": sorted([term.dan.id, term.eva.id])}
+    assert entry.reason == "Green gave this talk; the board was wrong"
