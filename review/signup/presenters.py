@@ -12,7 +12,9 @@ its presenters -- a snapshot of the holder group's members -- the first time it 
 Until then a slot's presenters are its holder group's current members (a student who joins a
 group mid-term presents with it from then on). ``presenters_by_slot`` answers "who presented"
 for every slot of a course in two queries; every grade, export and page asks it, never the
-group's memberships. Staff correct the record explicitly with ``set_presenters`` (audited).
+group's memberships. Staff correct the record explicitly with ``set_presenters`` (audited);
+when staff hand a recorded slot to another holder, ``follow_new_holder`` does so for them.
+``record_held_presenters`` is the one-off data step for a database that predates the record.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from typing import Any, Optional
 
 from sqlalchemy import select
 
-from models import (AuditEntry, Course, Membership, PaperSession, Slot, SlotPresenter, User, db,
-                    utcnow)
+from models import (AuditEntry, Course, Membership, PaperSession, Score, Slot, SlotPresenter, User,
+                    db, utcnow)
 
 
 def _snapshot(slots: Iterable[Slot], now: datetime) -> int:
@@ -131,9 +133,16 @@ def set_presenters(slot: Slot, user_ids: Iterable[int], *, actor: Optional[User]
 
 
 def record_held_presenters(now: Optional[datetime] = None) -> int:
-    """The data step for an existing database: ``record_due_presenters`` over every course."""
+    """The data step for an existing database: in every course, record the presenters of each
+    slot whose session has started, and of each slot already graded (a talk scored ahead of
+    its session); returns how many slots were recorded."""
     now = now or utcnow()
-    return sum(record_due_presenters(course, now) for course in db.session.scalars(select(Course)))
+    count = sum(record_due_presenters(course, now)
+                for course in db.session.scalars(select(Course).order_by(Course.id)))
+    graded = db.session.scalars(
+        select(Slot).where(Slot.group_id.is_not(None), Slot.presenters_recorded_at.is_(None),
+                           Slot.id.in_(select(Score.slot_id).where(Score.slot_id.is_not(None)))))
+    return count + _snapshot(list(graded), now)
 
 
 def follow_new_holder(slot: Slot, *, actor: Optional[User], reason: str,

@@ -260,9 +260,11 @@ def test_presenters_stay_exempt_from_the_review_of_their_session(app: Flask) -> 
     assert statuses[(term.isa.id, week8.id)].state != ReviewState.exempt
 
 
-def test_record_held_presenters_covers_every_course_once(app: Flask) -> None:
+def test_record_held_presenters_covers_every_held_or_graded_slot_once(app: Flask) -> None:
     term = Term()
-    assert record_held_presenters(term.now) == 3  # weeks 5, 6 and 8 of the one course
+    make_staff_score(term.course, term.teacher, 60, rubric_key="presentation-weaknesses",
+                     slot_id=term.blue9.id)  # graded ahead of its session
+    assert record_held_presenters(term.now) == 4  # weeks 5, 6 and 8, and the early week 9
     assert record_held_presenters(term.now) == 0
     db.session.commit()
     assert sorted(presenters_by_slot(term.course)[term.red8.id]) == sorted(
