@@ -55,7 +55,9 @@ def record_due_presenters(course: Course, now: Optional[datetime] = None) -> int
     slots = db.session.scalars(
         select(Slot).join(PaperSession, Slot.session_id == PaperSession.id)
         .where(PaperSession.course_id == course.id, PaperSession.starts_at <= now,
-               Slot.group_id.is_not(None), Slot.presenters_recorded_at.is_(None)))
+               Slot.group_id.is_not(None), Slot.presenters_recorded_at.is_(None))
+        # Two membership changes at once: the second waits, then finds the slots recorded.
+        .with_for_update(of=Slot))
     return _snapshot(list(slots), now)
 
 
