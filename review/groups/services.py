@@ -72,9 +72,15 @@ def _audit(course_id: int, actor: Optional[User], action: str, group: Optional[G
                               old=old, new=new, reason=reason))
 
 
-def live(query: Any) -> Any:
+def _live(query: Any) -> Any:
     """Restrict a query of groups to those not dissolved."""
     return query.where(Group.dissolved_at.is_(None))
+
+
+def _require_live(*groups: Group) -> None:
+    for group in groups:
+        if group.dissolved_at is not None:
+            raise GroupError(f"{group.name} was dissolved; it can no longer change.")
 
 
 def _record(course: Course, now: Optional[datetime]) -> datetime:
@@ -193,7 +199,7 @@ def create_group(course: Course, actor: User, name: str, *,
 
 
 def find_by_code(course: Course, code: str) -> Group:
-    group = db.session.scalar(live(select(Group).where(Group.course_id == course.id,
+    group = db.session.scalar(_live(select(Group).where(Group.course_id == course.id,
                                                        Group.join_code == code.strip())))
     if group is None:
         raise GroupError("No group of this course has that join code; check it with your group.")
@@ -252,6 +258,7 @@ def staff_create_group(course: Course, actor: User, name: str, *,
 
 def rename_group(course: Course, group: Group, actor: User, name: str) -> Group:
     _require_staff(course, actor)
+    _require_live(group)
     old = group.name
     group.name = _check_name(course, name, ignoring=group)
     db.session.flush()
@@ -309,6 +316,7 @@ def dissolve_group(course: Course, group: Group, actor: User, *,
     presented stay with it (see the module docstring)."""
     now = _record(course, now)
     _require_staff(course, actor)
+    _require_live(group)
     _dissolve(course, group, actor, now)
 
 
@@ -324,6 +332,7 @@ def move_student(course: Course, student: User, target: Optional[Group], actor: 
     if target is None and current is None:
         raise GroupError(f"{student.full_name} is not in a group.")
     if target is not None:
+        _require_live(target)
         _lock(target)
         if _size(target) >= course.group_max_size:
             raise GroupFull(f"{target.name} is full ({course.group_max_size} members at most).")
@@ -348,6 +357,7 @@ def merge_groups(course: Course, keep: Group, absorb: Group, actor: User, *,
     _require_staff(course, actor)
     if keep.id == absorb.id:
         raise GroupError("Pick two different groups to merge.")
+    _require_live(keep, absorb)
     moving = member_ids(absorb)
     if _size(keep) + len(moving) > course.group_max_size:
         raise GroupFull(f"{keep.name} and {absorb.name} together have "
@@ -418,7 +428,7 @@ def plan_auto_form(course: Course) -> AutoFormPlan:
     """Students without a group: top up groups below the minimum, then form new groups of
     balanced sizes within the limits; any remainder joins existing groups with room."""
     students = ungrouped_students(course)
-    groups = list(db.session.scalars(live(select(Group).where(Group.course_id == course.id))
+    groups = list(db.session.scalars(_live(select(Group).where(Group.course_id == course.id))
                                      .options(selectinload(Group.memberships))
                                      .order_by(Group.name)))
     sizes = {group.id: len(group.memberships) for group in groups}
@@ -605,13 +615,13 @@ def natural_key(name: str) -> list[Any]:
 def course_groups(course: Course) -> list[Group]:
     """Every group with its members, in a fixed number of queries, in natural name order."""
     groups = db.session.scalars(
-        live(select(Group).where(Group.course_id == course.id))
+        _live(select(Group).where(Group.course_id == course.id))
         .options(selectinload(Group.memberships).joinedload(Membership.user)))
     return sorted(groups, key=lambda group: natural_key(group.name))
 
 
 def group_in_course(course: Course, group_id: int) -> Optional[Group]:
-    return db.session.scalar(live(select(Group).where(Group.id == group_id,
+    return db.session.scalar(_live(select(Group).where(Group.id == group_id,
                                                       Group.course_id == course.id)))
 
 

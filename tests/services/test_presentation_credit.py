@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from models import (AuditEntry, Course, CourseRole, Group, PaperSession, Slot, SlotPresenter, User,
                     Week, db)
+from review.courses.roster import TableFileError
 from review.gradebook.loader import load_gradebook
 from review.grading import peer
 from review.grading import services as grading
@@ -24,6 +25,7 @@ from review.reviews.status import ReviewState, review_statuses
 from review.signup import services as signup
 from review.signup.presenters import presenters_by_slot, record_held_presenters
 from tests.factories import (
+    enrollment,
     hold_slot,
     make_course,
     make_group,
@@ -283,3 +285,20 @@ def test_staff_giving_a_held_slot_to_another_group_moves_the_credit_with_an_audi
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "set_presenters"))
     assert entry.old == {"presenters": sorted([term.dan.id, term.eva.id])}
     assert entry.reason == "Green gave this talk; the board was wrong"
+
+
+def test_a_dissolved_group_can_no_longer_change_nor_be_imported_into(term: Term) -> None:
+    groups.dissolve_group(term.course, term.blue, term.teacher, now=term.now)
+    for change in (lambda: groups.dissolve_group(term.course, term.blue, term.teacher,
+                                                 now=term.now),
+                   lambda: groups.merge_groups(term.course, term.green, term.blue, term.teacher,
+                                               now=term.now),
+                   lambda: groups.move_student(term.course, term.isa, term.blue, term.teacher,
+                                               now=term.now),
+                   lambda: groups.rename_group(term.course, term.blue, term.teacher, "Azure")):
+        with pytest.raises(groups.GroupError, match="dissolved"):
+            change()
+    number = enrollment(term.course, term.isa).student_number
+    with pytest.raises(TableFileError, match="row 2, column group: group 'Blue' was dissolved"):
+        groups.import_groups(term.course, [groups.GroupRow(2, "Blue", number)], term.teacher,
+                             now=term.now)
