@@ -316,10 +316,17 @@ class Group(db.Model):
     join_code: Mapped[str] = mapped_column(String(32), unique=True)
     calendar_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A group dissolved after it presented keeps its row, so its held slots keep their holder
+    # and its presenters keep their credit; it has no members and is hidden from every list.
+    dissolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="group", cascade="all, delete-orphan"
     )
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name} (dissolved)" if self.dissolved_at is not None else self.name
 
     __table_args__ = (
         UniqueConstraint("course_id", "name"),

@@ -25,6 +25,7 @@ from review.groups.services import apply_auto_form, course_groups, plan_auto_for
 from review.reviews.services import (LateConfirmationNeeded, ReviewContent, mark_question_raised,
                                      release_reviews, save_draft, submit_review)
 from review.rubrics import Rubric
+from review.signup.presenters import slot_presenters
 
 SEED = 541
 
@@ -116,7 +117,7 @@ def seed_activity(course: Course, *, now: datetime) -> ActivitySummary:
         .order_by(PaperSession.starts_at)))
 
     plan = plan_auto_form(course)
-    apply_auto_form(course, instructor, plan.fingerprint)
+    apply_auto_form(course, instructor, plan.fingerprint, now=now - timedelta(weeks=5))
     groups = course_groups(course)
     summary.groups = len(groups)
     _preferences(rng, groups, sessions)
@@ -202,7 +203,7 @@ def _preferences(rng: random.Random, groups: list, sessions: list[PaperSession])
 
 
 def _peer_ratings(rng: random.Random, course: Course, slot: Slot, students: list[User]) -> int:
-    presenters = {m.user_id for m in slot.group.memberships} if slot.group else set()
+    presenters = set(slot_presenters(slot))
     rubric = course_rubric(course, "peer")
     moment = slot.session.starts_at + timedelta(minutes=45)
     raters = [s for s in rng.sample(students, 8) if s.id not in presenters]

@@ -1,9 +1,10 @@
 """Peer evaluation of presentations: the rating window, one rating per student, agreement stats.
 
 The window of a session opens at ``PaperSession.starts_at`` and closes
-``grading.peer_window_minutes`` later. Inside it, any student of the course who is not a member
-of the group holding a slot may rate that presentation with the course's peer rubric, once
-(unique (slot, rater)), and change the rating until the window closes.
+``grading.peer_window_minutes`` later. Inside it, any student of the course who is not one of
+the slot's presenters (``review.signup.presenters``: who gave the talk, not who is in the group
+now) may rate that presentation with the course's peer rubric, once (unique (slot, rater)), and
+change the rating until the window closes.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ from review.grading.services import (
     course_definition,
     course_rubric,
     ensure_rubric_row,
-    group_member_ids,
     is_student_of,
     rubric_scope,
 )
+from review.signup.presenters import presenters_by_slot, slot_presenters
 
 
 def peer_window(course: Course, session: PaperSession) -> tuple[datetime, datetime]:
@@ -48,16 +49,10 @@ def window_open(course: Course, session: PaperSession, now: datetime) -> bool:
 
 def rateable_slots(course: Course, student: User, now: datetime) -> list[Slot]:
     """Held slots whose window is open now and that the student does not present in."""
-    own_groups = set(db.session.scalars(_groups_of(course, student)))
+    presenters = presenters_by_slot(course)
     return [slot for slot in held_slots(course)
-            if window_open(course, slot.session, now) and slot.group_id not in own_groups]
-
-
-def _groups_of(course: Course, student: User) -> Any:
-    from models import Membership
-
-    return select(Membership.group_id).where(Membership.course_id == course.id,
-                                             Membership.user_id == student.id)
+            if window_open(course, slot.session, now)
+            and student.id not in presenters.get(slot.id, ())]
 
 
 def check_can_rate(course: Course, student: User, slot: Slot, now: datetime) -> None:
@@ -65,7 +60,7 @@ def check_can_rate(course: Course, student: User, slot: Slot, now: datetime) -> 
         raise GradingRefused("There is no such presentation to rate in this course.")
     if not is_student_of(course, student.id):
         raise GradingRefused("Only students of the course rate presentations.")
-    if student.id in group_member_ids(slot.group_id):
+    if student.id in slot_presenters(slot):
         raise GradingRefused("You present in this slot, so you cannot rate it.")
     opens, closes = peer_window(course, slot.session)
     if now < opens:

@@ -34,7 +34,6 @@ from models import (
     CourseRole,
     Enrollment,
     MemberAdjustment,
-    Membership,
     PaperSession,
     ParticipationRecord,
     PeerRating,
@@ -55,6 +54,7 @@ from review.grading.scoring import (
     score_from_count,
 )
 from review.grading.services import course_definition, course_rubrics, stored_rubric
+from review.signup.presenters import presenters_by_slot
 
 COUNT_CRITERION = "questions-raised"
 
@@ -221,15 +221,16 @@ def peer_pct(ratings: Sequence[PeerRating], method: str) -> float | None:
 
 
 def presentation_results(course: Course) -> list[PresentationResult]:
-    """One result per (held slot x current member of the holding group)."""
+    """One result per (held slot x presenter of that slot).
+
+    The presenters are the record taken when the session was held or first graded, else the
+    holder's current members (``review.signup.presenters``): a student who left or joined a
+    group afterwards neither loses nor gains that talk.
+    """
     definition = course_definition(course)
     grading = definition.grading
     slots = held_slots(course)
-    members: dict[int, list[int]] = defaultdict(list)
-    for group_id, user_id in db.session.execute(
-            select(Membership.group_id, Membership.user_id)
-            .where(Membership.course_id == course.id).order_by(Membership.user_id)).tuples():
-        members[group_id].append(user_id)
+    presenters = presenters_by_slot(course)
     scores = presentation_scores(course)
     roles = staff_roles(course)
     peers = peer_ratings(course)
@@ -252,14 +253,15 @@ def presentation_results(course: Course) -> list[PresentationResult]:
                     or slot.session.feedback_released_at is not None)
         rubric_key = combined.rubric_key if combined else definition.presentation_rubric(
             slot.role.key)
-        for user_id in members.get(slot.group_id or 0, []):
+        for user_id in presenters.get(slot.id, []):
             adjustment = adjustments.get((slot.id, user_id))
             final = None
             if group_pct is not None:
                 final = individual_adjustment(
                     group_pct, Adjustment("delta", adjustment.delta_pct) if adjustment else None)
             results.append(PresentationResult(
-                slot_id=slot.id, user_id=user_id, group_name=slot.group.name if slot.group else "",
+                slot_id=slot.id, user_id=user_id,
+                group_name=slot.group.display_name if slot.group else "",
                 session_id=slot.session_id, week=slot.session.week.number,
                 paper=slot.session.paper.title, role_key=slot.role.key, role_name=slot.role.name,
                 staff_pct=staff, peer_pct=peer, final_pct=final,

@@ -33,6 +33,7 @@ from review.core.errors import DomainError
 from review.courses.definition import CourseDefinition
 from review.grading.scoring import ScoringError, score_total
 from review.rubrics import Rubric
+from review.signup.presenters import record_slot_presenters, slot_presenters
 
 RubricUse = Literal["presentation", "review", "participation", "peer"]
 
@@ -247,13 +248,6 @@ def session_of_course(course: Course, session_id: int) -> models.PaperSession:
     return session
 
 
-def group_member_ids(group_id: int | None) -> set[int]:
-    if group_id is None:
-        return set()
-    return set(db.session.scalars(
-        select(models.Membership.user_id).where(models.Membership.group_id == group_id)))
-
-
 def audit(course: Course, actor: models.User | None, action: str, entity: str,
           entity_id: int | None, old: dict[str, Any] | None, new: dict[str, Any] | None,
           reason: str = "") -> models.AuditEntry:
@@ -392,6 +386,9 @@ def save_score(course: Course, grader: models.User, item: ScoreItem, *,
     if row is None:
         row = ensure_rubric_row(rubric, rubric_scope(course, rubric))
     old = _snapshot(existing) if existing is not None else None
+    if item.slot is not None:
+        # A talk graded before its session starts is credited to who holds it now.
+        record_slot_presenters(item.slot, now)
     if existing is None:
         score = models.Score(course_id=course.id, rubric_id=row.id, grader_id=grader.id,
                              target=item.target, values=result.scores, comments=comments,
@@ -438,8 +435,9 @@ def adjust_member(course: Course, actor: models.User, slot: models.Slot, user_id
     require_instructor(course, actor)
     if slot.session.course_id != course.id or slot.group_id is None:
         raise GradingRefused("That presentation is not held in this course.")
-    if user_id not in group_member_ids(slot.group_id):
-        raise GradingRefused("That student is not a member of the group holding the slot.")
+    if user_id not in slot_presenters(slot):
+        raise GradingRefused("That student did not present this slot; adjustments are for its "
+                             "presenters.")
     if not reason.strip():
         raise GradingRefused("An adjustment needs a reason.")
     if not -100 <= delta_pct <= 100:
@@ -537,7 +535,7 @@ def review_released(review: models.Review) -> bool:
 def student_slot(course: Course, student: models.User, slot_id: int) -> models.Slot:
     """A presentation of the student's group whose feedback is released (else GradingRefused)."""
     slot = slot_of_course(course, slot_id)
-    if student.id not in group_member_ids(slot.group_id) or not slot_released(slot):
+    if student.id not in slot_presenters(slot) or not slot_released(slot):
         raise GradingRefused("There is no released feedback of yours for that presentation.")
     return slot
 

@@ -58,6 +58,7 @@ from review.grading.results import (
 from review.permissions import course_staff, course_student, require
 from review.permissions import course_staff_can
 from review.reviews.rendering import render_markdown
+from review.signup.presenters import slot_presenters
 
 bp = Blueprint("grading", __name__)
 
@@ -157,10 +158,9 @@ def _after_stale(item: services.ScoreItem, stale: services.StaleScore, **page: A
 
 
 def _presentation_page_args(slot: Slot) -> dict[str, Any]:
+    # The students who gave the talk, not whoever is in the group today.
     members = list(db.session.scalars(
-        select(User).join(services.models.Membership,
-                          services.models.Membership.user_id == User.id)
-        .where(services.models.Membership.group_id == slot.group_id).order_by(User.last_name)))
+        select(User).where(User.id.in_(slot_presenters(slot))).order_by(User.last_name)))
     adjustments = {adj.user_id: adj for adj in db.session.scalars(
         select(services.models.MemberAdjustment)
         .where(services.models.MemberAdjustment.slot_id == slot.id))}

@@ -9,6 +9,14 @@ Import (CSV/XLSX, columns ``group, student_id``, one row per member) is all or n
 creates groups that do not exist and adds the listed students; it never removes anyone. A
 student already in a *different* group is refused with a row-level message (move them first,
 or dissolve that group); a student already in the same group is left as is.
+
+Presentation credit: every change of membership first records the presenters of every slot
+whose session has started (``review.signup.presenters.record_due_presenters``), so leaving,
+joining, moving or merging never takes a held talk from who gave it nor hands it to who did
+not. A group that holds such a slot is dissolved softly (``Group.dissolved_at``): its members
+are removed and its future slots open, but its row and its held slots stay, shown as
+"Name (dissolved)"; it is hidden from every list, lookup and join code. A group that never
+presented is deleted.
 """
 
 from __future__ import annotations
@@ -18,16 +26,19 @@ import math
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Optional
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from models import (AuditEntry, Course, CourseRole, Enrollment, Group, Membership, Slot, User, db)
+from models import (AuditEntry, Course, CourseRole, Enrollment, Group, Membership, Slot,
+                    SlotWaitlist, SwapProposal, User, db, utcnow)
 from review.core.errors import DomainError
 from review.courses.roster import TableFileError, require_columns
+from review.signup.presenters import record_due_presenters
 
 
 class GroupError(DomainError):
@@ -59,6 +70,24 @@ def _audit(course_id: int, actor: Optional[User], action: str, group: Optional[G
                               category="group", action=action, entity="group",
                               entity_id=group.id if group is not None else None,
                               old=old, new=new, reason=reason))
+
+
+def _live(query: Any) -> Any:
+    """Restrict a query of groups to those not dissolved."""
+    return query.where(Group.dissolved_at.is_(None))
+
+
+def _require_live(*groups: Group) -> None:
+    for group in groups:
+        if group.dissolved_at is not None:
+            raise GroupError(f"{group.name} was dissolved; it can no longer change.")
+
+
+def _record(course: Course, now: Optional[datetime]) -> datetime:
+    """Before any membership change: fix who presented every session held so far."""
+    now = now or utcnow()
+    record_due_presenters(course, now)
+    return now
 
 
 def new_join_code() -> str:
@@ -107,6 +136,9 @@ def _check_name(course: Course, name: str, *, ignoring: Optional[Group] = None) 
         raise GroupError("A group name has at most 100 characters.")
     clash = db.session.scalar(select(Group).where(Group.course_id == course.id,
                                                   func.lower(Group.name) == name.lower()))
+    if clash is not None and clash.dissolved_at is not None:
+        raise GroupError(f"A dissolved group was called '{clash.name}' and its past talks "
+                         "still show that name; pick another name.")
     if clash is not None and clash is not ignoring:
         raise GroupError(f"There is already a group called '{clash.name}'.")
     return name
@@ -138,7 +170,9 @@ def _add_member(course: Course, group: Group, user: User) -> None:
 
 
 def _release_slots(group: Group) -> list[int]:
-    slot_ids = list(db.session.scalars(select(Slot.id).where(Slot.group_id == group.id)))
+    """Open the group's slots that are still ahead; held ones (presenters recorded) stay."""
+    slot_ids = list(db.session.scalars(select(Slot.id).where(
+        Slot.group_id == group.id, Slot.presenters_recorded_at.is_(None))))
     if slot_ids:
         db.session.execute(update(Slot).where(Slot.id.in_(slot_ids)).values(
             group_id=None, source=None, held_since=None, version=Slot.version + 1)
@@ -149,8 +183,10 @@ def _release_slots(group: Group) -> list[int]:
 # ---------------------------------------------------------------------------- students
 
 
-def create_group(course: Course, actor: User, name: str) -> Group:
+def create_group(course: Course, actor: User, name: str, *,
+                 now: Optional[datetime] = None) -> Group:
     """A student creates a group and becomes its first member."""
+    _record(course, now)
     _require_student(course, actor)
     if course.groups_locked:
         raise GroupsLocked("Groups are locked; ask the instructor.")
@@ -163,14 +199,16 @@ def create_group(course: Course, actor: User, name: str) -> Group:
 
 
 def find_by_code(course: Course, code: str) -> Group:
-    group = db.session.scalar(select(Group).where(Group.course_id == course.id,
-                                                  Group.join_code == code.strip()))
+    group = db.session.scalar(_live(select(Group).where(Group.course_id == course.id,
+                                                       Group.join_code == code.strip())))
     if group is None:
         raise GroupError("No group of this course has that join code; check it with your group.")
     return group
 
 
-def join_group(course: Course, actor: User, code: str) -> Group:
+def join_group(course: Course, actor: User, code: str, *,
+               now: Optional[datetime] = None) -> Group:
+    _record(course, now)
     _require_student(course, actor)
     group = find_by_code(course, code)
     if course.groups_locked:
@@ -187,8 +225,9 @@ def join_group(course: Course, actor: User, code: str) -> Group:
     return group
 
 
-def leave_group(course: Course, actor: User) -> Optional[Group]:
-    """The student leaves; a group left empty is dissolved (its slots become open)."""
+def leave_group(course: Course, actor: User, *, now: Optional[datetime] = None) -> Optional[Group]:
+    """The student leaves; a group left empty is dissolved (its future slots become open)."""
+    now = _record(course, now)
     if course.groups_locked:
         raise GroupsLocked("Groups are locked; ask the instructor.")
     group = group_of(course, actor)
@@ -200,7 +239,7 @@ def leave_group(course: Course, actor: User) -> Optional[Group]:
     db.session.flush()
     _audit(course.id, actor, "leave", group, old={"user_id": actor.id})
     if _size(group) == 0:
-        _dissolve(course, group, actor, reason="the last member left")
+        _dissolve(course, group, actor, now, reason="the last member left")
         return None
     return group
 
@@ -208,7 +247,9 @@ def leave_group(course: Course, actor: User) -> Optional[Group]:
 # ---------------------------------------------------------------------------- staff
 
 
-def staff_create_group(course: Course, actor: User, name: str) -> Group:
+def staff_create_group(course: Course, actor: User, name: str, *,
+                       now: Optional[datetime] = None) -> Group:
+    _record(course, now)
     _require_staff(course, actor)
     group = _new_group(course, _check_name(course, name))
     _audit(course.id, actor, "create", group, new={"name": group.name, "members": []})
@@ -217,6 +258,7 @@ def staff_create_group(course: Course, actor: User, name: str) -> Group:
 
 def rename_group(course: Course, group: Group, actor: User, name: str) -> Group:
     _require_staff(course, actor)
+    _require_live(group)
     old = group.name
     group.name = _check_name(course, name, ignoring=group)
     db.session.flush()
@@ -234,23 +276,54 @@ def set_locked(course: Course, actor: User, locked: bool) -> None:
     db.session.flush()
 
 
-def _dissolve(course: Course, group: Group, actor: User, reason: str = "") -> None:
+def _held_slot_ids(group: Group) -> list[int]:
+    return list(db.session.scalars(select(Slot.id).where(
+        Slot.group_id == group.id, Slot.presenters_recorded_at.is_not(None))))
+
+
+def _retire(group: Group, now: datetime) -> None:
+    """Delete a group that never presented; keep one that did, dissolved and memberless, so
+    its held slots keep their holder (a deleted group would leave them open and ungraded)."""
+    if not _held_slot_ids(group):
+        db.session.delete(group)
+        db.session.flush()
+        return
+    db.session.execute(delete(Membership).where(Membership.group_id == group.id)
+                       .execution_options(synchronize_session=False))
+    db.session.execute(delete(SlotWaitlist).where(SlotWaitlist.group_id == group.id))
+    db.session.execute(update(SwapProposal).where(
+        SwapProposal.status == "pending",
+        (SwapProposal.proposer_group_id == group.id) | (SwapProposal.target_group_id == group.id))
+        .values(status="void", decided_at=now).execution_options(synchronize_session=False))
+    group.dissolved_at = now
+    db.session.flush()
+    db.session.expire(group, ["memberships"])
+
+
+def _dissolve(course: Course, group: Group, actor: User, now: datetime,
+              reason: str = "") -> None:
     members = member_ids(group)
     slots = _release_slots(group)
     _audit(course.id, actor, "dissolve", group,
-           old={"name": group.name, "members": members, "slots": slots}, reason=reason)
-    db.session.delete(group)
-    db.session.flush()
+           old={"name": group.name, "members": members, "slots": slots,
+                "held_slots": _held_slot_ids(group)}, reason=reason)
+    _retire(group, now)
 
 
-def dissolve_group(course: Course, group: Group, actor: User) -> None:
-    """Members become ungrouped and the group's slots open again."""
+def dissolve_group(course: Course, group: Group, actor: User, *,
+                   now: Optional[datetime] = None) -> None:
+    """Members become ungrouped and the group's future slots open again; slots it already
+    presented stay with it (see the module docstring)."""
+    now = _record(course, now)
     _require_staff(course, actor)
-    _dissolve(course, group, actor)
+    _require_live(group)
+    _dissolve(course, group, actor, now)
 
 
-def move_student(course: Course, student: User, target: Optional[Group], actor: User) -> None:
+def move_student(course: Course, student: User, target: Optional[Group], actor: User, *,
+                 now: Optional[datetime] = None) -> None:
     """Put a student into ``target`` (or into no group); staff only, locked or not."""
+    _record(course, now)
     _require_staff(course, actor)
     _require_student(course, student)
     current = group_of(course, student)
@@ -259,6 +332,7 @@ def move_student(course: Course, student: User, target: Optional[Group], actor: 
     if target is None and current is None:
         raise GroupError(f"{student.full_name} is not in a group.")
     if target is not None:
+        _require_live(target)
         _lock(target)
         if _size(target) >= course.group_max_size:
             raise GroupFull(f"{target.name} is full ({course.group_max_size} members at most).")
@@ -274,12 +348,16 @@ def move_student(course: Course, student: User, target: Optional[Group], actor: 
            new={"user_id": student.id, "group": target.name if target else None})
 
 
-def merge_groups(course: Course, keep: Group, absorb: Group, actor: User) -> Group:
-    """Members of ``absorb`` join ``keep``. Its slots go to ``keep`` where ``keep`` has no role
-    of that paper yet, and open otherwise; then ``absorb`` is deleted."""
+def merge_groups(course: Course, keep: Group, absorb: Group, actor: User, *,
+                 now: Optional[datetime] = None) -> Group:
+    """Members of ``absorb`` join ``keep``. Its slots still ahead go to ``keep`` where ``keep``
+    has no role of that paper yet, and open otherwise; the slots it already presented stay
+    with it, so ``absorb`` is then dissolved softly (or deleted if it never presented)."""
+    now = _record(course, now)
     _require_staff(course, actor)
     if keep.id == absorb.id:
         raise GroupError("Pick two different groups to merge.")
+    _require_live(keep, absorb)
     moving = member_ids(absorb)
     if _size(keep) + len(moving) > course.group_max_size:
         raise GroupFull(f"{keep.name} and {absorb.name} together have "
@@ -287,7 +365,8 @@ def merge_groups(course: Course, keep: Group, absorb: Group, actor: User) -> Gro
                         f"{course.group_max_size}.")
     kept_sessions = set(db.session.scalars(select(Slot.session_id).where(Slot.group_id == keep.id)))
     moved_slots, opened_slots = [], []
-    for slot in db.session.scalars(select(Slot).where(Slot.group_id == absorb.id)):
+    for slot in db.session.scalars(select(Slot).where(Slot.group_id == absorb.id,
+                                                      Slot.presenters_recorded_at.is_(None))):
         if slot.session_id in kept_sessions:
             slot.group_id, slot.source, slot.held_since = None, None, None
             opened_slots.append(slot.id)
@@ -304,8 +383,7 @@ def merge_groups(course: Course, keep: Group, absorb: Group, actor: User) -> Gro
            new={"members": member_ids(keep), "slots_moved": moved_slots,
                 "slots_opened": opened_slots})
     db.session.expire(absorb)
-    db.session.delete(absorb)
-    db.session.flush()
+    _retire(absorb, now)
     db.session.expire(keep)
     return keep
 
@@ -350,7 +428,7 @@ def plan_auto_form(course: Course) -> AutoFormPlan:
     """Students without a group: top up groups below the minimum, then form new groups of
     balanced sizes within the limits; any remainder joins existing groups with room."""
     students = ungrouped_students(course)
-    groups = list(db.session.scalars(select(Group).where(Group.course_id == course.id)
+    groups = list(db.session.scalars(_live(select(Group).where(Group.course_id == course.id))
                                      .options(selectinload(Group.memberships))
                                      .order_by(Group.name)))
     sizes = {group.id: len(group.memberships) for group in groups}
@@ -386,7 +464,9 @@ def plan_auto_form(course: Course) -> AutoFormPlan:
     return plan
 
 
-def apply_auto_form(course: Course, actor: User, fingerprint: str) -> AutoFormPlan:
+def apply_auto_form(course: Course, actor: User, fingerprint: str, *,
+                    now: Optional[datetime] = None) -> AutoFormPlan:
+    _record(course, now)
     _require_staff(course, actor)
     plan = plan_auto_form(course)
     if plan.fingerprint != fingerprint:
@@ -457,13 +537,14 @@ def parse_group_table(frame: pd.DataFrame) -> list[GroupRow]:
 
 
 def import_groups(course: Course, rows: list[GroupRow], actor: Optional[User], *,
-                  allow_small: bool = False) -> GroupImportResult:
+                  allow_small: bool = False, now: Optional[datetime] = None) -> GroupImportResult:
     """All or nothing: every problem is named by row before anything is written.
 
     A group's size is its members after the import (those it has plus those the file adds).
     Above the course's maximum is always refused; below its minimum is refused unless
     ``allow_small``, which imports it with a warning line per small group.
     """
+    _record(course, now)
     problems: list[str] = []
     students = {e.student_number: e for e in db.session.scalars(
         select(Enrollment).where(Enrollment.course_id == course.id,
@@ -472,6 +553,7 @@ def import_groups(course: Course, rows: list[GroupRow], actor: Optional[User], *
     groups = {g.name.lower(): g for g in db.session.scalars(
         select(Group).where(Group.course_id == course.id)
         .options(selectinload(Group.memberships)))}
+    dissolved = {key for key, g in groups.items() if g.dissolved_at is not None}
     current = {m.user_id: g for g in groups.values() for m in g.memberships}
     first_row: dict[str, int] = {}
     planned: dict[str, list[GroupRow]] = {}
@@ -487,6 +569,10 @@ def import_groups(course: Course, rows: list[GroupRow], actor: Optional[User], *
                             "student)")
             continue
         first_row[row.student_id] = row.row
+        if row.group.lower() in dissolved:
+            problems.append(f"row {row.row}, column group: group '{row.group}' was dissolved; "
+                            "use another name")
+            continue
         existing = current.get(enrollment.user_id)
         if existing is not None and existing.name.lower() != row.group.lower():
             problems.append(f"row {row.row}, column group: student '{row.student_id}' is "
@@ -549,14 +635,14 @@ def natural_key(name: str) -> list[Any]:
 def course_groups(course: Course) -> list[Group]:
     """Every group with its members, in a fixed number of queries, in natural name order."""
     groups = db.session.scalars(
-        select(Group).where(Group.course_id == course.id)
+        _live(select(Group).where(Group.course_id == course.id))
         .options(selectinload(Group.memberships).joinedload(Membership.user)))
     return sorted(groups, key=lambda group: natural_key(group.name))
 
 
 def group_in_course(course: Course, group_id: int) -> Optional[Group]:
-    return db.session.scalar(select(Group).where(Group.id == group_id,
-                                                 Group.course_id == course.id))
+    return db.session.scalar(_live(select(Group).where(Group.id == group_id,
+                                                      Group.course_id == course.id)))
 
 
 def student_in_course(course: Course, user_id: int) -> Optional[User]:

@@ -260,7 +260,7 @@ def is_excused(session: PaperSession, user: User) -> bool:
 
 
 def is_presenter(session: PaperSession, user: User) -> bool:
-    return user.id in presenting_user_ids([session.id], session.course_id)[session.id]
+    return user.id in presenting_user_ids([session.id])[session.id]
 
 
 def _require_student_and_open(session: PaperSession, user: User, now: datetime) -> None:

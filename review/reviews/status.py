@@ -34,15 +34,14 @@ from models import (
     Course,
     CourseRole,
     Enrollment,
-    Membership,
     PaperSession,
     Review,
     ReviewExcuse,
-    Slot,
     db,
 )
 from models import ReviewStatus as ReviewRowStatus
 from review.courses.definition import CourseDefinition
+from review.signup.presenters import presenters_by_session
 
 
 class ReviewState(str, enum.Enum):
@@ -92,19 +91,10 @@ def presenters_exempt(course: Course) -> bool:
     return CourseDefinition.model_validate(course.definition).reviews.presenters_exempt
 
 
-def presenting_user_ids(session_ids: list[int], course_id: int) -> dict[int, set[int]]:
-    """session id -> ids of the students whose group holds a slot of that session (one query)."""
-    result: dict[int, set[int]] = {sid: set() for sid in session_ids}
-    if not session_ids:
-        return result
-    rows = db.session.execute(
-        select(Slot.session_id, Membership.user_id)
-        .join(Membership, Membership.group_id == Slot.group_id)
-        .where(Slot.session_id.in_(session_ids), Membership.course_id == course_id)
-    )
-    for session_id, user_id in rows:
-        result[session_id].add(user_id)
-    return result
+def presenting_user_ids(session_ids: list[int]) -> dict[int, set[int]]:
+    """session id -> ids of the students who present in that session: its slots' recorded
+    presenters, else their holders' current members (two queries)."""
+    return presenters_by_session(session_ids)
 
 
 def review_statuses(course: Course, now: datetime) -> dict[tuple[int, int], ReviewStatus]:
@@ -142,7 +132,7 @@ def review_statuses(course: Course, now: datetime) -> dict[tuple[int, int], Revi
                 .where(ReviewExcuse.session_id.in_(session_ids))
             )
         }
-    exempt_by_session = (presenting_user_ids(session_ids, course.id)
+    exempt_by_session = (presenting_user_ids(session_ids)
                          if presenters_exempt(course) else {})
 
     result: dict[tuple[int, int], ReviewStatus] = {}

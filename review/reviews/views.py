@@ -102,7 +102,7 @@ def index(course_code: str) -> str | WerkzeugResponse:
         select(Review).where(Review.user_id == current_user.id, Review.session_id.in_(ids)))}
     excused = set(db.session.scalars(select(ReviewExcuse.session_id).where(
         ReviewExcuse.user_id == current_user.id, ReviewExcuse.session_id.in_(ids))))
-    presenting = presenting_user_ids(ids, course.id)
+    presenting = presenting_user_ids(ids)
     exempt_rule = services.rules_of(course).presenters_exempt
     rows = []
     for session in sessions:

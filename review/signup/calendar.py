@@ -44,7 +44,7 @@ def _event(course: Course, session: PaperSession, summary: str, stamp: datetime,
         lines.append(f"{session.paper.venue} {session.paper.year or ''}".strip())
     lines.append("")
     for slot in session.slots:
-        holder = slot.group.name if slot.group is not None else "open"
+        holder = slot.group.display_name if slot.group is not None else "open"
         lines.append(f"{slot.role.name} ({slot.role.minutes} min): {holder}")
     lines.append(f"Discussion ({course.discussion_minutes} min)")
     event.add("description", "\n".join(lines))

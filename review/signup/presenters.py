@@ -12,7 +12,9 @@ its presenters -- a snapshot of the holder group's members -- the first time it 
 Until then a slot's presenters are its holder group's current members (a student who joins a
 group mid-term presents with it from then on). ``presenters_by_slot`` answers "who presented"
 for every slot of a course in two queries; every grade, export and page asks it, never the
-group's memberships. Staff correct the record explicitly with ``set_presenters`` (audited).
+group's memberships. Staff correct the record explicitly with ``set_presenters`` (audited);
+when staff hand a recorded slot to another holder, ``follow_new_holder`` does so for them.
+``record_held_presenters`` is the one-off data step for a database that predates the record.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
 from sqlalchemy import select
 
-from models import (AuditEntry, Course, Membership, PaperSession, Slot, SlotPresenter, User, db,
-                    utcnow)
+from models import (AuditEntry, Course, Membership, PaperSession, Score, Slot, SlotPresenter, User,
+                    db, utcnow)
 
 
 def _snapshot(slots: Iterable[Slot], now: datetime) -> int:
@@ -53,7 +55,9 @@ def record_due_presenters(course: Course, now: Optional[datetime] = None) -> int
     slots = db.session.scalars(
         select(Slot).join(PaperSession, Slot.session_id == PaperSession.id)
         .where(PaperSession.course_id == course.id, PaperSession.starts_at <= now,
-               Slot.group_id.is_not(None), Slot.presenters_recorded_at.is_(None)))
+               Slot.group_id.is_not(None), Slot.presenters_recorded_at.is_(None))
+        # Two membership changes at once: the second waits, then finds the slots recorded.
+        .with_for_update(of=Slot))
     return _snapshot(list(slots), now)
 
 
@@ -63,25 +67,39 @@ def record_slot_presenters(slot: Slot, now: Optional[datetime] = None) -> None:
         _snapshot([slot], now or utcnow())
 
 
+def _presenter_rows(where: Any) -> list[tuple[int, int, int]]:
+    """(slot id, session id, user id) of the presenters of the slots ``where`` selects, in
+    two queries: the records taken, then the current members of unrecorded slots' holders."""
+    rows = list(db.session.execute(
+        select(SlotPresenter.slot_id, Slot.session_id, SlotPresenter.user_id)
+        .join(Slot, SlotPresenter.slot_id == Slot.id)
+        .join(PaperSession, Slot.session_id == PaperSession.id)
+        .where(where).order_by(SlotPresenter.user_id)).tuples())
+    rows += db.session.execute(
+        select(Slot.id, Slot.session_id, Membership.user_id)
+        .join(PaperSession, Slot.session_id == PaperSession.id)
+        .join(Membership, Membership.group_id == Slot.group_id)
+        .where(where, Slot.presenters_recorded_at.is_(None))
+        .order_by(Membership.user_id)).tuples()
+    return rows
+
+
 def presenters_by_slot(course: Course) -> dict[int, list[int]]:
     """slot id -> user ids of its presenters: the record when taken, else the holder's members."""
     result: dict[int, list[int]] = defaultdict(list)
-    for slot_id, user_id in db.session.execute(
-            select(SlotPresenter.slot_id, SlotPresenter.user_id)
-            .join(Slot, SlotPresenter.slot_id == Slot.id)
-            .join(PaperSession, Slot.session_id == PaperSession.id)
-            .where(PaperSession.course_id == course.id)
-            .order_by(SlotPresenter.user_id)).tuples():
+    for slot_id, _session_id, user_id in _presenter_rows(PaperSession.course_id == course.id):
         result[slot_id].append(user_id)
-    for slot_id, recorded_at, group_id, member_id in db.session.execute(
-            select(Slot.id, Slot.presenters_recorded_at, Slot.group_id, Membership.user_id)
-            .join(PaperSession, Slot.session_id == PaperSession.id)
-            .outerjoin(Membership, Membership.group_id == Slot.group_id)
-            .where(PaperSession.course_id == course.id, Slot.group_id.is_not(None))
-            .order_by(Membership.user_id)).tuples():
-        if recorded_at is None and member_id is not None:
-            result[slot_id].append(member_id)
     return dict(result)
+
+
+def presenters_by_session(session_ids: Iterable[int]) -> dict[int, set[int]]:
+    """session id -> user ids of the presenters of any of its slots (every id is a key)."""
+    session_ids = list(session_ids)
+    result: dict[int, set[int]] = {session_id: set() for session_id in session_ids}
+    if session_ids:
+        for _slot_id, session_id, user_id in _presenter_rows(Slot.session_id.in_(session_ids)):
+            result[session_id].add(user_id)
+    return result
 
 
 def slot_presenters(slot: Slot) -> list[int]:
@@ -114,3 +132,27 @@ def set_presenters(slot: Slot, user_ids: Iterable[int], *, actor: Optional[User]
         action="set_presenters", entity="slot", entity_id=slot.id,
         old={"presenters": old}, new={"presenters": new}, reason=reason))
     db.session.flush()
+
+
+def record_held_presenters(now: Optional[datetime] = None) -> int:
+    """The data step for an existing database: in every course, record the presenters of each
+    slot whose session has started, and of each slot already graded (a talk scored ahead of
+    its session); returns how many slots were recorded."""
+    now = now or utcnow()
+    count = sum(record_due_presenters(course, now)
+                for course in db.session.scalars(select(Course).order_by(Course.id)))
+    graded = db.session.scalars(
+        select(Slot).where(Slot.group_id.is_not(None), Slot.presenters_recorded_at.is_(None),
+                           Slot.id.in_(select(Score.slot_id).where(Score.slot_id.is_not(None)))))
+    return count + _snapshot(list(graded), now)
+
+
+def follow_new_holder(slot: Slot, *, actor: Optional[User], reason: str,
+                      now: Optional[datetime] = None) -> None:
+    """Staff gave a slot whose presenters were recorded to another holder (or none): the
+    record follows, as an audited correction, so the grade goes to who holds it now."""
+    if slot.presenters_recorded_at is None:
+        return
+    members = [] if slot.group_id is None else list(db.session.scalars(
+        select(Membership.user_id).where(Membership.group_id == slot.group_id)))
+    set_presenters(slot, members, actor=actor, reason=reason, now=now)

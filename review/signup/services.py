@@ -35,6 +35,7 @@ from models import (AssignmentRun, AuditEntry, Course, CourseRole, Enrollment, G
                     PaperSession, Slot, SlotWaitlist, SwapProposal, User, db)
 from review.core.errors import DomainError
 from review.courses.definition import SignupDef, describe_validation_error
+from review.signup.presenters import follow_new_holder
 
 FIRST_COME = "first_come"
 PREFERENCES = "preferences"
@@ -139,7 +140,8 @@ def derived_quota(course: Course) -> int:
     slots = db.session.scalar(select(func.count()).select_from(Slot).join(PaperSession)
                               .where(PaperSession.course_id == course.id)) or 0
     groups = db.session.scalar(select(func.count()).select_from(Group)
-                               .where(Group.course_id == course.id)) or 0
+                               .where(Group.course_id == course.id,
+                                      Group.dissolved_at.is_(None))) or 0
     return max(1, math.ceil(slots / groups)) if groups else max(1, slots)
 
 
@@ -525,6 +527,7 @@ def assign_slot_by_staff(slot: Slot, group: Optional[Group], actor: User, reason
                                                       SlotWaitlist.group_id == new))
     audit(course_id, actor, "staff_assign", slot, old=_holder(old), new=_holder(new),
           reason=reason.strip())
+    follow_new_holder(slot, actor=actor, reason=reason.strip(), now=now)
     _void_proposals_of([slot.id], now)
     db.session.flush()
     return slot
@@ -560,6 +563,8 @@ def swap_slots_by_staff(a: Slot, b: Slot, actor: User, reason: str, now: datetim
           old={"slot_a": a.id, "slot_b": b.id, "a": _holder(group_a), "b": _holder(group_b)},
           new={"slot_a": a.id, "slot_b": b.id, "a": _holder(group_b), "b": _holder(group_a)},
           reason=reason.strip())
+    for slot in (a, b):
+        follow_new_holder(slot, actor=actor, reason=reason.strip(), now=now)
     _void_proposals_of([a.id, b.id], now)
     db.session.flush()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pandas as pd
 import pytest
@@ -95,7 +96,8 @@ def test_the_last_member_leaving_dissolves_the_group_and_opens_its_slots(course)
     held = course.sessions[0].slots[0]
     held.group_id = group.id
     db.session.flush()
-    services.leave_group(course, a)
+    # Before the session: a slot still ahead opens (one already held would stay).
+    services.leave_group(course, a, now=course.sessions[0].starts_at - timedelta(days=1))
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Group, group.id) is None
@@ -109,7 +111,8 @@ def test_staff_merge_keeps_members_and_moves_slots(course) -> None:
     s0, s1 = course.sessions[0].slots, course.sessions[1].slots
     s0[0].group_id, s0[1].group_id, s1[0].group_id = one.id, two.id, two.id
     db.session.flush()
-    services.merge_groups(course, one, two, instructor)
+    services.merge_groups(course, one, two, instructor,
+                          now=course.sessions[0].starts_at - timedelta(days=1))
     db.session.commit()
     db.session.expire_all()
     assert size(one) == 3 and db.session.get(Group, two.id) is None
