@@ -66,6 +66,11 @@ def _count(n: int) -> str:
     return NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)
 
 
+def _first_up(text: str) -> str:
+    """A sentence starting with a label ("week 6 (Strengths)") starts with a capital."""
+    return text[:1].upper() + text[1:]
+
+
 def _listing(items: Iterable[str]) -> str:
     return ", ".join(items)
 
@@ -195,11 +200,11 @@ def merge_impact(course: Course, keep: Group, absorb: Group, now: datetime) -> I
     kept_sessions = {fact.session_id for fact in facts.of_group(keep)}
     for fact in _future(facts.of_group(absorb)):
         if fact.session_id in kept_sessions:
-            impact.changes.append(f"{fact.label} opens for other groups: {keep.name} already "
-                                  "presents that paper.")
+            impact.changes.append(f"{_first_up(fact.label)} opens for other groups: "
+                                  f"{keep.name} already presents that paper.")
         else:
             kept_sessions.add(fact.session_id)
-            impact.changes.append(f"{fact.label} moves to {keep.name}.")
+            impact.changes.append(f"{_first_up(fact.label)} moves to {keep.name}.")
     impact.changes.append(f"{absorb.name} and its join code are deleted.")
     impact.kept = [facts.presented_line(fact, absorb.name)
                    for fact in facts.of_group(absorb) if fact.presented]
@@ -251,12 +256,14 @@ def slot_holder_impact(course: Course, slot: Slot, old: Group, new: Optional[Gro
     else:
         impact = Impact(title=f"Give {fact.label} to {new.name}?",
                         button=f"Give it to {new.name}")
-    impact.changes.append(f"{old.name} no longer presents {fact.label}.")
-    impact.changes.append(
-        f"{new.name} ({facts.who(members) or 'no members'}) presents it instead." if new
-        else "The slot opens for groups to sign up.")
     if fact.presented:
+        impact.changes.append(f"{old.name} is no longer the holder of {fact.label}.")
         impact.kept.append(facts.presented_line(fact, old.name))
+    else:
+        impact.changes.append(f"{old.name} no longer presents {fact.label}.")
+    impact.changes.append(
+        f"{new.name} ({facts.who(members) or 'no members'}) holds it instead." if new
+        else "The slot opens for groups to sign up.")
     return impact
 
 
@@ -268,8 +275,8 @@ def withdraw_presentation_impact(course: Course, slot: Slot, now: datetime) -> I
     fact = facts.slots[0]
     impact = Impact(title=f"Withdraw the feedback of {fact.label}?", button="Withdraw")
     impact.changes.append(
-        f"{facts.who(fact.presenter_ids) or 'Its presenters'} no longer see their feedback and "
-        f"grade ({fact.graded}) until you release it again.")
+        f"{facts.who(fact.presenter_ids) or 'Its presenters'} no longer see the feedback of "
+        f"{fact.label} ({fact.graded}) until you release it again.")
     return impact
 
 

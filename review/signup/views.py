@@ -211,8 +211,7 @@ def staff_assign(course_code: str, slot_id: int) -> str | WerkzeugResponse:
             if group is None:
                 abort(404)
         holder = slot.group
-        if (holder is not None and holder is not group and form.reason.data.strip()
-                and request.form.get("confirm") != "1"):
+        if holder is not None and holder is not group and request.form.get("confirm") != "1":
             return render_template(
                 "confirm.html", course=g.course,
                 impact=slot_holder_impact(g.course, slot, holder, group, utcnow()),

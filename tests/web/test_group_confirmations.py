@@ -137,7 +137,7 @@ def test_merge_shows_the_moved_slots_and_kept_grades_before_merging(
     page = client.post(url, data=data).get_data(as_text=True)
     assert "Merge Group 6 into Group 7?" in page
     assert "Group 6 presented week 5 (Overview), graded 75.0" in page
-    assert "week 6 (Strengths) moves to Group 7" in page
+    assert "Week 6 (Strengths) moves to Group 7" in page
     assert f'name="keep" value="{w["seven"].id}"' in page
     assert group_ids() == {w["six"].id, w["seven"].id}
     client.post(url, data={**data, "confirm": "1"})
