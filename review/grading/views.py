@@ -35,7 +35,6 @@ from models import (
 )
 from review.core.errors import DomainError
 from review.grading import peer as peer_service
-from review.groups import impact
 from review.grading import services
 from review.grading.forms import (
     AdjustmentForm,
@@ -54,6 +53,7 @@ from review.grading.results import (
     review_score_details,
     score_pct,
 )
+from review.groups import impact
 from review.permissions import course_staff, course_student, require
 from review.reviews.rendering import render_markdown
 
