@@ -125,9 +125,19 @@ class ReviewRulesDef(Strict):
     similarity_threshold: float = Field(default=0.5, gt=0, le=1)
 
 
+# When groups lock, after which only the staff change membership (staff can also lock by hand
+# at any time, Course.groups_locked):
+#   on_first_session  when the course's first paper session starts (the default);
+#   on_publish        when the presentation assignment is published, or at the first session
+#                     if that comes first;
+#   manual            only when the staff lock them.
+GroupLock = Literal["on_first_session", "on_publish", "manual"]
+
+
 class GroupRulesDef(Strict):
     min_size: int = Field(default=2, ge=1)
     max_size: int = Field(default=3, ge=1)
+    lock: GroupLock = "on_first_session"
 
     @model_validator(mode="after")
     def sizes_ordered(self) -> "GroupRulesDef":

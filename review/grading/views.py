@@ -55,6 +55,7 @@ from review.grading.results import (
     review_score_details,
     score_pct,
 )
+from review.groups import impact
 from review.permissions import course_staff, course_student, require
 from review.permissions import course_staff_can
 from review.reviews.rendering import render_markdown
@@ -326,11 +327,14 @@ def grade_participation(course_code: str, session_id: int, user_id: int) -> Any:
 
 @bp.post("/c/<course_code>/grading/sessions/<int:session_id>/release")
 @course_staff_can("release")
-def release_session(course_code: str, session_id: int) -> WerkzeugResponse:
+def release_session(course_code: str, session_id: int) -> str | WerkzeugResponse:
     session = _lookup(services.session_of_course, session_id)
     form = ReleaseForm()
     if form.validate_on_submit():
         release = form.action.data == "release"
+        if not release and not _confirmed():
+            return _confirm_withdraw(impact.withdraw_session_impact(session),
+                                     url_for("grading.index", course_code=course_code))
         try:
             services.release_session(g.course, current_user, session, utcnow(), release=release)
         except DomainError as exc:
@@ -342,10 +346,25 @@ def release_session(course_code: str, session_id: int) -> WerkzeugResponse:
     return redirect(url_for("grading.index", course_code=course_code))
 
 
-def _release(item: services.ScoreItem, back: str) -> WerkzeugResponse:
+def _confirmed() -> bool:
+    """The second step of withdrawing: its confirmation page posted confirm=1."""
+    return request.form.get("confirm") == "1"
+
+
+def _confirm_withdraw(consequences: impact.Impact, back: str) -> str:
+    """Withdrawing released feedback takes it away from students: say from whom, first."""
+    return render_template("confirm.html", course=g.course, impact=consequences,
+                           action=request.path, fields=[("action", "withdraw")], cancel=back)
+
+
+def _release(item: services.ScoreItem, back: str) -> str | WerkzeugResponse:
     form = ReleaseForm()
     if form.validate_on_submit():
         release = form.action.data == "release"
+        if not release and not _confirmed():
+            return _confirm_withdraw(
+                impact.withdraw_presentation_impact(g.course, item.slot, utcnow())
+                if item.slot is not None else impact.withdraw_review_impact(item.review), back)
         services.release_item(g.course, current_user, item, utcnow(), release=release)
         db.session.commit()
         flash("Feedback released to the student(s)." if release
@@ -355,14 +374,14 @@ def _release(item: services.ScoreItem, back: str) -> WerkzeugResponse:
 
 @bp.post("/c/<course_code>/grading/presentations/<int:slot_id>/release")
 @course_staff_can("release")
-def release_presentation(course_code: str, slot_id: int) -> WerkzeugResponse:
+def release_presentation(course_code: str, slot_id: int) -> str | WerkzeugResponse:
     return _release(_lookup(services.presentation_item, slot_id),
                     url_for("grading.grade_presentation", course_code=course_code, slot_id=slot_id))
 
 
 @bp.post("/c/<course_code>/grading/reviews/<int:review_id>/release")
 @course_staff_can("release")
-def release_review(course_code: str, review_id: int) -> WerkzeugResponse:
+def release_review(course_code: str, review_id: int) -> str | WerkzeugResponse:
     return _release(_lookup(services.review_item, review_id),
                     url_for("grading.grade_review", course_code=course_code, review_id=review_id))
 

@@ -1,9 +1,10 @@
 """Groups: students form them with a join code; staff create, edit, merge, dissolve, move,
 auto-form and import them. Every change is recorded in the audit log (category "group").
 
-Sizes come from Course.group_min_size/group_max_size. Students may join and leave only while
-the course's groups are not locked; staff may always change groups (the maximum size still
-holds; a group below the minimum is allowed while groups form and shown as such).
+Sizes come from Course.group_min_size/group_max_size. Students may create, join and leave only
+while the course's groups are not locked (``groups_locked``: by the course file's ``groups.lock``
+rule, or by hand); staff may always change groups (the maximum size still holds; a group below
+the minimum is allowed while groups form and shown as such).
 
 Import (CSV/XLSX, columns ``group, student_id``, one row per member) is all or nothing. It
 creates groups that do not exist and adds the listed students; it never removes anyone. A
@@ -34,9 +35,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from models import (AuditEntry, Course, CourseRole, Enrollment, Group, Membership, Slot,
-                    SlotWaitlist, SwapProposal, User, db, utcnow)
+from models import (AssignmentRun, AuditEntry, Course, CourseRole, Enrollment, Group, Membership,
+                    PaperSession, Slot, SlotWaitlist, SwapProposal, User, Week, db, utcnow)
 from review.core.errors import DomainError
+from review.courses.definition import GroupRulesDef
 from review.courses.roster import TableFileError, require_columns
 from review.signup.presenters import record_due_presenters
 
@@ -59,6 +61,40 @@ class AlreadyInGroup(GroupError):
 
 class NotInGroup(GroupError):
     pass
+
+
+# ---------------------------------------------------------------------------- the lock
+
+
+def groups_locked(course: Course, now: datetime) -> Optional[str]:
+    """Why students can no longer change their groups at ``now``, or None while they can.
+
+    Locked by the staff (Course.groups_locked), or by the course file's ``groups.lock`` rule:
+    at the first paper session's start (on_first_session, and on_publish too, since a group
+    that has presented must not change under its grade), or when the presentation assignment
+    is published (on_publish)."""
+    if course.groups_locked:
+        return "Groups of this course are locked by the staff"
+    rule = GroupRulesDef.model_validate((course.definition or {}).get("groups") or {}).lock
+    if rule == "manual":
+        return None
+    first = db.session.execute(
+        select(PaperSession.starts_at, Week.number).join(Week, PaperSession.week_id == Week.id)
+        .where(PaperSession.course_id == course.id)
+        .order_by(PaperSession.starts_at).limit(1)).first()
+    if first is not None and first.starts_at <= now:
+        return f"Groups of this course are locked since week {first.number} began"
+    if rule == "on_publish" and db.session.scalar(select(AssignmentRun.id).where(
+            AssignmentRun.course_id == course.id, AssignmentRun.published_at.is_not(None),
+            AssignmentRun.published_at <= now).limit(1)) is not None:
+        return "Groups of this course are locked since the presentation assignment was published"
+    return None
+
+
+def _refuse_if_locked(course: Course, now: datetime) -> None:
+    reason = groups_locked(course, now)
+    if reason is not None:
+        raise GroupsLocked(f"{reason}; ask the course staff to move you.")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -183,13 +219,11 @@ def _release_slots(group: Group) -> list[int]:
 # ---------------------------------------------------------------------------- students
 
 
-def create_group(course: Course, actor: User, name: str, *,
-                 now: Optional[datetime] = None) -> Group:
+def create_group(course: Course, actor: User, name: str, *, now: datetime) -> Group:
     """A student creates a group and becomes its first member."""
     _record(course, now)
     _require_student(course, actor)
-    if course.groups_locked:
-        raise GroupsLocked("Groups are locked; ask the instructor.")
+    _refuse_if_locked(course, now)
     if group_of(course, actor) is not None:
         raise AlreadyInGroup("You are already in a group; leave it first.")
     group = _new_group(course, _check_name(course, name))
@@ -206,13 +240,11 @@ def find_by_code(course: Course, code: str) -> Group:
     return group
 
 
-def join_group(course: Course, actor: User, code: str, *,
-               now: Optional[datetime] = None) -> Group:
+def join_group(course: Course, actor: User, code: str, *, now: datetime) -> Group:
     _record(course, now)
     _require_student(course, actor)
     group = find_by_code(course, code)
-    if course.groups_locked:
-        raise GroupsLocked("Groups are locked; ask the instructor.")
+    _refuse_if_locked(course, now)
     current = group_of(course, actor)
     if current is not None:
         raise AlreadyInGroup("You are already in a group." if current.id != group.id
@@ -225,11 +257,10 @@ def join_group(course: Course, actor: User, code: str, *,
     return group
 
 
-def leave_group(course: Course, actor: User, *, now: Optional[datetime] = None) -> Optional[Group]:
+def leave_group(course: Course, actor: User, *, now: datetime) -> Optional[Group]:
     """The student leaves; a group left empty is dissolved (its future slots become open)."""
-    now = _record(course, now)
-    if course.groups_locked:
-        raise GroupsLocked("Groups are locked; ask the instructor.")
+    _record(course, now)
+    _refuse_if_locked(course, now)
     group = group_of(course, actor)
     if group is None:
         raise NotInGroup("You are not in a group.")

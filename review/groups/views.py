@@ -1,4 +1,8 @@
-"""Group pages: my group (create, join by code or link, leave) and the staff's group admin."""
+"""Group pages: my group (create, join by code or link, leave) and the staff's group admin.
+
+Leaving, dissolving, merging and moving a student are destructive: their first POST renders a
+confirmation page with what will change (review.groups.impact), and only the second POST, with
+``confirm=1``, acts."""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from models import db
+from models import db, utcnow
 from review.accounts.forms import EmptyForm
 from review.core.errors import DomainError
 from review.courses.roster import read_table
-from review.groups import services
+from review.groups import impact, services
 from review.groups.forms import (AutoFormApplyForm, GroupImportForm, GroupNameForm, JoinForm,
                                  MergeForm, MoveStudentForm)
 from review.permissions import course_member, course_staff, course_student, is_staff
@@ -38,6 +42,18 @@ def _act(action: Callable[[], Any], success: str | Callable[[Any], str]) -> bool
     return True
 
 
+def _confirmed() -> bool:
+    """The second step of a destructive action: its confirmation page posted confirm=1."""
+    return request.form.get("confirm") == "1"
+
+
+def _confirmation(consequences: impact.Impact, action: str,
+                  fields: list[tuple[str, Any]] | None = None) -> str:
+    return render_template("confirm.html", course=g.course, impact=consequences, action=action,
+                           fields=fields or [], cancel=url_for("groups.index",
+                                                               course_code=g.course.code))
+
+
 def _form_or_flash(form: Any) -> bool:
     if form.validate_on_submit():
         return True
@@ -52,7 +68,8 @@ def _form_or_flash(form: Any) -> bool:
 def index(course_code: str) -> str:
     course = g.course
     staff = is_staff(g.enrollment)
-    context: dict[str, Any] = {"course": course, "staff": staff, "empty_form": EmptyForm()}
+    context: dict[str, Any] = {"course": course, "staff": staff, "empty_form": EmptyForm(),
+                               "lock_reason": services.groups_locked(course, utcnow())}
     if staff:
         context.update(groups=services.course_groups(course),
                        ungrouped=services.ungrouped_students(course),
@@ -71,7 +88,7 @@ def index(course_code: str) -> str:
 def create(course_code: str) -> Response:
     form = GroupNameForm()
     if _form_or_flash(form):
-        _act(lambda: services.create_group(g.course, current_user, form.name.data),
+        _act(lambda: services.create_group(g.course, current_user, form.name.data, now=utcnow()),
              lambda group: f"Group {group.name} created. Share its join code with your classmates.")
     return _groups_page()
 
@@ -81,7 +98,7 @@ def create(course_code: str) -> Response:
 def join(course_code: str) -> Response:
     form = JoinForm()
     if _form_or_flash(form):
-        _act(lambda: services.join_group(g.course, current_user, form.code.data),
+        _act(lambda: services.join_group(g.course, current_user, form.code.data, now=utcnow()),
              lambda group: f"You joined {group.name}.")
     return _groups_page()
 
@@ -95,19 +112,26 @@ def join_link(course_code: str, code: str) -> str | Response:
     except DomainError:
         abort(404)
     form = EmptyForm()
+    lock_reason = services.groups_locked(g.course, utcnow())
     if form.validate_on_submit():
-        _act(lambda: services.join_group(g.course, current_user, code),
+        _act(lambda: services.join_group(g.course, current_user, code, now=utcnow()),
              f"You joined {group.name}.")
         return _groups_page()
     return render_template("groups/join.html", course=g.course, group=group, form=form,
-                           size=len(group.memberships))
+                           size=len(group.memberships), lock_reason=lock_reason)
 
 
 @bp.post("/c/<course_code>/groups/leave")
 @course_student
-def leave(course_code: str) -> Response:
-    if _form_or_flash(EmptyForm()):
-        _act(lambda: services.leave_group(g.course, current_user), "You left the group.")
+def leave(course_code: str) -> str | Response:
+    if not _form_or_flash(EmptyForm()):
+        return _groups_page()
+    now = utcnow()
+    group = services.group_of(g.course, current_user)
+    if group is not None and not _confirmed() and services.groups_locked(g.course, now) is None:
+        return _confirmation(impact.leave_impact(g.course, group, current_user, now),
+                             url_for("groups.leave", course_code=g.course.code))
+    _act(lambda: services.leave_group(g.course, current_user, now=now), "You left the group.")
     return _groups_page()
 
 
@@ -130,7 +154,7 @@ def lock(course_code: str) -> Response:
 def staff_create(course_code: str) -> Response:
     form = GroupNameForm()
     if _form_or_flash(form):
-        _act(lambda: services.staff_create_group(g.course, current_user, form.name.data),
+        _act(lambda: services.staff_create_group(g.course, current_user, form.name.data, now=utcnow()),
              lambda group: f"Group {group.name} created.")
     return _groups_page()
 
@@ -155,37 +179,51 @@ def rename(course_code: str, group_id: int) -> Response:
 
 @bp.post("/c/<course_code>/groups/<int:group_id>/dissolve")
 @course_staff_can("dissolve_groups")
-def dissolve(course_code: str, group_id: int) -> Response:
+def dissolve(course_code: str, group_id: int) -> str | Response:
     group = _group_or_404(group_id)
     name = group.name
     if _form_or_flash(EmptyForm()):
-        _act(lambda: services.dissolve_group(g.course, group, current_user),
+        if not _confirmed():
+            return _confirmation(impact.dissolve_impact(g.course, group, utcnow()),
+                                 url_for("groups.dissolve", course_code=g.course.code,
+                                         group_id=group.id))
+        _act(lambda: services.dissolve_group(g.course, group, current_user, now=utcnow()),
              f"Group {name} dissolved; its members have no group and its slots are open.")
     return _groups_page()
 
 
 @bp.post("/c/<course_code>/groups/merge")
 @course_staff_can("dissolve_groups")
-def merge(course_code: str) -> Response:
+def merge(course_code: str) -> str | Response:
     form = MergeForm()
     if _form_or_flash(form):
         keep, absorb = _group_or_404(form.keep.data), _group_or_404(form.absorb.data)
         absorbed = absorb.name
-        _act(lambda: services.merge_groups(g.course, keep, absorb, current_user),
+        if not _confirmed() and keep.id != absorb.id:
+            return _confirmation(impact.merge_impact(g.course, keep, absorb, utcnow()),
+                                 url_for("groups.merge", course_code=g.course.code),
+                                 [("keep", keep.id), ("absorb", absorb.id)])
+        _act(lambda: services.merge_groups(g.course, keep, absorb, current_user, now=utcnow()),
              lambda kept: f"{absorbed} merged into {kept.name}.")
     return _groups_page()
 
 
 @bp.post("/c/<course_code>/groups/move")
 @course_staff_can("manage_groups")
-def move(course_code: str) -> Response:
+def move(course_code: str) -> str | Response:
     form = MoveStudentForm()
     if _form_or_flash(form):
         student = services.student_in_course(g.course, form.student.data)
         if student is None:
             abort(404)
         target = _group_or_404(form.group.data) if form.group.data else None
-        _act(lambda: services.move_student(g.course, student, target, current_user),
+        current = services.group_of(g.course, student)
+        # Only a move out of a group takes anything away; placing an ungrouped student doesn't.
+        if not _confirmed() and current is not None and current is not target:
+            return _confirmation(impact.move_impact(g.course, student, current, target, utcnow()),
+                                 url_for("groups.move", course_code=g.course.code),
+                                 [("student", student.id), ("group", form.group.data)])
+        _act(lambda: services.move_student(g.course, student, target, current_user, now=utcnow()),
              f"{student.full_name} moved to {target.name if target else 'no group'}.")
     return _groups_page()
 
@@ -196,7 +234,8 @@ def auto_form(course_code: str) -> str | Response:
     """Preview first; the apply button carries a fingerprint so a stale preview saves nothing."""
     form = AutoFormApplyForm()
     if form.validate_on_submit():
-        if _act(lambda: services.apply_auto_form(g.course, current_user, form.fingerprint.data),
+        if _act(lambda: services.apply_auto_form(g.course, current_user, form.fingerprint.data,
+                                                  now=utcnow()),
                 lambda plan: f"Created {len(plan.new_groups)} group(s) and added "
                              f"{len(plan.additions)} student(s) to existing groups."):
             return _groups_page()
@@ -216,7 +255,7 @@ def import_page(course_code: str) -> tuple[str, int] | Response:
         def action() -> Any:
             rows = services.parse_group_table(read_table(upload.read(), upload.filename))
             return services.import_groups(g.course, rows, current_user,
-                                          allow_small=form.allow_small.data)
+                                          allow_small=form.allow_small.data, now=utcnow())
 
         if _act(action, lambda result: "\n".join(
                 [f"Groups imported: {result.summary()}", *result.warnings])):

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable, Optional
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, url_for
+from flask import (Blueprint, Response, abort, flash, g, redirect, render_template, request,
+                   url_for)
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -14,6 +15,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from models import Course, Group, SwapProposal, db, utcnow
 from review.accounts.forms import EmptyForm
 from review.core.errors import DomainError
+from review.groups.impact import slot_holder_impact
 from review.groups.services import course_groups, group_in_course, group_of
 from review.permissions import course_member, course_staff, course_student, is_staff, public
 from review.permissions import course_staff_can
@@ -198,7 +200,9 @@ def decide(course_code: str, proposal_id: int, decision: str) -> WerkzeugRespons
 
 @bp.post("/c/<course_code>/signup/slots/<int:slot_id>/assign")
 @course_staff_can("manage_slots")
-def staff_assign(course_code: str, slot_id: int) -> WerkzeugResponse:
+def staff_assign(course_code: str, slot_id: int) -> str | WerkzeugResponse:
+    """Giving an open slot to a group just happens; taking a slot from its holder first shows
+    what that changes (a confirmation page) and acts on the confirmed second POST."""
     slot = _slot_or_404(slot_id)
     form = StaffAssignForm()
     if _valid(form):
@@ -207,6 +211,15 @@ def staff_assign(course_code: str, slot_id: int) -> WerkzeugResponse:
             group = group_in_course(g.course, form.group.data)
             if group is None:
                 abort(404)
+        holder = slot.group
+        if holder is not None and holder is not group and request.form.get("confirm") != "1":
+            return render_template(
+                "confirm.html", course=g.course,
+                impact=slot_holder_impact(g.course, slot, holder, group, utcnow()),
+                action=url_for("signup.staff_assign", course_code=course_code, slot_id=slot.id),
+                fields=[("group", form.group.data), ("reason", form.reason.data),
+                        ("version", form.version.data if form.version.data is not None else "")],
+                cancel=url_for("signup.board", course_code=course_code))
 
         def action() -> Any:
             services.check_version(slot, form.version.data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
@@ -14,6 +14,10 @@ from review.courses.roster import TableFileError, read_table
 from review.groups import services
 from review.groups.services import AlreadyInGroup, GroupError, GroupFull, GroupsLocked
 from tests.factories import make_course, make_group, make_member
+
+
+# The factory course's first paper session is on 21 September 2026; groups lock then.
+BEFORE_SESSIONS = datetime(2026, 9, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture
@@ -35,55 +39,55 @@ def actions() -> list[str]:
 
 def test_students_create_join_and_leave_and_every_change_is_recorded(course) -> None:
     a, b, c = (make_member(course) for _ in range(3))
-    group = services.create_group(course, a, "  The   Reviewers ")
+    group = services.create_group(course, a, "  The   Reviewers ", now=BEFORE_SESSIONS)
     assert group.name == "The Reviewers"
-    services.join_group(course, b, group.join_code)
-    services.leave_group(course, b)
+    services.join_group(course, b, group.join_code, now=BEFORE_SESSIONS)
+    services.leave_group(course, b, now=BEFORE_SESSIONS)
     assert size(group) == 1
     assert actions() == ["create", "join", "leave"]
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "join"))
     assert entry.actor_id == b.id and entry.entity_id == group.id and entry.at is not None
     with pytest.raises(GroupError, match="join code"):
-        services.join_group(course, c, "wrong")
+        services.join_group(course, c, "wrong", now=BEFORE_SESSIONS)
 
 
 def test_a_group_never_exceeds_the_maximum_size(course) -> None:
     members = [make_member(course) for _ in range(4)]
-    group = services.create_group(course, members[0], "Full")
-    services.join_group(course, members[1], group.join_code)
-    services.join_group(course, members[2], group.join_code)
+    group = services.create_group(course, members[0], "Full", now=BEFORE_SESSIONS)
+    services.join_group(course, members[1], group.join_code, now=BEFORE_SESSIONS)
+    services.join_group(course, members[2], group.join_code, now=BEFORE_SESSIONS)
     with pytest.raises(GroupFull):
-        services.join_group(course, members[3], group.join_code)
+        services.join_group(course, members[3], group.join_code, now=BEFORE_SESSIONS)
 
 
 def test_one_group_per_student(course) -> None:
     a, b = make_member(course), make_member(course)
-    services.create_group(course, a, "One")
-    other = services.create_group(course, b, "Two")
+    services.create_group(course, a, "One", now=BEFORE_SESSIONS)
+    other = services.create_group(course, b, "Two", now=BEFORE_SESSIONS)
     with pytest.raises(AlreadyInGroup):
-        services.join_group(course, a, other.join_code)
+        services.join_group(course, a, other.join_code, now=BEFORE_SESSIONS)
     with pytest.raises(AlreadyInGroup):
-        services.create_group(course, a, "Three")
+        services.create_group(course, a, "Three", now=BEFORE_SESSIONS)
 
 
 def test_names_are_unique_per_course_ignoring_case(course) -> None:
     a, b = make_member(course), make_member(course)
-    services.create_group(course, a, "Alpha")
+    services.create_group(course, a, "Alpha", now=BEFORE_SESSIONS)
     with pytest.raises(GroupError, match="already a group"):
-        services.create_group(course, b, "alpha")
+        services.create_group(course, b, "alpha", now=BEFORE_SESSIONS)
 
 
 def test_locked_groups_refuse_students_but_not_staff(course) -> None:
     a, b, c = (make_member(course) for _ in range(3))
     instructor = make_member(course, CourseRole.instructor)
-    group = services.create_group(course, a, "Locked")
+    group = services.create_group(course, a, "Locked", now=BEFORE_SESSIONS)
     services.set_locked(course, instructor, True)
     with pytest.raises(GroupsLocked):
-        services.join_group(course, b, group.join_code)
+        services.join_group(course, b, group.join_code, now=BEFORE_SESSIONS)
     with pytest.raises(GroupsLocked):
-        services.leave_group(course, a)
+        services.leave_group(course, a, now=BEFORE_SESSIONS)
     with pytest.raises(GroupsLocked):
-        services.create_group(course, c, "New")
+        services.create_group(course, c, "New", now=BEFORE_SESSIONS)
     services.move_student(course, b, group, instructor)
     assert size(group) == 2
     with pytest.raises(GroupError):
@@ -92,7 +96,7 @@ def test_locked_groups_refuse_students_but_not_staff(course) -> None:
 
 def test_the_last_member_leaving_dissolves_the_group_and_opens_its_slots(course) -> None:
     a = make_member(course)
-    group = services.create_group(course, a, "Solo")
+    group = services.create_group(course, a, "Solo", now=BEFORE_SESSIONS)
     held = course.sessions[0].slots[0]
     held.group_id = group.id
     db.session.flush()

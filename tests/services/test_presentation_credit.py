@@ -50,7 +50,9 @@ COMPONENTS = [{"key": "final", "label": "Final exam", "weight": 50, "kind": "ext
 def _course(**overrides) -> Course:
     settings = dict(weeks=12, session_weeks=(5, 6, 7, 8, 9, 10), timezone="America/New_York",
                     session_time="18:15", roles=ROLES, rubrics=RUBRICS,
-                    groups={"min_size": 1, "max_size": 4},
+                    # Groups stay open all term here, so credit is tested where students can still
+                    # leave and join (the default locks groups at the first session).
+                    groups={"min_size": 1, "max_size": 4, "lock": "manual"},
                     grading={"components": COMPONENTS, "letters": [{"letter": "P", "min": 0}]})
     return make_course("credit-ny", **{**settings, **overrides})
 

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
 
 from models import CourseRole, Group, Membership, db
 from tests.factories import grant_ta, make_course, make_group, make_member
+
+
+@pytest.fixture(autouse=True)
+def before_the_first_session(monkeypatch):
+    """Groups form before the factory course's first paper session (21 September 2026)."""
+    monkeypatch.setattr("review.groups.views.utcnow",
+                        lambda: datetime(2026, 9, 1, tzinfo=timezone.utc))
 
 
 @pytest.fixture
@@ -57,9 +65,10 @@ def test_members_leave_until_groups_are_locked(client, login, setup) -> None:
     login(setup["instructor"])
     client.post(f"/c/{course.code}/groups/lock", data={"locked": "1"})
     login(s[0])
-    page = client.post(f"/c/{course.code}/groups/leave", follow_redirects=True).get_data(
-        as_text=True)
-    assert "Groups are locked" in page
+    page = client.post(f"/c/{course.code}/groups/leave", data={"confirm": "1"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Groups of this course are locked by the staff; ask the course staff to move you." \
+        in page
     assert db.session.scalar(select(func.count()).select_from(Membership)) == 2
 
 
@@ -128,14 +137,15 @@ def test_staff_merge_move_dissolve_through_the_page(client, login, setup) -> Non
     one, two = make_group(course, [s[0]], name="One"), make_group(course, [s[1]], name="Two")
     db.session.commit()
     login(setup["instructor"])
-    client.post(f"/c/{course.code}/groups/merge", data={"keep": one.id, "absorb": two.id})
+    client.post(f"/c/{course.code}/groups/merge",
+                data={"keep": one.id, "absorb": two.id, "confirm": "1"})
     assert group_count() == 1
     client.post(f"/c/{course.code}/groups/move", data={"student": s[2].id, "group": one.id})
     db.session.expire_all()
     assert len(db.session.get(Group, one.id).memberships) == 3
     client.post(f"/c/{course.code}/groups/{one.id}/rename", data={"name": "Uno"})
     assert db.session.get(Group, one.id).name == "Uno"
-    client.post(f"/c/{course.code}/groups/{one.id}/dissolve")
+    client.post(f"/c/{course.code}/groups/{one.id}/dissolve", data={"confirm": "1"})
     assert group_count() == 0
 
 

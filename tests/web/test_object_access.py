@@ -218,6 +218,7 @@ def _plausible_form(side: Side, target: Side | None = None) -> dict[str, Any]:
         "submit": "1", "locked": "1", "user_ids": str(t.students[0].id),
         "original": "{}", f"g-{t.students[0].id}-midterm": "95", "payload": "[]",
         "quota": "2", "min_gap_weeks": "0", "mode": "first_come", "keep_fixed": "1",
+        "confirm": "1",   # past the confirmation step of destructive actions
     }
     data.update(_rubric_values("presentation-overview"))
     for sid in [s.id for s in t.course.sessions]:
