@@ -280,13 +280,20 @@ def receipt(course_code: str, session_id: int) -> str:
 
 @bp.get("/c/<course_code>/reviews/r/<int:review_id>")
 @course_member
-def show(course_code: str, review_id: int) -> str:
+def show(course_code: str, review_id: int) -> str | tuple[str, int]:
     review = db.session.get(Review, review_id)
     require(review is not None and review.session.course_id == g.course.id)
     now = _now()
-    require(services.can_read_review(review, current_user, now))
     staff = is_staff(g.enrollment)
     own = review.user_id == current_user.id
+    if not services.can_read_review(review, current_user, now):
+        released = (review.session.reviews_released_at is not None
+                    and now >= review.session.reviews_released_at)
+        if staff or review.status != RowStatus.submitted or not released:
+            abort(404)  # before the release, or a draft: not even said to exist
+        access = services.class_reviews_access(review.session, current_user, now)
+        return render_template("errors/error.html", status=403, title="Not yet",
+                               message=access.message), 403
     if not staff and not own:
         services.record_class_read(review.session, current_user, now)
         db.session.commit()
