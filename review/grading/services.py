@@ -413,10 +413,6 @@ class ReviewQueue:
     def graded_count(self) -> int:
         return sum(1 for review_id in self.order if review_id in self.graded)
 
-    @property
-    def ungraded(self) -> list[int]:
-        return [review_id for review_id in self.order if review_id not in self.graded]
-
     def next_ungraded(self, after: int | None = None) -> int | None:
         """The first ungraded review after ``after`` in queue order, wrapping to the start."""
         start = self.order.index(after) + 1 if after in self.order else 0

@@ -314,7 +314,9 @@ def show(course_code: str, review_id: int) -> str | tuple[str, int]:
 @bp.get("/c/<course_code>/reviews/<int:session_id>/all")
 @course_member
 def session_reviews(course_code: str, session_id: int) -> str | tuple[str, int]:
-    """The reading view: every submitted review of a session (staff; the class once released)."""
+    """The reading view: every submitted review of a session, for staff; for a student once
+    released and open to them (``services.class_reviews_access``), numbered in the anonymous
+    order. A student's first visit is recorded for staff."""
     session = _session_or_404(session_id)
     now = _now()
     staff = is_staff(g.enrollment)
