@@ -7,7 +7,7 @@ Sections, in order:
     Groups      -- Group, Membership
     Signup      -- Slot, SlotPresenter, SlotWaitlist, GroupPreference, GroupUnavailability,
                    SwapProposal, AssignmentRun
-    Reviews     -- Review, ReviewVersion, ReviewExcuse
+    Reviews     -- Review, ReviewVersion, ReviewExcuse, ReviewAccess
     Grading     -- Rubric, Score, MemberAdjustment, PeerRating, ParticipationRecord,
                    RegradeRequest
     Gradebook   -- GradeItem, LateDayEntry
@@ -565,6 +565,17 @@ class ReviewExcuse(db.Model):
     __table_args__ = (UniqueConstraint("session_id", "user_id"),)
 
 
+class ReviewAccess(db.Model):
+    """The first time a student opened classmates' reviews of a session (shown to staff)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("paper_session.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    first_read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("session_id", "user_id"),)
+
+
 # ============================================================================ Grading
 
 
@@ -626,6 +637,8 @@ class Score(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
+    # Set when the score changed after its feedback was released, so the student is told.
+    updated_after_release_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     rubric: Mapped[Rubric] = relationship()
     grader: Mapped[User] = relationship(foreign_keys=[grader_id])

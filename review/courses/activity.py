@@ -174,7 +174,8 @@ def seed_activity(course: Course, *, now: datetime) -> ActivitySummary:
                                  "Good answer to the presenters' question")
         release_reviews(session, instructor, session.review_deadline + timedelta(hours=1))
         if index < len(past) - 1:
-            release_session(course, instructor, session, graded_at + timedelta(days=1))
+            release_session(course, instructor, session, graded_at + timedelta(days=1),
+                            confirmed=True)
 
     _external_grades(rng, course, students, instructor)
     db.session.flush()

@@ -15,7 +15,8 @@ Public API:
     ReviewRecord(user_id, session_id, state, score_pct=None, penalty_pct=0.0): a weekly review.
     PresentationRecord(user_id, slot_id, group, week, paper, role, criterion_scores, total,
         max_points, peer_pct, final_pct): one graded (or pending) presentation slot.
-    ParticipationRecord(user_id, session_id, pct): participation in one session.
+    ParticipationRecord(user_id, session_id, pct): participation in one session (pct None:
+        recorded but pending release).
     ExternalGrade(user_id, component_key, score): an entered/imported grade, in points.
     LateDayEntry(user_id, days, note): one line of the late-day ledger.
     GradebookInput(course, students, sessions, reviews, presentations, participation,
@@ -42,7 +43,9 @@ Grading rules (all percentages are 0-100):
     * Presentations: the mean of the student's ``final_pct`` values (already peer-weighted and
       adjusted upstream); a slot whose ``final_pct`` is None is pending and left out.
     * Participation: the mean of the recorded session percentages; unrecorded sessions are left
-      out (the instructor records absences as 0).
+      out (the instructor records absences as 0). A session whose ``pct`` is None is *pending*
+      (not released to the student yet): left out of the mean and counted in
+      ``status.participation_pending``.
     * External components: ``score / max_points * 100``; a missing grade counts 0 in the total.
     * Letters: the first boundary (highest first) whose ``min_percent`` the total, rounded to
       :data:`LETTER_ROUNDING_DECIMALS` decimals, reaches. The rounding only absorbs float
@@ -233,11 +236,11 @@ class PresentationRecord:
 
 @dataclass(frozen=True, slots=True)
 class ParticipationRecord:
-    """A student's participation percentage in one session."""
+    """A student's participation percentage in one session (None: pending release)."""
 
     user_id: int
     session_id: int
-    pct: float
+    pct: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +287,8 @@ class Gradebook:
     students: student_id, first_name, last_name, email, username, section.
     status: why numbers are blank or provisional: reviews_owed, reviews_counted, reviews_pending,
         reviews_dropped, reviews_zero (missing/draft), presentations_graded,
-        presentations_pending, participation_sessions, externals_missing, late_days_used.
+        presentations_pending, participation_sessions, participation_pending, externals_missing,
+        late_days_used.
     sessions: session_id, week, title, date (sorted by week).
     reviews: long, one row per (student, owed session): user_id, student_id, first_name,
         last_name, session_id, week, state, score_pct, penalty_pct, effective_pct (what counts
@@ -531,7 +535,8 @@ def _participation_frame(
         {
             "user_id": pd.Series([p.user_id for p in data.participation], dtype="int64"),
             "session_id": pd.Series([p.session_id for p in data.participation], dtype="int64"),
-            "pct": pd.Series([p.pct for p in data.participation], dtype=float),
+            "pct": pd.Series([np.nan if p.pct is None else p.pct for p in data.participation],
+                             dtype=float),
         }
     )
     _check_known(frame["user_id"], user_ids, "a participation record")
@@ -597,7 +602,8 @@ def _status_frame(
             "reviews_zero": count(reviews, reviews["state"].isin(list(_ZERO_STATES))),
             "presentations_graded": count(presentations, presentations["status"] == "graded"),
             "presentations_pending": count(presentations, presentations["status"] == "pending"),
-            "participation_sessions": count(participation),
+            "participation_sessions": count(participation, participation["pct"].notna()),
+            "participation_pending": count(participation, participation["pct"].isna()),
             "externals_missing": imported_points.isna().sum(axis=1).astype("int64"),
             "late_days_used": late_days.groupby(level=0).sum().reindex(user_ids, fill_value=0),
         },

@@ -19,7 +19,8 @@ Where the numbers come from:
 Students see only released work (``released_only=True``): a presentation whose result is not
 released, and a review whose grading feedback is not released (``Review.feedback_released_at``
 or the session's ``feedback_released_at``), are handed to the computation as *pending*, so they
-are neither shown nor counted, and the page says "pending release".
+are neither shown nor counted, and the page says "pending release". Participation of a session
+whose feedback is not released is pending too (listed, not counted).
 
 Public API:
     course_info(course) -> CourseInfo
@@ -129,7 +130,11 @@ def load_input(course: Course, now: datetime, *, released_only: bool = False,
             penalty_pct=float(status.late_penalty_pct or 0.0) if state == "late" else 0.0))
 
     presentations = [p for p in _presentations(course, released_only) if p.user_id in wanted]
-    participation = [ParticipationRecord(user_id=uid, session_id=sid, pct=float(pct))
+    # Participation is released with its session's feedback, like the session's reviews.
+    released_sessions = ({s.id for s in sessions_rows if s.feedback_released_at is not None}
+                         if released_only else due_ids)
+    participation = [ParticipationRecord(user_id=uid, session_id=sid,
+                                         pct=float(pct) if sid in released_sessions else None)
                      for (sid, uid), pct in participation_scores(course).items()
                      if uid in wanted and sid in due_ids and pct is not None]
 

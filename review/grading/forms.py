@@ -72,5 +72,7 @@ class ResolveRegradeForm(FlaskForm):
 
 class ReleaseForm(FlaskForm):
     action = StringField(validators=[AnyOf(["release", "withdraw"])], default="release")
+    # "yes" once the staff member has read the release warnings and goes ahead.
+    confirm = StringField(validators=[Optional(), AnyOf(["yes"])])
     submit = SubmitField("Release")
 

@@ -32,6 +32,7 @@ from models import Course, CourseRole, ScoreTarget, db, utcnow
 from review.core.errors import DomainError
 from review.courses.definition import CourseDefinition
 from review.grading.scoring import ScoringError, score_total
+from review.reviews.policy import format_local
 from review.rubrics import Rubric
 from review.signup.presenters import record_slot_presenters, slot_presenters
 
@@ -421,9 +422,64 @@ def save_score(course: Course, grader: models.User, item: ScoreItem, *,
     new = _snapshot(score)
     if old is not None:
         new["version"] = score.version
-    audit(course, grader, "score.create" if old is None else "score.update", "score", score.id,
-          old, new, reason)
+    action = "score.create" if old is None else "score.update"
+    if item_released(item) and _changes_what_students_see(old, new):
+        # The student already read the released feedback; tell them it changed, and when.
+        score.updated_after_release_at = now
+        action = "score.create_after_release" if old is None else "score.update_after_release"
+    audit(course, grader, action, "score", score.id, old, new, reason)
     return score
+
+
+def _changes_what_students_see(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    if old is None:
+        return True  # another grader's score changes the combined result
+    shown = ("values", "comments", "overall_comment", "total", "max_total")
+    return any(old[key] != new[key] for key in shown)
+
+
+# ============================================================================ review queue
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    """The reviews to grade: submitted, past their deadline (before it the student may still
+    revise), oldest session first; ``graded`` are those with a score by any grader, which is
+    what the overview counts."""
+
+    order: list[int]
+    graded: frozenset[int]
+
+    @property
+    def graded_count(self) -> int:
+        return sum(1 for review_id in self.order if review_id in self.graded)
+
+    def next_ungraded(self, after: int | None = None) -> int | None:
+        """The first ungraded review after ``after`` in queue order, wrapping to the start."""
+        start = self.order.index(after) + 1 if after in self.order else 0
+        for review_id in self.order[start:] + self.order[:start]:
+            if review_id not in self.graded and review_id != after:
+                return review_id
+        return None
+
+
+def review_queue(course: Course, now: datetime, section: str | None = None) -> ReviewQueue:
+    """The course's queue; with ``section``, only reviews by students of that section."""
+    query = (select(models.Review.id)
+             .join(models.PaperSession, models.Review.session_id == models.PaperSession.id)
+             .where(models.PaperSession.course_id == course.id,
+                    models.PaperSession.review_deadline < now,
+                    models.Review.status == models.ReviewStatus.submitted)
+             .order_by(models.PaperSession.starts_at, models.Review.id))
+    if section:
+        query = query.join(models.Enrollment,
+                           (models.Enrollment.user_id == models.Review.user_id)
+                           & (models.Enrollment.course_id == course.id)).where(
+            models.Enrollment.section == section)
+    order = list(db.session.scalars(query))
+    graded = frozenset(db.session.scalars(select(models.Score.review_id).where(
+        models.Score.course_id == course.id, models.Score.target == ScoreTarget.review)))
+    return ReviewQueue(order, graded)
 
 
 # ============================================================================ adjustments
@@ -491,12 +547,72 @@ def add_manual_participation(course: Course, actor: models.User, session: models
 # ============================================================================ release
 
 
+class ReleaseNeedsConfirmation(GradingRefused):
+    """Releasing now would show students a session not held yet, or ungraded items; the
+    warnings name them, and the release goes ahead only once confirmed."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        self.warnings = warnings
+        super().__init__(" ".join(warnings) + " Confirm to release anyway.")
+
+
+#: How many ungraded items a release warning names before it says "and N more".
+NAMED_IN_WARNING = 10
+
+
+def release_warnings(course: Course, session: models.PaperSession, now: datetime) -> list[str]:
+    """What is odd about releasing this session's feedback now: it has not been held, or some
+    of its submitted reviews or held presentations have no score yet (a fixed number of
+    queries)."""
+    week = session.week.number
+    warnings = []
+    if now < session.starts_at:
+        warnings.append(f"week {week} has not been held (it starts "
+                        f"{format_local(session.starts_at, course.timezone)}).")
+    reviews = [f"the review by {name}" for name in db.session.scalars(
+        select(models.User.first_name + " " + models.User.last_name)
+        .join(models.Review, models.Review.user_id == models.User.id)
+        .where(models.Review.session_id == session.id,
+               models.Review.status == models.ReviewStatus.submitted,
+               ~select(models.Score.id).where(models.Score.review_id == models.Review.id).exists())
+        .order_by(models.User.last_name, models.User.first_name))]
+    presentations = [f"{role} by {group}" for role, group in db.session.execute(
+        select(models.PresentationRole.name, models.Group.name)
+        .join(models.Slot, models.Slot.role_id == models.PresentationRole.id)
+        .join(models.Group, models.Group.id == models.Slot.group_id)
+        .where(models.Slot.session_id == session.id,
+               ~select(models.Score.id).where(models.Score.slot_id == models.Slot.id).exists())
+        .order_by(models.PresentationRole.id)).tuples()]
+    if reviews or presentations:
+        counts = " and ".join(part for part in (
+            _count(len(reviews), "review"), _count(len(presentations), "presentation")) if part)
+        names = reviews + presentations
+        listed = ", ".join(names[:NAMED_IN_WARNING])
+        if len(names) > NAMED_IN_WARNING:
+            listed += f" and {len(names) - NAMED_IN_WARNING} more"
+        verb = "is" if len(names) == 1 else "are"
+        warnings.append(f"{counts} {verb} ungraded: {listed}.")
+    return warnings
+
+
+def _count(number: int, noun: str) -> str:
+    if not number:
+        return ""
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def release_session(course: Course, actor: models.User, session: models.PaperSession,
-                    now: datetime, *, release: bool = True) -> None:
-    """Release (or withdraw) the feedback of a whole session: its presentations and reviews."""
+                    now: datetime, *, release: bool = True, confirmed: bool = False) -> None:
+    """Release (or withdraw) the feedback of a whole session: its presentations, reviews and
+    participation. A release that ``release_warnings`` has something to say about raises
+    ReleaseNeedsConfirmation unless ``confirmed``."""
     require_staff(course, actor)
     if session.course_id != course.id:
         raise GradingRefused("That session is not in this course.")
+    if release and not confirmed:
+        warnings = release_warnings(course, session, now)
+        if warnings:
+            raise ReleaseNeedsConfirmation(warnings)
     old = session.feedback_released_at
     session.feedback_released_at = now if release else None
     db.session.flush()
@@ -518,6 +634,35 @@ def release_item(course: Course, actor: models.User, item: ScoreItem, now: datet
     audit(course, actor, "release.item" if release else "withdraw.item", item.target.value,
           target.id, {"released_at": old.isoformat() if old else None},
           {"released_at": now.isoformat() if release else None})
+
+
+def item_released(item: ScoreItem) -> bool:
+    """Whether students already see this item's feedback."""
+    if item.slot is not None:
+        return slot_released(item.slot)
+    if item.review is not None:
+        return review_released(item.review)
+    return item.session is not None and item.session.feedback_released_at is not None
+
+
+def updated_after_release(course: Course, *, slot_ids: list[int], review_ids: list[int]
+                          ) -> tuple[dict[int, datetime], dict[int, datetime]]:
+    """(slot id -> latest change after release, review id -> latest change after release) for
+    the given items (one query)."""
+    slots: dict[int, datetime] = {}
+    reviews: dict[int, datetime] = {}
+    if not slot_ids and not review_ids:
+        return slots, reviews
+    rows = db.session.execute(
+        select(models.Score.slot_id, models.Score.review_id,
+               models.Score.updated_after_release_at)
+        .where(models.Score.course_id == course.id,
+               models.Score.updated_after_release_at.is_not(None),
+               models.Score.slot_id.in_(slot_ids) | models.Score.review_id.in_(review_ids)))
+    for slot_id, review_id, at in rows:
+        target, key = (slots, slot_id) if slot_id is not None else (reviews, review_id)
+        target[key] = max(at, target.get(key, at))
+    return slots, reviews
 
 
 def slot_released(slot: models.Slot) -> bool:

@@ -92,14 +92,12 @@ def index(course_code: str) -> str:
         select(PaperSession).where(PaperSession.course_id == course.id)
         .options(joinedload(PaperSession.week), joinedload(PaperSession.paper))
         .order_by(PaperSession.starts_at)))
-    submitted = db.session.scalar(
-        select(func.count(Review.id)).join(PaperSession, Review.session_id == PaperSession.id)
-        .where(PaperSession.course_id == course.id, Review.status == ReviewStatus.submitted))
-    graded = len(review_score_details(course))
+    queue = services.review_queue(course, utcnow())
     open_regrades = db.session.scalar(select(func.count(RegradeRequest.id)).where(
         RegradeRequest.course_id == course.id, RegradeRequest.status == "open"))
     return render_template("grading/index.html", course=course, slots=list(by_slot.values()),
-                           sessions=sessions, submitted=submitted or 0, graded=graded,
+                           sessions=sessions, submitted=len(queue.order),
+                           graded=queue.graded_count,
                            open_regrades=open_regrades or 0, release_form=ReleaseForm(),
                            sections=course_sections(course))
 
@@ -219,36 +217,17 @@ def adjust(course_code: str, slot_id: int) -> WerkzeugResponse:
                             slot_id=slot_id))
 
 
-def _ungraded_review_ids(course: Any, grader: User,
-                         section: str | None = None) -> tuple[list[int], int]:
-    """Submitted reviews this grader has not scored, oldest session first; and the total.
-
-    With ``section``, only reviews written by students of that section.
-    """
-    query = (select(Review.id).join(PaperSession, Review.session_id == PaperSession.id)
-             .where(PaperSession.course_id == course.id, Review.status == ReviewStatus.submitted)
-             .order_by(PaperSession.starts_at, Review.id))
-    if section:
-        query = query.join(Enrollment, (Enrollment.user_id == Review.user_id)
-                           & (Enrollment.course_id == course.id)).where(
-            Enrollment.section == section)
-    submitted = list(db.session.scalars(query))
-    mine = set(db.session.scalars(select(Score.review_id).where(
-        Score.course_id == course.id, Score.target == ScoreTarget.review,
-        Score.grader_id == grader.id)))
-    return [rid for rid in submitted if rid not in mine], len(submitted)
-
-
 @bp.get("/c/<course_code>/grading/reviews")
 @course_staff
 def review_queue(course_code: str) -> WerkzeugResponse | str:
     """The next ungraded review; ``?section=`` keeps the queue to one section's students."""
     section = request.args.get("section") or None
-    ungraded, total = _ungraded_review_ids(g.course, current_user, section)
-    if ungraded:
+    queue = services.review_queue(g.course, utcnow(), section)
+    first = queue.next_ungraded()
+    if first is not None:
         return redirect(url_for("grading.grade_review", course_code=course_code,
-                                review_id=ungraded[0], section=section))
-    return render_template("grading/queue_done.html", course=g.course, total=total,
+                                review_id=first, section=section))
+    return render_template("grading/queue_done.html", course=g.course, total=len(queue.order),
                            section=section)
 
 
@@ -257,16 +236,24 @@ def review_queue(course_code: str) -> WerkzeugResponse | str:
 def grade_review(course_code: str, review_id: int) -> Any:
     item = _lookup(services.review_item, review_id)
     section = request.args.get("section") or None
-    ungraded, total = _ungraded_review_ids(g.course, current_user, section)
-    queue = "Review queue" + (f" of section {section}" if section else "")
-    page = {"title": f"{queue}: review by {item.review.user.full_name}",
+    queue = services.review_queue(g.course, utcnow(), section)
+    title = "Review queue" + (f" of section {section}" if section else "")
+    page = {"title": f"{title}: review by {item.review.user.full_name}",
             "template_args": {"review": item.review, "render_markdown": render_markdown,
-                              "progress": (total - len(ungraded), total)}}
-    return _score_form(item, page, lambda form: (
-        url_for("grading.review_queue", course_code=course_code, section=section)
-        if form.save_next.data
-        else url_for("grading.grade_review", course_code=course_code, review_id=review_id,
-                     section=section)))
+                              "progress": (queue.graded_count, len(queue.order))}}
+
+    def next_url(form: ScoreForm) -> str:
+        if not form.save_next.data:
+            return url_for("grading.grade_review", course_code=course_code, review_id=review_id,
+                           section=section)
+        following = services.review_queue(g.course, utcnow(), section).next_ungraded(
+            after=review_id)
+        if following is None:
+            return url_for("grading.review_queue", course_code=course_code, section=section)
+        return url_for("grading.grade_review", course_code=course_code, review_id=following,
+                       section=section)
+
+    return _score_form(item, page, next_url)
 
 
 # ============================================================================ participation
@@ -327,7 +314,7 @@ def grade_participation(course_code: str, session_id: int, user_id: int) -> Any:
 
 @bp.post("/c/<course_code>/grading/sessions/<int:session_id>/release")
 @course_staff_can("release")
-def release_session(course_code: str, session_id: int) -> str | WerkzeugResponse:
+def release_session(course_code: str, session_id: int) -> WerkzeugResponse | str:
     session = _lookup(services.session_of_course, session_id)
     form = ReleaseForm()
     if form.validate_on_submit():
@@ -336,7 +323,12 @@ def release_session(course_code: str, session_id: int) -> str | WerkzeugResponse
             return _confirm_withdraw(impact.withdraw_session_impact(session),
                                      url_for("grading.index", course_code=course_code))
         try:
-            services.release_session(g.course, current_user, session, utcnow(), release=release)
+            services.release_session(g.course, current_user, session, utcnow(), release=release,
+                                     confirmed=form.confirm.data == "yes")
+        except services.ReleaseNeedsConfirmation as exc:
+            db.session.rollback()
+            return render_template("grading/release_confirm.html", course=g.course,
+                                   session=session, warnings=exc.warnings)
         except DomainError as exc:
             _refused(exc)
         else:
@@ -469,8 +461,11 @@ def feedback(course_code: str) -> str:
         .order_by(PaperSession.starts_at)))
     released_reviews = [review for review in reviews if services.review_released(review)]
     details = review_score_details(course)
+    updated_slots, updated_reviews = services.updated_after_release(
+        course, slot_ids=[r.slot_id for r in mine], review_ids=[r.id for r in released_reviews])
     return render_template("grading/feedback.html", course=course, presentations=mine,
-                           reviews=released_reviews, details=details)
+                           reviews=released_reviews, details=details,
+                           updated_slots=updated_slots, updated_reviews=updated_reviews)
 
 
 def _feedback_page(*, scores: list[Score], regrade: RegradeRequest | None, title: str,

@@ -19,8 +19,7 @@ from review.courses.roster import read_table
 from review.groups import impact, services
 from review.groups.forms import (AutoFormApplyForm, GroupImportForm, GroupNameForm, JoinForm,
                                  MergeForm, MoveStudentForm)
-from review.permissions import course_member, course_staff, course_student, is_staff
-from review.permissions import course_staff_can
+from review.permissions import course_member, course_staff_can, course_student, is_staff
 
 bp = Blueprint("groups", __name__)
 

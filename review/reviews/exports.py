@@ -15,7 +15,16 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from models import Course, Enrollment, PaperSession, Review, ReviewStatus as RowStatus, User, db
+from models import (
+    Course,
+    Enrollment,
+    PaperSession,
+    Review,
+    ReviewAccess,
+    ReviewStatus as RowStatus,
+    User,
+    db,
+)
 from review.reviews.policy import format_local
 from review.reviews.services import TEXT_SECTIONS, ReviewContent, sessions_of, students_of
 from review.reviews.status import ReviewState, ReviewStatus, review_statuses
@@ -40,6 +49,13 @@ class Matrix:
     rows: list[MatrixRow]
     # session id -> state -> count, over the rows shown
     counts: dict[int, dict[ReviewState, int]]
+    # (user id, session id) -> when the student first opened classmates' reviews
+    first_reads: dict[tuple[int, int], datetime]
+
+    def read_before_submitting(self, user_id: int, session_id: int, cell: ReviewStatus) -> bool:
+        """They read the class's reviews, then submitted their own (late) after that."""
+        read = self.first_reads.get((user_id, session_id))
+        return read is not None and cell.submitted_at is not None and cell.submitted_at > read
 
 
 def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
@@ -73,7 +89,10 @@ def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
     for row in rows:
         for s, cell in zip(sessions, row.cells):
             counts[s.id][cell.state] += 1
-    return Matrix(sessions, rows, counts)
+    first_reads = {(user_id, session_id): at for user_id, session_id, at in db.session.execute(
+        select(ReviewAccess.user_id, ReviewAccess.session_id, ReviewAccess.first_read_at)
+        .where(ReviewAccess.session_id.in_([s.id for s in sessions]))).tuples()}
+    return Matrix(sessions, rows, counts, first_reads)
 
 
 def session_label(session: PaperSession) -> str:

@@ -16,6 +16,9 @@ Public API:
     assess_late(policy, deadline_utc, now_utc, grace_days_used_so_far) -> LateAssessment
         Whether a review submitted now is accepted, at what cost, and the sentence to show the
         student before they submit.
+    late_window_closes(policy, deadline_utc, grace_days_used_so_far) -> datetime | None
+        When a late review stops being worth anything: after this instant it is refused, or its
+        penalty is 100%. None when late reviews are accepted at a cost below 100% forever.
     countdown_text(deadline_utc, now_utc) -> str        "2 days 3 hours left", "closed 5 minutes ago"
     format_local(dt_utc, tz) -> str                     "Sun 29 Oct 2023, 23:59 +03"
 
@@ -174,6 +177,31 @@ def assess_late(
         spent = _last_grace_days(remaining)
         message = f"{lead}: {spent} will be used and {rest} a {_percent(penalty)} penalty."
     return LateAssessment(True, days, penalty, remaining, message)
+
+
+def late_window_closes(
+    policy: LatePolicy,
+    deadline_utc: datetime,
+    grace_days_used_so_far: int,
+) -> datetime | None:
+    """The last instant a late review is still accepted and worth something (see the docstring).
+
+    A review ``d`` days late (``late_days``) is submitted within ``d`` days after the deadline,
+    so "worth something while at most ``n`` days late" closes at ``deadline + n days``.
+    """
+    _require_aware(deadline_utc)
+    if policy.mode is LateMode.REJECT:
+        return deadline_utc
+    covered = 0
+    if policy.mode is LateMode.GRACE_DAYS:
+        covered = max(0, policy.grace_days_pool - grace_days_used_so_far)
+        if policy.penalty_per_day_pct == 0.0:
+            return deadline_utc + covered * DAY
+    if policy.penalty_per_day_pct == 0.0:
+        return None
+    # The first uncovered day whose penalty reaches 100% is worth nothing.
+    worthless_day = math.ceil(round(100.0 / policy.penalty_per_day_pct, 6))
+    return deadline_utc + (covered + worthless_day - 1) * DAY
 
 
 def countdown_text(deadline_utc: datetime, now_utc: datetime) -> str:

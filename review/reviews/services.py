@@ -13,6 +13,7 @@ made by submitting again, so graders, the digest and the similarity check can re
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from datetime import datetime
 from typing import Any, Iterable, Optional
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from models import (
@@ -31,6 +33,7 @@ from models import (
     PaperSession,
     ParticipationRecord,
     Review,
+    ReviewAccess,
     ReviewExcuse,
     ReviewStatus,
     ReviewVersion,
@@ -40,7 +43,7 @@ from models import (
 from review.core.errors import DomainError
 from review.courses.definition import CourseDefinition, ReviewRulesDef
 from review.reviews.digest import Question, cluster_questions
-from review.reviews.policy import LateAssessment, LatePolicy, assess_late
+from review.reviews.policy import LateAssessment, LatePolicy, assess_late, late_window_closes
 from review.reviews.similarity import find_similar_reviews, highlight_spans
 from review.reviews.status import presenting_user_ids
 
@@ -396,15 +399,94 @@ def submit_review(session: PaperSession, user: User, content: ReviewContent, now
 
 
 def can_read_review(review: Review, user: User, now: datetime) -> bool:
-    """Own review always; staff always; classmates once the session's reviews are released."""
+    """Own review always; staff once submitted; classmates when the class reviews are open to
+    them (``class_reviews_access``).
+
+    Drafts are the student's alone: they are not graded (an unsubmitted review counts as zero),
+    so staff have no reason to read them, and students may think freely in them.
+    """
     if review.user_id == user.id:
         return True
-    course = review.session.course
-    if is_staff_of(course, user):
+    if review.status != ReviewStatus.submitted:
+        return False
+    if is_staff_of(review.session.course, user):
         return True
-    return (is_student(course, user) and review.status == ReviewStatus.submitted
-            and review.session.reviews_released_at is not None
-            and now >= review.session.reviews_released_at)
+    return class_reviews_access(review.session, user, now).allowed
+
+
+@dataclass(frozen=True)
+class ClassReviewsAccess:
+    """Whether a user may read a session's class reviews now; ``message`` says why not."""
+
+    allowed: bool
+    message: str = ""
+
+
+def class_reviews_access(session: PaperSession, user: User, now: datetime) -> ClassReviewsAccess:
+    """Staff always. A student once the reviews are released AND they no longer gain by reading:
+    they submitted their own review, they do not owe one (excused, or an exempt presenter), or
+    their late window has closed (``late_window_closes``: with the reject policy at the
+    deadline, otherwise once a late review is refused or worth nothing). Under a policy that
+    accepts late reviews at a cost below 100% forever, that means: once they submit.
+    """
+    course = session.course
+    if is_staff_of(course, user):
+        return ClassReviewsAccess(True)
+    if not is_student(course, user):
+        return ClassReviewsAccess(False, "Only students of this course read its reviews.")
+    own = review_of(session, user)
+    exempt = rules_of(course).presenters_exempt and is_presenter(session, user)
+    return class_reviews_open_to(
+        session, now, submitted=own is not None and own.status == ReviewStatus.submitted,
+        excused=is_excused(session, user), exempt=exempt,
+        grace_days_used_so_far=grace_days_used(course, user))
+
+
+def class_reviews_open_to(session: PaperSession, now: datetime, *, submitted: bool,
+                          excused: bool, exempt: bool,
+                          grace_days_used_so_far: int) -> ClassReviewsAccess:
+    """The student rule of ``class_reviews_access`` from facts already loaded (no query)."""
+    course = session.course
+    week = session.week.number
+    if session.reviews_released_at is None or now < session.reviews_released_at:
+        return ClassReviewsAccess(False, f"The reviews of week {week} are not released to the "
+                                         "class yet.")
+    if submitted or excused or exempt:
+        return ClassReviewsAccess(True)
+    closes = late_window_closes(late_policy_of(rules_of(course)), session.review_deadline,
+                                grace_days_used_so_far)
+    if closes is not None and now > closes:
+        return ClassReviewsAccess(True)
+    until = (f", or once late reviews close ({_local(closes, course)})" if closes is not None
+             else "; late reviews are still accepted, so submitting is the way in")
+    return ClassReviewsAccess(False, f"You can read your classmates' reviews of week {week} once "
+                                     f"you have submitted your own review{until}.")
+
+
+def record_class_read(session: PaperSession, user: User, now: datetime) -> None:
+    """Remember the first time a student opened classmates' reviews of the session."""
+    if db.session.scalar(select(ReviewAccess.id).where(
+            ReviewAccess.session_id == session.id, ReviewAccess.user_id == user.id)) is not None:
+        return
+    try:
+        # A savepoint: a second tab recording the same first read keeps the outer work.
+        with db.session.begin_nested():
+            db.session.add(ReviewAccess(session_id=session.id, user_id=user.id,
+                                        first_read_at=now))
+    except IntegrityError:
+        pass
+
+
+def anonymous_order(reviews: Iterable[Review], session: PaperSession, key: str) -> list[Review]:
+    """The order of "Review 1..N" in an anonymous release: a keyed hash of (session, review),
+    so it is the same on every visit, differs between sessions, and says nothing about who
+    wrote which (never by name or by time of submission)."""
+    secret = key.encode("utf-8")
+
+    def rank(review: Review) -> str:
+        return hmac.new(secret, f"{session.id}:{review.id}".encode(), hashlib.sha256).hexdigest()
+
+    return sorted(reviews, key=rank)
 
 
 def release_reviews(session: PaperSession, actor: User, now: datetime) -> None:

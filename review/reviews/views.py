@@ -10,6 +10,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     g,
     jsonify,
@@ -104,12 +105,19 @@ def index(course_code: str) -> str | WerkzeugResponse:
         ReviewExcuse.user_id == current_user.id, ReviewExcuse.session_id.in_(ids))))
     presenting = presenting_user_ids(ids)
     exempt_rule = services.rules_of(course).presenters_exempt
+    grace_used = services.grace_days_used(course, current_user)
     rows = []
     for session in sessions:
         presenter = current_user.id in presenting.get(session.id, set())
-        status = status_of_one(mine.get(session.id), session, now, excused=session.id in excused,
+        review = mine.get(session.id)
+        status = status_of_one(review, session, now, excused=session.id in excused,
                                exempt=exempt_rule and presenter)
-        rows.append({"session": session, "status": status, "review": mine.get(session.id),
+        class_reviews = services.class_reviews_open_to(
+            session, now, submitted=review is not None and review.status == RowStatus.submitted,
+            excused=session.id in excused, exempt=exempt_rule and presenter,
+            grace_days_used_so_far=grace_used)
+        rows.append({"session": session, "status": status, "review": review,
+                     "class_reviews": class_reviews,
                      "presenter": presenter, "open": now >= session.review_opens_at,
                      "past": now > session.review_deadline,
                      "countdown": countdown_text(session.review_deadline, now)})
@@ -273,13 +281,23 @@ def receipt(course_code: str, session_id: int) -> str:
 
 @bp.get("/c/<course_code>/reviews/r/<int:review_id>")
 @course_member
-def show(course_code: str, review_id: int) -> str:
+def show(course_code: str, review_id: int) -> str | tuple[str, int]:
     review = db.session.get(Review, review_id)
     require(review is not None and review.session.course_id == g.course.id)
     now = _now()
-    require(services.can_read_review(review, current_user, now))
     staff = is_staff(g.enrollment)
     own = review.user_id == current_user.id
+    if not services.can_read_review(review, current_user, now):
+        released = (review.session.reviews_released_at is not None
+                    and now >= review.session.reviews_released_at)
+        if staff or review.status != RowStatus.submitted or not released:
+            abort(404)  # before the release, or a draft: not even said to exist
+        access = services.class_reviews_access(review.session, current_user, now)
+        return render_template("errors/error.html", status=403, title="Not yet",
+                               message=access.message), 403
+    if not staff and not own:
+        services.record_class_read(review.session, current_user, now)
+        db.session.commit()
     named = staff or own or services.rules_of(g.course).release_mode == "named"
     version_number = request.args.get("version", type=int)
     content_dict = review.content
@@ -296,15 +314,25 @@ def show(course_code: str, review_id: int) -> str:
 
 @bp.get("/c/<course_code>/reviews/<int:session_id>/all")
 @course_member
-def session_reviews(course_code: str, session_id: int) -> str:
-    """The reading view: every submitted review of a session (staff; the class once released)."""
+def session_reviews(course_code: str, session_id: int) -> str | tuple[str, int]:
+    """The reading view: every submitted review of a session, for staff; for a student once
+    released and open to them (``services.class_reviews_access``), numbered in the anonymous
+    order. A student's first visit is recorded for staff."""
     session = _session_or_404(session_id)
     now = _now()
     staff = is_staff(g.enrollment)
     released = session.reviews_released_at is not None and now >= session.reviews_released_at
-    require(staff or released, status=403 if not staff else 404)
+    if not staff:
+        access = services.class_reviews_access(session, current_user, now)
+        if not access.allowed:
+            return render_template("errors/error.html", status=403, title="Not yet",
+                                   message=access.message), 403
+        services.record_class_read(session, current_user, now)
+        db.session.commit()
     named = staff or services.rules_of(g.course).release_mode == "named"
     reviews = services.submitted_reviews(session)
+    if not named:
+        reviews = services.anonymous_order(reviews, session, current_app.config["SECRET_KEY"])
     items = [(r, _render_sections(ReviewContent.from_dict(r.content))) for r in reviews]
     return render_template("reviews/session_reviews.html", course=g.course, session=session,
                            items=items, named=named, staff=staff, released=released,

@@ -17,8 +17,8 @@ from review.accounts.forms import EmptyForm
 from review.core.errors import DomainError
 from review.groups.impact import slot_holder_impact
 from review.groups.services import course_groups, group_in_course, group_of
-from review.permissions import course_member, course_staff, course_student, is_staff, public
-from review.permissions import course_staff_can
+from review.permissions import (course_member, course_staff_can, course_student, is_staff,
+                                public)
 from review.signup import calendar, services
 from review.signup.forms import (MoveForm, SettingsForm, SlotActionForm, StaffAssignForm,
                                  StaffSwapForm, SwapProposalForm)

@@ -1,5 +1,7 @@
-// Rubric forms: number keys pick a level of the focused (or first unscored) criterion, and the
-// total is shown live. The server computes the authoritative total; without JS the radio
+// Rubric forms: letter keys (a, b, c, ... as shown beside each level, from the rubric's
+// data-keys) pick a level of the highlighted criterion, and the total is shown live. Digits are
+// deliberately not shortcuts: on a rubric whose points are small integers, "4" would read as
+// "4 points" while picking the fourth level. The server computes the authoritative total; without JS the radio
 // buttons work as they are.
 (function () {
   "use strict";
@@ -7,6 +9,7 @@
   if (!rubric) { return; }
   var criteria = Array.prototype.slice.call(rubric.querySelectorAll("fieldset.criterion"));
   var output = document.getElementById("live-total");
+  var levelKeys = rubric.getAttribute("data-keys") || "";
 
   function total() {
     var sum = 0, scored = 0;
@@ -41,11 +44,11 @@
     if (event.ctrlKey || event.metaKey || event.altKey) { return; }
     // On a radio button the arrow keys keep their native meaning (move within the criterion).
     if (target && target.type === "radio" && event.key.indexOf("Arrow") === 0) { return; }
-    var digit = parseInt(event.key, 10);
-    if (!isNaN(digit) && digit >= 1) {
+    var level = event.key.length === 1 ? levelKeys.indexOf(event.key.toLowerCase()) : -1;
+    if (level >= 0) {
       var radios = criteria[current] ? criteria[current].querySelectorAll("input[type=radio]") : [];
-      if (radios[digit - 1]) {
-        radios[digit - 1].checked = true;
+      if (radios[level]) {
+        radios[level].checked = true;
         total();
         focusCriterion(current + 1);
         if (criteria[current] && criteria[current].scrollIntoView) { criteria[current].scrollIntoView({ block: "nearest" }); }
@@ -60,6 +63,7 @@
 
   var hint = document.getElementById("keyboard-hint");
   if (hint) { hint.hidden = false; }
+  Array.prototype.forEach.call(rubric.querySelectorAll(".shortcut"), function (key) { key.hidden = false; });
 
   rubric.addEventListener("change", total);
   focusCriterion(0);

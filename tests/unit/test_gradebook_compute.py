@@ -258,6 +258,17 @@ def test_participation_is_the_mean_of_recorded_sessions() -> None:
     assert gradebook.status.loc[1, "participation_sessions"] == 2
 
 
+def test_participation_pending_release_is_listed_but_not_counted() -> None:
+    s = make_sessions(2)
+    gradebook = compute(
+        sessions=s,
+        participation=[ParticipationRecord(1, s[0].id, 40.0), ParticipationRecord(1, s[1].id, None)],
+    )
+    assert gradebook.summary.loc[1, "participation"] == pytest.approx(40.0)
+    assert gradebook.status.loc[1, "participation_sessions"] == 1
+    assert gradebook.status.loc[1, "participation_pending"] == 1
+
+
 def test_external_grade_is_a_percentage_of_its_max_points_and_a_missing_one_counts_zero() -> None:
     gradebook = compute(external_grades=[ExternalGrade(1, "quiz", 7.0)])
     assert gradebook.summary.loc[1, "quiz"] == pytest.approx(70.0)

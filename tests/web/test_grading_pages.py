@@ -106,7 +106,6 @@ def test_review_queue_save_and_next(app: Flask, client: FlaskClient, login, worl
     assert "0 of 2 graded" in page and "<strong>short</strong>" in page
     response = client.post(f"/c/web-a/grading/reviews/{world['review'].id}",
                            data={**full(app, "review"), "version": "0", "save_next": "1"})
-    response = client.get(response.headers["Location"])
     assert response.headers["Location"].endswith(f"/grading/reviews/{second.id}")
     assert "1 of 2 graded" in client.get(response.headers["Location"]).get_data(as_text=True)
 
@@ -128,7 +127,7 @@ def test_review_queue_of_one_section(app: Flask, client: FlaskClient, login, wor
                            data={**full(app, "review"), "version": "0", "save_next": "1"})
     assert response.headers["Location"].endswith("/grading/reviews?section=S2")
     done = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "All 1 submitted reviews of section S2 are graded by you" in done
+    assert "All 1 submitted reviews of section S2 past their deadline are graded" in done
 
 
 def test_students_see_only_their_released_feedback(app: Flask, client: FlaskClient, login,
@@ -143,7 +142,8 @@ def test_students_see_only_their_released_feedback(app: Flask, client: FlaskClie
     login(world["c"])
     assert client.get(url).status_code == 404  # not released yet
     assert "Nothing released yet" in client.get("/c/web-a/feedback").get_data(as_text=True)
-    services.release_session(course, world["ta"], review.session, utcnow())
+    # The week's presentation is not graded yet: releasing anyway is a confirmed choice.
+    services.release_session(course, world["ta"], review.session, utcnow(), confirmed=True)
     db.session.commit()
     page = client.get(url).get_data(as_text=True)
     assert "Crisp summary." in page and "100.0%" in page

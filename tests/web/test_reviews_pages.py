@@ -199,6 +199,10 @@ def test_privacy_before_and_after_release(client, login, world, monkeypatch) -> 
     review = services.submit_review(session, world["student"], ReviewContent.build(
         summary="mine", strengths="s", weaknesses="w", remedies="r", questions=["q?"]),
         session.review_deadline - timedelta(hours=1)).review
+    # The classmate has submitted too (one who owes a review may not read the class's yet).
+    services.submit_review(session, world["classmate"], ReviewContent.build(
+        summary="theirs", strengths="s", weaknesses="w", remedies="r", questions=["q?"]),
+        session.review_deadline - timedelta(hours=1))
     db.session.commit()
     _at(monkeypatch, session.review_deadline + timedelta(hours=1))
     login(world["classmate"])
