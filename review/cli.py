@@ -58,7 +58,8 @@ def course_import(file: str, allow_delete: bool) -> None:
 @click.option("--links-out", type=click.Path(dir_okay=False),
               help="Write the new students' one-time set-password links to this CSV.")
 def roster_import(course_code: str, file: str, links_out: Optional[str]) -> None:
-    """Import students from a CSV or XLSX FILE (student_id, first_name, last_name, email)."""
+    """Import students from a CSV or XLSX FILE (student_id, first_name, last_name, email;
+    optional program, section, username)."""
 
     def action() -> Any:
         course = find_course(course_code)
