@@ -70,7 +70,8 @@ def course_import(file: str, allow_delete: bool) -> None:
 @BASE_URL_OPTION
 def roster_import(course_code: str, file: str, links_out: Optional[str],
                   base_url: Optional[str]) -> None:
-    """Import students from a CSV or XLSX FILE (student_id, first_name, last_name, email)."""
+    """Import students from a CSV or XLSX FILE (student_id, first_name, last_name, email;
+    optional program, section, username)."""
     wanted = bool(links_out) or mail_configured()
     base = require_base_url(base_url) if wanted else None
 

@@ -41,7 +41,7 @@ MAX_LENGTHS = {"student_id": 32, "first_name": 100, "last_name": 100, "program":
 DELIMITERS = ",;\t"
 _SNIFF_SAMPLE = 8192
 #: Bytes Windows-1254 reads as Ğ İ Ş ğ ı ş, where Windows-1252 has Ð Ý Þ ð ý þ.
-_TURKISH_BYTES = frozenset(b"\xd0\xdd\xde\xf0\xfd\xfe")
+_TURKISH_BYTES = tuple(b"\xd0\xdd\xde\xf0\xfd\xfe")
 
 
 class TableFileError(DomainError):
@@ -128,18 +128,17 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    turkish = any(byte in _TURKISH_BYTES for byte in data)
-    failure: UnicodeDecodeError | None = None
+    turkish = any(byte in data for byte in _TURKISH_BYTES)
     for encoding in ("cp1254", "cp1252") if turkish else ("cp1252", "cp1254"):
         try:
             return data.decode(encoding)
-        except UnicodeDecodeError as exc:
-            # Windows-1252 leaves fewer bytes undefined, so its failure is a byte neither reads.
-            if failure is None or encoding == "cp1252":
-                failure = exc
-    assert failure is not None
-    line = data.count(b"\n", 0, failure.start) + 1
-    raise TableFileError([f"line {line}: could not decode byte 0x{data[failure.start]:02x} as "
+        except UnicodeDecodeError:
+            pass
+    # Windows-1252 leaves fewer bytes undefined, so the first byte it cannot read is one that
+    # neither code page reads; one byte is one character, so its index is the byte's offset.
+    position = data.decode("cp1252", errors="replace").index("\ufffd")
+    line = data.count(b"\n", 0, position) + 1
+    raise TableFileError([f"line {line}: could not decode byte 0x{data[position]:02x} as "
                           "UTF-8, Windows-1254 or Windows-1252; save the file as "
                           "\"CSV UTF-8\" or as .xlsx"])
 

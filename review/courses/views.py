@@ -75,7 +75,8 @@ def roster_page(course_code: str) -> tuple[str, int] | str:
                 status = 422
             else:
                 db.session.commit()
-                flash(f"Roster imported: {result.summary()}", "success")
+                flash("\n".join([f"Roster imported: {result.summary()}",
+                                  *(f"Updated {line}" for line in result.updated)]), "success")
                 if links:
                     # The import is saved: a mail that fails is reported, never undone.
                     report = mail_links(course, links)

@@ -624,7 +624,8 @@ def import_groups(course: Course, rows: list[GroupRow], actor: Optional[User], *
                             f"{course.group_max_size}")
         elif total < course.group_min_size and not allow_small:
             problems.append(f"{where} would have {_members(total)}; the minimum is "
-                            f"{course.group_min_size} (allow small groups to import it anyway)")
+                            f"{course.group_min_size} (to import it anyway, allow small groups: "
+                            "--allow-small or the import page's checkbox)")
         elif total < course.group_min_size:
             small.append(f"group '{name}' has {_members(total)}, below the minimum of "
                          f"{course.group_min_size}")

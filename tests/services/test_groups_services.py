@@ -265,7 +265,7 @@ def test_import_refuses_a_group_below_the_minimum_naming_it_and_its_size(app) ->
         services.import_groups(course, services.parse_group_table(frame(text)), None)
     assert error.value.problems == [
         "rows 5, 6, column group: group 'Pair' would have 2 members; the minimum is 3 "
-        "(allow small groups to import it anyway)"]
+        "(to import it anyway, allow small groups: --allow-small or the import page's checkbox)"]
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Group)) == 0
 

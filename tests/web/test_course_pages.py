@@ -59,6 +59,11 @@ def test_the_roster_page_imports_a_turkish_excel_csv_and_shows_section_and_usern
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "Roster imported: 1 new account(s)" in page
     assert "Çağrı" in page and "<td>Şube 2</td><td>cisik</td>" in page
+    changed = data.decode("cp1254").replace("Şube 2", "Şube 3").encode("cp1254")
+    page = client.post(f"/c/{course.code}/roster",
+                       data={"file": (io.BytesIO(changed), "roster.csv")},
+                       content_type="multipart/form-data").get_data(as_text=True)
+    assert "Updated 81050: section &#39;Şube 2&#39; → &#39;Şube 3&#39;" in page
 
 
 def test_the_roster_page_names_a_bad_row_and_keeps_the_stored_students(client, login) -> None:
