@@ -446,3 +446,40 @@ def test_the_demo_course_file_imports_and_then_is_up_to_date(app, runner) -> Non
     assert first.exit_code == 0 and "Created course comp541-fall2023." in first.output, first.output
     second = runner.invoke(args=["course", "import", path])
     assert "already up to date" in second.output, second.output
+
+
+def test_a_course_rubric_removed_from_its_folder_stops_being_used(app, runner,
+                                                                  tmp_path: Path) -> None:
+    (tmp_path / "rubrics").mkdir()
+    own = tmp_path / "rubrics" / "review.yaml"
+    own.write_text((PROJECT / "rubrics" / "review.yaml").read_text(encoding="utf-8").replace(
+        "title: Weekly paper review", "title: Our own review rubric"), encoding="utf-8")
+    data = course_definition_data("dropping", rubrics_dir="rubrics")
+    assert runner.invoke(args=["course", "import", str(write(tmp_path, data))]).exit_code == 0
+    course = db.session.scalar(select(models.Course).where(models.Course.code == "dropping"))
+    assert grading.course_rubric(course, "review").title == "Our own review rubric"
+
+    # Once a score uses it, it cannot silently go away.
+    ta, student = make_member(course, CourseRole.ta), make_member(course)
+    review = _submit(sorted(course.sessions, key=lambda s: s.week.number)[0], student,
+                     sorted(course.sessions, key=lambda s: s.week.number)[0].review_deadline)
+    rubric = grading.course_rubric(course, "review")
+    score = grading.save_score(course, ta, grading.ScoreItem(models.ScoreTarget.review,
+                                                             review=review),
+                               values={c.id: c.points for c in rubric.criteria}, comments={},
+                               overall_comment="", loaded_version=0)
+    db.session.commit()
+    own.rename(tmp_path / "kept-aside.yaml")
+    (tmp_path / "rubrics" / "peer.yaml").write_text(
+        (PROJECT / "rubrics" / "peer.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    refused = runner.invoke(args=["course", "import", str(write(tmp_path, data))])
+    assert refused.exit_code == 1
+    assert ("The course's rubric 'review' is no longer in its rubrics_dir, but 1 score(s) were "
+            "given with it") in refused.output
+
+    # Unused, it is dropped and the deployment's rubric applies again.
+    db.session.delete(db.session.get(models.Score, score.id))
+    db.session.commit()
+    result = runner.invoke(args=["course", "import", str(write(tmp_path, data))])
+    assert "removed course rubric review" in result.output, result.output
+    assert grading.course_rubric(course, "review").title == "Weekly paper review"
