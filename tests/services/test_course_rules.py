@@ -492,3 +492,20 @@ def test_the_review_page_names_the_limit_and_submitting_past_it_is_refused(
     response = client.post(url, data=form, follow_redirects=True)
     assert limit in response.get_data(as_text=True)
     assert db.session.scalar(select(models.Review.id)) is None
+
+
+def test_a_rubric_gone_from_the_deployment_is_a_message_on_the_grading_page(
+        app, client, login, monkeypatch) -> None:
+    course = make_course("lost-rubric")
+    ta, a = make_member(course, CourseRole.ta), make_member(course)
+    slot = hold_slot(course, make_group(course, [a]), 3, "strengths")
+    db.session.commit()
+    remaining = {k: v for k, v in app.extensions["rubrics"].items()
+                 if k != "presentation-strengths"}
+    monkeypatch.setitem(app.extensions, "rubrics", remaining)
+    login(ta)
+    response = client.get(f"/c/lost-rubric/grading/presentations/{slot.id}",
+                          follow_redirects=True)
+    assert response.status_code == 200
+    assert "Role &#39;strengths&#39; of lost-rubric has no rubric" in response.get_data(
+        as_text=True)
