@@ -270,7 +270,7 @@ class PaperSession(db.Model):
     reviews_released_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     feedback_released_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # Where the session meets, when the course file says (shown on schedules and in calendars).
-    room: Mapped[str] = mapped_column(String(100), default="")
+    room: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
     course: Mapped[Course] = relationship(back_populates="sessions")
     week: Mapped[Week] = relationship(back_populates="session")

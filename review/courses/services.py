@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from models import (Course, CourseRole, Enrollment, Paper, PaperSession, PresentationRole, Review,
                     Slot, User, Week, db)
+from models import PeerRating, Score
 from models import Rubric as RubricRow
 from review.core.errors import DomainError
 from review.core.timeutil import local_to_utc
@@ -155,16 +156,33 @@ def _apply_roles(course: Course, definition: CourseDefinition, changes: CourseCh
 
 def _apply_local_rubrics(course: Course, definition: CourseDefinition,
                          changes: CourseChanges) -> None:
-    if definition.rubrics_dir is None:
-        return
-    if definition.local_rubrics is None:
+    """Store the rubrics of the course's rubrics_dir (a changed file is a new version) and drop
+    those no longer there, so that the course's own rubrics are exactly the folder's."""
+    if definition.rubrics_dir is not None and definition.local_rubrics is None:
         raise CourseUpdateRefused(
             f"rubrics_dir ({definition.rubrics_dir}) is read relative to the course file: "
             "import the course from its file (flask course import FILE).")
-    stored = set(db.session.scalars(select(RubricRow.id).where(RubricRow.scope == course.code)))
-    for rubric_id, rubric in sorted(definition.local_rubrics.items()):
+    wanted = definition.local_rubrics or {}
+    stored = list(db.session.scalars(select(RubricRow).where(RubricRow.scope == course.code)))
+    for key in sorted({row.key for row in stored} - set(wanted)):
+        versions = [row for row in stored if row.key == key]
+        ids = [row.id for row in versions]
+        used = (db.session.scalar(select(func.count()).select_from(Score)
+                                  .where(Score.rubric_id.in_(ids)))
+                + db.session.scalar(select(func.count()).select_from(PeerRating)
+                                    .where(PeerRating.rubric_id.in_(ids))))
+        if used:
+            raise CourseUpdateRefused(
+                f"The course's rubric '{key}' is no longer in its rubrics_dir, but {used} "
+                f"score(s) were given with it; put {key}.yaml back in rubrics_dir (an edited "
+                "file becomes a new version).")
+        for row in versions:
+            db.session.delete(row)
+        changes.changed.append(f"removed course rubric {key}")
+    stored_ids = {row.id for row in stored}
+    for rubric_id, rubric in sorted(wanted.items()):
         row = ensure_rubric_row(rubric, course.code)
-        if row.id not in stored:
+        if row.id not in stored_ids:
             changes.changed.append(f"course rubric {rubric_id} version {row.version}")
     db.session.flush()
 

@@ -107,10 +107,15 @@ def index(course_code: str) -> str:
 
 def _score_page(item: services.ScoreItem, *, title: str, template_args: dict[str, Any],
                 form: ScoreForm | None = None, conflict: Score | None = None,
-                status: int = 200) -> tuple[str, int]:
+                status: int = 200) -> tuple[str, int] | WerkzeugResponse:
     course = g.course
     existing = services.own_score(item, current_user)
-    rubric, _ = services.rubric_for_item(course, item, existing)
+    try:
+        rubric, _ = services.rubric_for_item(course, item, existing)
+    except services.RubricMissing as exc:
+        # A rubric file removed from the deployment after the course was imported.
+        flash(str(exc), "error")
+        return redirect(url_for("grading.index", course_code=course.code))
     rubric = services.rubric_as_shown(rubric, item.slot.role if item.slot else None)
     if form is None:
         form = ScoreForm(formdata=None, obj=None)
@@ -148,7 +153,8 @@ def _save(item: services.ScoreItem, form: ScoreForm) -> Score | None | services.
     return score
 
 
-def _after_stale(item: services.ScoreItem, stale: services.StaleScore, **page: Any) -> tuple[str, int]:
+def _after_stale(item: services.ScoreItem, stale: services.StaleScore,
+                 **page: Any) -> tuple[str, int] | WerkzeugResponse:
     current = services.own_score(item, current_user)
     form = ScoreForm(formdata=None)
     form.version.data = current.version if current else 0

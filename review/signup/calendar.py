@@ -2,7 +2,7 @@
 
 Calendar apps cannot sign in, so the feed URL carries a secret token (Course.calendar_token or
 Group.calendar_token). Event times are UTC; an event lasts the roles' time boxes plus the
-class discussion.
+class discussion, and its LOCATION is the session's room when the course file gives one.
 """
 
 from __future__ import annotations

@@ -3,16 +3,25 @@ late limits, a rubric for every role, course-local rubrics, and re-evaluated lat
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import yaml
+from icalendar import Calendar
+from sqlalchemy import select
 
-from models import db
+import models
+from models import CourseRole, db
 from review.courses.definition import CourseFileError, load_course_file
 from review.courses.services import apply_course_definition
-from tests.factories import course_definition_data
+from review.grading import services as grading
+from review.reviews import services as review_services
+from review.reviews.services import ReviewContent
+from tests.factories import course_definition_data, hold_slot, make_course, make_group, make_member
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, data: dict, name: str = "course.yaml") -> Path:
@@ -45,11 +54,6 @@ def test_a_session_date_that_is_not_a_date_is_named(tmp_path: Path) -> None:
 
 def test_the_room_is_on_the_schedule_pages_and_the_calendar_feed(app, client, login,
                                                                  tmp_path: Path) -> None:
-    from icalendar import Calendar
-
-    from models import CourseRole
-    from tests.factories import make_member
-
     data = course_definition_data("roomed", first_monday=datetime(2030, 9, 2).date())
     data["paper_sessions"][0]["room"] = "SNA-B21"
     course, _ = apply_course_definition(load_course_file(write(tmp_path, data)))
@@ -66,9 +70,6 @@ def test_the_room_is_on_the_schedule_pages_and_the_calendar_feed(app, client, lo
 
 # ---------------------------------------------------------------------------- late limits
 
-from review.reviews import services as review_services  # noqa: E402
-from review.reviews.services import ReviewContent  # noqa: E402
-from tests.factories import make_course, make_member  # noqa: E402
 
 GOOD = ReviewContent.build(
     summary="The paper proposes a sparse attention scheme. It scales to long inputs.",
@@ -152,13 +153,6 @@ def test_grace_days_mode_keeps_the_limit_and_the_floor(app) -> None:
 
 # ---------------------------------------------------------------------------- {minutes}
 
-import re  # noqa: E402
-
-from models import CourseRole  # noqa: E402
-from tests.factories import hold_slot, make_group  # noqa: E402
-
-PROJECT = Path(__file__).resolve().parents[2]
-
 
 def test_no_shipped_rubric_states_a_time_box_literally() -> None:
     for path in sorted((PROJECT / "rubrics").glob("*.yaml")):
@@ -204,10 +198,6 @@ def test_an_unknown_rubric_variable_is_named_by_the_check(app, runner, tmp_path:
 
 # ---------------------------------------------------------------------------- rubrics per role
 
-from sqlalchemy import select  # noqa: E402
-
-import models  # noqa: E402
-from review.grading import services as grading  # noqa: E402
 
 REBUTTAL = {"key": "rebuttal", "name": "Rebuttal", "minutes": 5}
 
@@ -446,3 +436,76 @@ def test_the_demo_course_file_imports_and_then_is_up_to_date(app, runner) -> Non
     assert first.exit_code == 0 and "Created course comp541-fall2023." in first.output, first.output
     second = runner.invoke(args=["course", "import", path])
     assert "already up to date" in second.output, second.output
+
+
+def test_a_course_rubric_removed_from_its_folder_stops_being_used(app, runner,
+                                                                  tmp_path: Path) -> None:
+    (tmp_path / "rubrics").mkdir()
+    own = tmp_path / "rubrics" / "review.yaml"
+    own.write_text((PROJECT / "rubrics" / "review.yaml").read_text(encoding="utf-8").replace(
+        "title: Weekly paper review", "title: Our own review rubric"), encoding="utf-8")
+    data = course_definition_data("dropping", rubrics_dir="rubrics")
+    assert runner.invoke(args=["course", "import", str(write(tmp_path, data))]).exit_code == 0
+    course = db.session.scalar(select(models.Course).where(models.Course.code == "dropping"))
+    assert grading.course_rubric(course, "review").title == "Our own review rubric"
+
+    # Once a score uses it, it cannot silently go away.
+    ta, student = make_member(course, CourseRole.ta), make_member(course)
+    review = _submit(sorted(course.sessions, key=lambda s: s.week.number)[0], student,
+                     sorted(course.sessions, key=lambda s: s.week.number)[0].review_deadline)
+    rubric = grading.course_rubric(course, "review")
+    score = grading.save_score(course, ta, grading.ScoreItem(models.ScoreTarget.review,
+                                                             review=review),
+                               values={c.id: c.points for c in rubric.criteria}, comments={},
+                               overall_comment="", loaded_version=0)
+    db.session.commit()
+    own.rename(tmp_path / "kept-aside.yaml")
+    (tmp_path / "rubrics" / "peer.yaml").write_text(
+        (PROJECT / "rubrics" / "peer.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    refused = runner.invoke(args=["course", "import", str(write(tmp_path, data))])
+    assert refused.exit_code == 1
+    assert ("The course's rubric 'review' is no longer in its rubrics_dir, but 1 score(s) were "
+            "given with it") in refused.output
+
+    # Unused, it is dropped and the deployment's rubric applies again.
+    db.session.delete(db.session.get(models.Score, score.id))
+    db.session.commit()
+    result = runner.invoke(args=["course", "import", str(write(tmp_path, data))])
+    assert "removed course rubric review" in result.output, result.output
+    assert grading.course_rubric(course, "review").title == "Weekly paper review"
+
+
+def test_the_review_page_names_the_limit_and_submitting_past_it_is_refused(
+        app, client, login, monkeypatch) -> None:
+    course = _capped_course()
+    session = sorted(course.sessions, key=lambda s: s.week.number)[0]
+    student = make_member(course)
+    db.session.commit()
+    monkeypatch.setattr("review.reviews.views._now",
+                        lambda: session.review_deadline + timedelta(days=3, minutes=1))
+    login(student)
+    url = f"/c/capped/reviews/{session.id}/write"
+    limit = "Reviews are accepted at most 3 days late; this one would be 4 days late."
+    assert limit in client.get(url).get_data(as_text=True)
+    form = {"summary": "A summary.", "strengths": "S.", "weaknesses": "W.", "remedies": "R.",
+            "questions-0": "Why?", "submit": "Submit review", "confirm_late": "yes"}
+    response = client.post(url, data=form, follow_redirects=True)
+    assert limit in response.get_data(as_text=True)
+    assert db.session.scalar(select(models.Review.id)) is None
+
+
+def test_a_rubric_gone_from_the_deployment_is_a_message_on_the_grading_page(
+        app, client, login, monkeypatch) -> None:
+    course = make_course("lost-rubric")
+    ta, a = make_member(course, CourseRole.ta), make_member(course)
+    slot = hold_slot(course, make_group(course, [a]), 3, "strengths")
+    db.session.commit()
+    remaining = {k: v for k, v in app.extensions["rubrics"].items()
+                 if k != "presentation-strengths"}
+    monkeypatch.setitem(app.extensions, "rubrics", remaining)
+    login(ta)
+    response = client.get(f"/c/lost-rubric/grading/presentations/{slot.id}",
+                          follow_redirects=True)
+    assert response.status_code == 200
+    assert "Role &#39;strengths&#39; of lost-rubric has no rubric" in response.get_data(
+        as_text=True)
