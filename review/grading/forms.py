@@ -72,7 +72,8 @@ class ResolveRegradeForm(FlaskForm):
 
 class ReleaseForm(FlaskForm):
     action = StringField(validators=[AnyOf(["release", "withdraw"])], default="release")
-    # "yes" once the staff member has read the release warnings and goes ahead.
-    confirm = StringField(validators=[Optional(), AnyOf(["yes"])])
+    # "1" once the staff member has read the warnings (releasing) or the consequences
+    # (withdrawing) and goes ahead: the value every confirmation page posts.
+    confirm = StringField(validators=[Optional(), AnyOf(["1"])])
     submit = SubmitField("Release")
 

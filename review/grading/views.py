@@ -330,7 +330,7 @@ def release_session(course_code: str, session_id: int) -> WerkzeugResponse | str
                                      url_for("grading.index", course_code=course_code))
         try:
             services.release_session(g.course, current_user, session, utcnow(), release=release,
-                                     confirmed=form.confirm.data == "yes")
+                                     confirmed=form.confirm.data == "1")
         except services.ReleaseNeedsConfirmation as exc:
             db.session.rollback()
             return render_template("grading/release_confirm.html", course=g.course,

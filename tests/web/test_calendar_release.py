@@ -214,7 +214,7 @@ def test_releasing_an_unheld_ungraded_week_asks_first_and_names_what_is_missing(
     assert graded["b"].full_name in page and "Overview" in page
     db.session.expire_all()
     assert db.session.get(type(future), future.id).feedback_released_at is None
-    response = client.post(url, data={"action": "release", "confirm": "yes"})
+    response = client.post(url, data={"action": "release", "confirm": "1"})
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(type(future), future.id).feedback_released_at is not None
