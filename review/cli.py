@@ -16,8 +16,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from models import Course, CourseRole, utcnow
+from review.accounts.services import find_user_by_email
+from review.admin.services import ADMIN_MAIL_REASON, make_admin
 from review.assignment.commands import cli as assign_cli
 from review.core.commands import run_action
+from review.core.errors import DomainError
 from review.core.timeutil import today_in
 from review.courses.definition import load_course_file
 from review.courses.activity import seed_activity
@@ -27,9 +30,6 @@ from review.courses.links import (NO_BASE_URL, issue_links, link_base_url, mail_
 from review.courses.roster import import_roster, parse_roster, read_table, students_without_password
 from review.courses.services import apply_course_definition, find_course
 from review.courses.staff import add_staff, remove_staff, staff_mail_reason, staff_of
-from review.accounts.services import find_user_by_email
-from review.admin.services import ADMIN_MAIL_REASON, make_admin
-from review.core.errors import DomainError
 from review.gradebook.commands import gradebook_cli, grades_cli
 from review.grading.commands import cli as rubrics_cli
 from review.groups.commands import cli as groups_cli
@@ -85,7 +85,7 @@ def roster_import(course_code: str, file: str, links_out: Optional[str],
     click.echo(result.summary())
     for line in result.updated:
         click.echo(f"  updated {line}")
-    hand_over_links(course, links, links_out, mail_if_configured=True)
+    hand_over_links(course, links, links_out)
 
 
 @roster_cli.command("links")
@@ -121,13 +121,13 @@ def save_links_csv(path: Path, links: list[dict[str, str]]) -> None:
 
 
 def hand_over_links(course: Optional[Course], links: list[dict[str, str]],
-                    links_out: Optional[str], *, mail_if_configured: bool,
+                    links_out: Optional[str], *,
                     why: Optional[str] = None, print_otherwise: bool = False) -> None:
     """Write the links to --links-out, mail them, or (for one person) print them."""
     if links_out:
         save_links_csv(Path(links_out), links)
         click.echo(f"Wrote {len(links)} set-password link(s) to {links_out}.")
-    if links and mail_if_configured and mail_configured():
+    if links and mail_configured():
         report = mail_links(course, links, why=why)
         click.echo(report.summary())
         if report.failed and not links_out:
@@ -203,7 +203,7 @@ def staff_add(course_code: str, email: str, role: str, first_name: str, last_nam
 
     course, added, links = run_action(action)
     click.echo(added.summary(course))
-    hand_over_links(course, links, links_out, mail_if_configured=True, print_otherwise=True,
+    hand_over_links(course, links, links_out, print_otherwise=True,
                     why=staff_mail_reason(course, added.enrollment.role))
 
 
@@ -279,7 +279,7 @@ def admin_create(email: str, first_name: str, last_name: str, links_out: Optiona
     user, created, links = run_action(action)
     click.echo(f"{user.full_name} <{user.email}> is a site administrator"
                + (" (new account, no password yet)." if created else "."))
-    hand_over_links(None, links, links_out, mail_if_configured=True, print_otherwise=True,
+    hand_over_links(None, links, links_out, print_otherwise=True,
                     why=ADMIN_MAIL_REASON)
 
 

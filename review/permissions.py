@@ -6,6 +6,9 @@ levels load the course named by ``<course_code>`` into ``g.course`` and the call
 into ``g.enrollment``; a course the user does not belong to answers 404, so other courses' pages
 do not even reveal that they exist. Level two is ``require(predicate)``, called by the view with a
 ``can_*`` predicate about the object at hand.
+
+``course_staff_can(action)`` is the staff level narrowed to one instructor-level action
+(``TA_ACTIONS``): instructors always pass, TAs only when the course file's ``ta_can`` lists it.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import EmailField, HiddenField, RadioField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 
@@ -22,8 +23,9 @@ class StaffForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired("Enter the person's email."),
                                             Email("Enter a valid email address."),
                                             Length(max=254)])
-    role = RadioField("Role", choices=[("ta", "TA"), ("instructor", "Instructor")], default="ta",
-                      validators=[DataRequired("Choose a role.")])
+    role = RadioField("Role", choices=[SelectChoice("ta", "TA"),
+                                       SelectChoice("instructor", "Instructor")],
+                      default="ta", validators=[DataRequired("Choose a role.")])
     first_name = StringField("First name", validators=[Optional(), Length(max=100)],
                              description="Needed when the person has no account yet.")
     last_name = StringField("Last name", validators=[Optional(), Length(max=100)])

@@ -41,7 +41,7 @@ class CourseChanges:
 
     def summary(self, code: str) -> str:
         if self.created:
-            return f"Created course {code}." + "".join(f" {line}." for line in self.changed)
+            return f"Created course {code}" + "".join(f"; {line}" for line in self.changed) + "."
         if not self.changed:
             return f"Course {code} is already up to date; nothing changed."
         return f"Updated course {code}: " + "; ".join(self.changed) + "."

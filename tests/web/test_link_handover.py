@@ -159,3 +159,13 @@ def test_the_links_download_refuses_people_outside_the_course(client, login) -> 
                            data={"user_ids": str(stranger.id)}, follow_redirects=True)
     assert "None of those people needs a link" in response.text
     assert count(PasswordToken) == 0
+
+
+@mail_down
+def test_a_password_reset_whose_mail_fails_answers_as_usual(client) -> None:
+    make_member(make_course("mail-course"), email="ayse@example.edu")
+    db.session.commit()
+    response = client.post("/password/forgot", data={"email": "ayse@example.edu"},
+                           follow_redirects=True)
+    assert response.status_code == 200
+    assert "If that address has an account" in response.text
