@@ -25,7 +25,9 @@ def second_course(**overrides) -> dict:
     return course_definition_data(
         "seminar-spring2027", timezone="America/Chicago", weeks=6, session_weeks=(2, 3),
         roles=[{"key": "lead", "name": "Lead", "minutes": 20},
-               {"key": "critic", "name": "Critic", "minutes": 5}], **overrides)
+               {"key": "critic", "name": "Critic", "minutes": 5}],
+        rubrics={"presentations": {"lead": "presentation-overview",
+                                   "critic": "presentation-weaknesses"}}, **overrides)
 
 
 def apply(data: dict) -> tuple:
