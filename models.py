@@ -40,6 +40,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -209,7 +210,7 @@ class Enrollment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Staff listed under ``staff:`` in the course file; a re-import removes only these, never
     # staff added by hand.
-    from_course_file: Mapped[bool] = mapped_column(default=False)
+    from_course_file: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     course: Mapped[Course] = relationship(back_populates="enrollments")
     user: Mapped[User] = relationship(back_populates="enrollments")
