@@ -12,8 +12,10 @@ from tests.factories import hold_slot, make_course, make_group, make_member, mak
 
 
 def _group_exists(group_id: int) -> bool:
+    """Whether the group is still live (one that presented is dissolved softly, kept as record)."""
     db.session.expire_all()
-    return db.session.scalar(select(Group.id).where(Group.id == group_id)) is not None
+    return db.session.scalar(select(Group.id).where(
+        Group.id == group_id, Group.dissolved_at.is_(None))) is not None
 
 
 def test_staff_dissolve_asks_first_and_names_the_graded_week(
