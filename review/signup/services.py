@@ -32,9 +32,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from models import (AssignmentRun, AuditEntry, Course, CourseRole, Enrollment, Group, Membership,
-                    PaperSession, Slot, SlotWaitlist, SwapProposal, User, db)
+                    PaperSession, Score, Slot, SlotWaitlist, SwapProposal, User, db)
 from review.core.errors import DomainError
 from review.courses.definition import SignupDef, describe_validation_error
+from review.signup.presenters import set_presenters
 
 FIRST_COME = "first_come"
 PREFERENCES = "preferences"
@@ -262,6 +263,28 @@ def check_version(slot: Slot, version: Optional[int]) -> None:
     if version is not None and version != slot.version:
         raise StaleForm("The board changed since you loaded it; nothing was changed. "
                         "Look at the slot again and retry.")
+
+
+# ---------------------------------------------------------------------------- frozen slots
+
+
+def frozen_slot_ids(course: Course, now: datetime) -> set[int]:
+    """Slots that are history: session started, graded (any Score), or presenters recorded.
+
+    An assignment run keeps them as they are and a publication never changes them; only staff
+    correct their holder, with a reason, and then say who presented.
+    """
+    return set(db.session.scalars(
+        select(Slot.id).join(PaperSession, Slot.session_id == PaperSession.id)
+        .where(PaperSession.course_id == course.id,
+               (PaperSession.starts_at <= now) | Slot.presenters_recorded_at.is_not(None)
+               | Slot.id.in_(select(Score.slot_id).where(Score.slot_id.is_not(None))))))
+
+
+def is_slot_frozen(slot: Slot, now: datetime) -> bool:
+    if slot.session.starts_at <= now or slot.presenters_recorded_at is not None:
+        return True
+    return db.session.scalar(select(Score.id).where(Score.slot_id == slot.id).limit(1)) is not None
 
 
 # ---------------------------------------------------------------------------- first come
@@ -497,16 +520,41 @@ def _require_staff(course_id: int, actor: User) -> None:
         raise SignupError("Only the course staff can do that.")
 
 
+def _correct_presenters(slot: Slot, presenters: Optional[list[int]], actor: User,
+                        reason: str, now: datetime) -> None:
+    """A held or graded slot changed holder: its presenters change with it, explicitly.
+
+    ``presenters`` is the staff's chosen list of user ids; None means the new holder's current
+    members (nobody when the slot was opened)."""
+    if presenters is None:
+        presenters = [] if slot.group_id is None else list(db.session.scalars(
+            select(Membership.user_id).where(Membership.group_id == slot.group_id)))
+    else:
+        enrolled = set(db.session.scalars(select(Enrollment.user_id).where(
+            Enrollment.course_id == slot.session.course_id, Enrollment.user_id.in_(presenters))))
+        unknown = sorted(set(presenters) - enrolled)
+        if unknown:
+            raise SignupError("Presenters must be enrolled in this course; unknown user id(s): "
+                              + ", ".join(map(str, unknown)) + ". Nothing was changed.")
+    set_presenters(slot, presenters, actor=actor, reason=reason, now=now)
+
+
 def assign_slot_by_staff(slot: Slot, group: Optional[Group], actor: User, reason: str,
-                         now: datetime) -> Slot:
+                         now: datetime, *, presenters: Optional[list[int]] = None) -> Slot:
     """Staff set or clear a slot's holder by hand (quota and gap are theirs to override; the
-    database still refuses two roles of one paper for one group). Audited with the reason."""
+    database still refuses two roles of one paper for one group). Audited with the reason.
+
+    A frozen slot (held or graded, see ``frozen_slot_ids``) is a correction of the record: its
+    presenters are set too, to ``presenters`` or to the new holder's current members."""
     course_id = slot.session.course_id
     _require_staff(course_id, actor)
     if group is not None and group.course_id != course_id:
         raise WrongCourse("That group belongs to another course.")
+    frozen = is_slot_frozen(slot, now)
     if not reason.strip():
-        raise SignupError("Give a reason for the change; it goes into the audit log.")
+        raise SignupError("Give a reason for the change; it goes into the audit log."
+                          + (" This slot was already held or graded, so changing its holder "
+                             "corrects the record of who presented." if frozen else ""))
     old = slot.group_id
     new = group.id if group is not None else None
     if old == new:
@@ -523,8 +571,10 @@ def assign_slot_by_staff(slot: Slot, group: Optional[Group], actor: User, reason
     if new is not None:
         db.session.execute(delete(SlotWaitlist).where(SlotWaitlist.slot_id == slot.id,
                                                       SlotWaitlist.group_id == new))
-    audit(course_id, actor, "staff_assign", slot, old=_holder(old), new=_holder(new),
-          reason=reason.strip())
+    audit(course_id, actor, "staff_assign", slot, old=_holder(old),
+          new={**_holder(new), "frozen": frozen}, reason=reason.strip())
+    if frozen:
+        _correct_presenters(slot, presenters, actor, reason.strip(), now)
     _void_proposals_of([slot.id], now)
     db.session.flush()
     return slot
@@ -555,11 +605,14 @@ def swap_slots_by_staff(a: Slot, b: Slot, actor: User, reason: str, now: datetim
     if not reason.strip():
         raise SignupError("Give a reason for the change; it goes into the audit log.")
     group_a, group_b = a.group_id, b.group_id
+    frozen = [slot for slot in (a, b) if is_slot_frozen(slot, now)]
     _exchange(a, b, group_a, group_b, "manual", now)
     audit(course_id, actor, "staff_swap", a,
           old={"slot_a": a.id, "slot_b": b.id, "a": _holder(group_a), "b": _holder(group_b)},
           new={"slot_a": a.id, "slot_b": b.id, "a": _holder(group_b), "b": _holder(group_a)},
           reason=reason.strip())
+    for slot in frozen:
+        _correct_presenters(slot, None, actor, reason.strip(), now)
     _void_proposals_of([a.id, b.id], now)
     db.session.flush()
 
