@@ -107,6 +107,11 @@ def preference_window(course: Course, now: datetime) -> PreferenceWindow:
 # ---------------------------------------------------------------------------- reading
 
 
+def upcoming_sessions(course: Course, now: datetime) -> list[PaperSession]:
+    """The sessions still to come: the only ones a group can rank or mark unavailable."""
+    return [session for session in course_sessions(course) if session.starts_at > now]
+
+
 def course_sessions(course: Course) -> list[PaperSession]:
     """The course's paper sessions in time order, with week and paper loaded."""
     return list(db.session.scalars(
@@ -191,7 +196,9 @@ def save_group_preferences(group: Group, actor: User, ranks: dict[int, Optional[
     """A member stores the group's ranking and unavailable weeks while preferences are open.
 
     ``ranks`` maps session id to the rank given (None or missing = not ranked). Ranks must be
-    distinct positive numbers; gaps are closed up (1, 3, 7 is stored as 1, 2, 3).
+    distinct positive numbers; gaps are closed up (1, 3, 7 is stored as 1, 2, 3). Sessions that
+    have started are history: they cannot be ranked or marked, and saving drops the group's old
+    marks on them (runs keep those slots as they are anyway).
     """
     course = db.session.get(Course, group.course_id)
     assert course is not None
@@ -209,6 +216,11 @@ def save_group_preferences(group: Group, actor: User, ranks: dict[int, Optional[
         problems.append("unknown paper session(s) " + ", ".join(f"#{sid}" for sid in unknown)
                         + "; reload the page")
     given = {sid: rank for sid, rank in ranks.items() if rank is not None and sid in sessions}
+    for sid in sorted((set(given) | unavailable) & set(sessions),
+                      key=lambda s: sessions[s].week.number):
+        if sessions[sid].starts_at <= now:
+            problems.append(f"{_session_label(sessions[sid])} has already taken place; it cannot "
+                            "be ranked or marked unavailable")
     for sid, rank in sorted(given.items()):
         if rank < 1:
             problems.append(f"{_session_label(sessions[sid])}: rank {rank} must be 1 or more")

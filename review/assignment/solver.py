@@ -354,7 +354,7 @@ class FairnessCost:
             f"Fairness rule ({rule}): objective {self.objective} vs {self.plain_objective} without it; "
             f"worst slot cost {self.worst_cost} vs {self.plain_worst_cost}; without the rule "
             f"{plain_missing} group{_plural(plain_missing)} had no ranked session"
-            + (f" ({_list(self.plain_without_ranked)})" if plain_missing else "")
+            + (f" ({', '.join(self.plain_without_ranked)})" if plain_missing else "")
             + f", with it {len(self.without_ranked)}."
         )
 

@@ -25,7 +25,7 @@ def preferences(course_code: str) -> tuple[str, int]:
     group = group_of(course, current_user)
     now = utcnow()
     window = services.preference_window(course, now)
-    sessions = services.course_sessions(course)
+    sessions = services.upcoming_sessions(course, now)
     form_class = preferences_form_class(sessions)
     status = 200
     if group is None:

@@ -82,20 +82,23 @@ def test_a_midterm_rerun_with_a_larger_gap_moves_no_held_or_graded_slot(app) -> 
     first = services.run_assignment(course, None, BEFORE_TERM)
     assert first.status == "optimal"
     services.publish_run(first, None, BEFORE_TERM)
+    # Before the term starts, every group changes its mind: it now wants the weeks it was not
+    # given (the old run would hand it held weeks once the term is under way).
+    published = holders(course)
+    for group in groups:
+        mine = {week for (week, _), holder in published.items() if holder == group.id}
+        save(group, [w for w in weeks if w not in mine][:6], course=course,
+             now=BEFORE_TERM + timedelta(days=1))
     db.session.commit()
 
-    # Mid-term: weeks 1-5 have been held; week 7 was graded early. Every group now wants the
-    # past weeks it did not get, which the old run happily handed out again.
+    # Mid-term: weeks 1-5 have been held; week 7 was graded early. The instructor re-runs with
+    # a larger gap, which changes the optimum everywhere, the past included.
     now = week_start(5) + timedelta(hours=2)
     record_due_presenters(course, now)
     grader = make_member(course, CourseRole.instructor)
     graded = slots_by_week(course)[(7, "critic")]
     make_staff_score(course, grader, 80, rubric_key="presentation-overview", slot_id=graded.id)
     before = holders(course)
-    for index, group in enumerate(groups):
-        mine = {week for (week, _), holder in before.items() if holder == group.id}
-        save(group, [w for w in (5, 4, 3, 2, 1, 7) if w not in mine] + [14, 13], course=course,
-             now=now)
     db.session.commit()
 
     rerun = services.run_assignment(course, None, now, RunOptions(min_gap_weeks=3))
@@ -239,3 +242,34 @@ def test_a_staff_swap_of_held_slots_moves_the_presenters_too(app) -> None:
     got = {s: set(db.session.scalars(select(SlotPresenter.user_id)
                                      .where(SlotPresenter.slot_id == s))) for s in (a.id, b.id)}
     assert got == {a.id: members[group_b], b.id: members[group_a]}
+
+
+# ---------------------------------------------------------------------------- preferences
+
+
+def test_past_sessions_are_not_offered_for_ranking(app, client, login, monkeypatch) -> None:
+    course, groups = second_course(3, (1, 2, 3, 4, 5), code="frz-prefs")
+    db.session.commit()
+    ids = session_ids(course)
+    monkeypatch.setattr("review.assignment.views.utcnow", lambda: week_start(2) + timedelta(hours=1))
+    login(groups[0].memberships[0].user)
+    page = client.get("/c/frz-prefs/preferences")
+    assert page.status_code == 200
+    for week in (1, 2):
+        assert f'name="rank_{ids[week]}"' not in page.text
+        assert f'name="unavailable_{ids[week]}"' not in page.text
+    for week in (3, 4, 5):
+        assert f'name="rank_{ids[week]}"' in page.text
+    # A past week's field is not on the form, so a forged value for it is ignored.
+    response = client.post("/c/frz-prefs/preferences",
+                           data={f"rank_{ids[3]}": "1", f"rank_{ids[1]}": "2"})
+    assert response.status_code == 302
+    assert services.preferences_of(groups[0]).ranking == [ids[3]]
+
+
+def test_saving_a_rank_for_a_past_session_is_refused(app) -> None:
+    course, groups = second_course(3, (1, 2, 3, 4, 5), code="frz-prefs2")
+    with pytest.raises(services.InvalidPreferenceInput) as caught:
+        save(groups[0], [3, 1], course=course, now=week_start(2))
+    assert "week 1 ('Paper of week 1') has already taken place" in str(caught.value)
+    assert services.preferences_of(groups[0]).ranking == []

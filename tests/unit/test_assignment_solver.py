@@ -426,3 +426,117 @@ def test_milp_matches_brute_force_on_feasibility_and_optimum(problem: Assignment
         assert result.status == "optimal"
         assert result.objective == expected
         assert_obeys_every_rule(problem, result)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fairness rules
+# ---------------------------------------------------------------------------------------------
+
+
+def unfair_instance(fairness=None) -> AssignmentProblem:
+    # Plain optimum (cost 6): A week 1, C week 2, B the unranked week 3. B ranked only week 1.
+    return AssignmentProblem(weeks=(1, 2, 3), roles=("talk",),
+                             groups=(group("A", [1, 2]), group("B", [1]), group("C", [2, 3])),
+                             fairness=fairness)
+
+
+def test_the_plain_optimum_can_leave_a_group_without_any_session_it_ranked() -> None:
+    result = solve_assignment(unfair_instance())
+    assert result.objective == 6
+    assert result.groups_without_ranked(unfair_instance()) == ("B",)
+    assert result.fairness is None
+
+
+def test_at_least_one_ranked_gives_every_group_a_ranked_session_and_reports_its_cost() -> None:
+    problem = unfair_instance("at-least-one-ranked")
+    result = solve_assignment(problem)
+    assert result.status == "optimal"
+    assert result.groups_without_ranked(problem) == ()
+    assert holder(result, 1, "talk") == "B"
+    assert result.objective == 9
+    report = result.fairness
+    assert (report.objective, report.plain_objective) == (9, 6)
+    assert report.plain_without_ranked == ("B",) and report.without_ranked == ()
+    assert "objective 9 vs 6 without it" in report.summary
+    assert "without the rule 1 group had no ranked session (B)" in report.summary
+    assert json.loads(json.dumps(result.to_json_dict()))["fairness"]["plain_objective"] == 6
+
+
+def test_min_worst_lowers_the_worst_slot_first_then_the_total() -> None:
+    problem = unfair_instance("min-worst")
+    result = solve_assignment(problem)
+    assert result.status == "optimal"
+    # Worst slot cost 4 (a 2nd choice or B's unranked week) instead of... the plain optimum's 4
+    # too, so here the rule costs nothing; a wider instance shows the trade.
+    assert result.fairness.worst_cost <= result.fairness.plain_worst_cost
+    wide = AssignmentProblem(
+        weeks=(1, 2, 3, 4), roles=("talk",),
+        groups=(group("A", [1, 2, 3, 4]), group("B", [1, 2, 3, 4]), group("C", [1, 2, 3, 4]),
+                group("D", [4, 3, 2, 1])), fairness="min-worst")
+    fair = solve_assignment(wide)
+    plain = solve_assignment(replace(wide, fairness=None))
+    assert max(a.cost for a in fair.assignments) <= max(a.cost for a in plain.assignments)
+    assert fair.fairness.worst_cost == max(a.cost for a in fair.assignments)
+    assert fair.objective >= plain.objective
+
+
+def test_an_impossible_fairness_rule_is_explained_with_the_groups_left_out() -> None:
+    problem = AssignmentProblem(weeks=(1, 2, 3), roles=("talk",),
+                                groups=(group("A", [1]), group("B", [1]), group("C")),
+                                fairness="at-least-one-ranked")
+    result = solve_assignment(problem)
+    assert result.status == "infeasible"
+    (reason,) = result.explanation
+    assert reason.rule == "fairness" and reason.shortfall == 1
+    assert "at least 1 group must go without one" in reason.message
+    assert "'A'" in reason.message or "'B'" in reason.message
+    assert "run without the fairness rule" in reason.relaxation
+
+
+def test_unknown_fairness_rules_are_refused() -> None:
+    with pytest.raises(InvalidAssignmentInput, match="fairness must be one of"):
+        AssignmentProblem(weeks=(1,), roles=("talk",), groups=(group("A"),), fairness="kind")
+
+
+# ---------------------------------------------------------------------------------------------
+# Closed slots and frozen fixed slots (the past)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_closed_slots_stay_empty_and_do_not_count_toward_the_even_share() -> None:
+    problem = AssignmentProblem(weeks=(1, 2, 3, 4), roles=("talk",),
+                                groups=(group("A", [1]), group("B", [1])),
+                                closed=frozenset({(1, "talk"), (2, "talk")}))
+    assert problem.slots_per_group_range() == (1, 1)
+    result = solve_assignment(problem)
+    assert result.status == "optimal"
+    assert sorted(a.week for a in result.assignments) == [3, 4]
+
+
+def test_frozen_slots_closer_than_the_gap_are_history_not_an_infeasibility() -> None:
+    frozen = (FixedSlot("A", 1, "talk", frozen=True), FixedSlot("A", 2, "talk", frozen=True),
+              FixedSlot("B", 3, "talk", frozen=True))
+    problem = AssignmentProblem(weeks=tuple(range(1, 9)), roles=("talk",),
+                                groups=(group("A"), group("B"), group("C")), quota=4,
+                                min_gap_weeks=3, fixed=frozen)
+    result = solve_assignment(problem)
+    assert result.status == "optimal"
+    assert weeks_of(result, "A")[:2] == [1, 2] and weeks_of(result, "B")[0] == 3
+    # A presented weeks 1 and 2 under an older rule; every slot placed now keeps the new gap.
+    for name in ("A", "B", "C"):
+        weeks = weeks_of(result, name)
+        new = [w for w in weeks if (name, w) not in {(f.group, f.week) for f in frozen}]
+        assert all(abs(w - other) >= 3 for w in new for other in weeks if other != w)
+    # The same slots, when only hand-placed, still conflict with the gap as before.
+    hand_placed = replace(problem, fixed=tuple(replace(f, frozen=False) for f in frozen))
+    assert solve_assignment(hand_placed).status == "infeasible"
+
+
+def test_a_relaxation_never_offers_to_release_a_frozen_slot() -> None:
+    problem = AssignmentProblem(
+        weeks=(1, 2), roles=("talk",), groups=(group("A"), group("B")), quota=1,
+        fixed=(FixedSlot("A", 1, "talk", frozen=True), FixedSlot("A", 2, "talk")))
+    result = solve_assignment(problem)
+    assert result.status == "infeasible"
+    releases = [r.relaxation for r in result.explanation if r.rule == "fixed"]
+    assert all("week 1" not in text for text in releases)
