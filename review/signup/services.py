@@ -539,6 +539,23 @@ def _correct_presenters(slot: Slot, presenters: Optional[list[int]], actor: User
     set_presenters(slot, presenters, actor=actor, reason=reason, now=now)
 
 
+def presenter_ids(course: Course, emails: str) -> Optional[list[int]]:
+    """Staff's list of presenters (emails separated by commas, semicolons or spaces) as user
+    ids of people enrolled in the course; None when the list is empty."""
+    wanted = [email.strip().casefold() for email in emails.replace(";", ",").replace(" ", ",")
+              .split(",") if email.strip()]
+    if not wanted:
+        return None
+    found = dict(db.session.execute(
+        select(func.lower(User.email), User.id).join(Enrollment, Enrollment.user_id == User.id)
+        .where(Enrollment.course_id == course.id, func.lower(User.email).in_(wanted))).tuples().all())
+    unknown = [email for email in wanted if email not in found]
+    if unknown:
+        raise SignupError("Presenters must be people enrolled in this course; not found: "
+                          + ", ".join(unknown) + ". Nothing was changed.")
+    return [found[email] for email in wanted]
+
+
 def assign_slot_by_staff(slot: Slot, group: Optional[Group], actor: User, reason: str,
                          now: datetime, *, presenters: Optional[list[int]] = None) -> Slot:
     """Staff set or clear a slot's holder by hand (quota and gap are theirs to override; the

@@ -85,6 +85,7 @@ def board(course_code: str) -> str:
         is_open=rules.is_open(now), may_drop=rules.may_drop(now),
         may_move=(group is not None and services.may_move_after_publication(course, rules, now)),
         groups=course_groups(course) if staff else [],
+        frozen=services.frozen_slot_ids(course, now) if staff else set(),
         form=SlotActionForm(), empty_form=EmptyForm())
 
 
@@ -200,7 +201,7 @@ def decide(course_code: str, proposal_id: int, decision: str) -> WerkzeugRespons
 def staff_assign(course_code: str, slot_id: int) -> WerkzeugResponse:
     slot = _slot_or_404(slot_id)
     form = StaffAssignForm()
-    if _valid(form):
+    if form.validate_on_submit():
         group = None
         if form.group.data:
             group = group_in_course(g.course, form.group.data)
@@ -209,10 +210,16 @@ def staff_assign(course_code: str, slot_id: int) -> WerkzeugResponse:
 
         def action() -> Any:
             services.check_version(slot, form.version.data)
+            presenters = services.presenter_ids(g.course, form.presenters.data or "")
             return services.assign_slot_by_staff(slot, group, current_user, form.reason.data,
-                                                 utcnow())
+                                                 utcnow(), presenters=presenters)
 
         _act(action, f"Slot now held by {group.name if group else 'nobody (open)'}.")
+    elif form.reason.errors:
+        # The reason is the one field people leave out; say so rather than "incomplete".
+        flash(form.reason.errors[0], "error")
+    else:
+        _valid(form)
     return _board()
 
 

@@ -273,3 +273,32 @@ def test_saving_a_rank_for_a_past_session_is_refused(app) -> None:
         save(groups[0], [3, 1], course=course, now=week_start(2))
     assert "week 1 ('Paper of week 1') has already taken place" in str(caught.value)
     assert services.preferences_of(groups[0]).ranking == []
+
+
+def test_the_board_corrects_a_held_slot_with_a_reason_and_named_presenters(
+        app, client, login, monkeypatch) -> None:
+    course, groups, staff, now = graded_slot_setup(app)
+    monkeypatch.setattr("review.signup.views.utcnow", lambda: now)
+    slot = slots_by_week(course)[(1, "lead")]
+    before = slot.group_id
+    new_group = next(g for g in groups if g.id not in {s.group_id for s in slot.session.slots})
+    login(staff)
+    board = client.get("/c/frz-staff/signup")
+    assert f'aria-label="Presenters of Week 1 Lead"' in board.text
+    assert 'aria-label="Presenters of Week 4 Lead"' not in board.text
+    url = f"/c/frz-staff/signup/slots/{slot.id}/assign"
+    refused = client.post(url, data={"group": new_group.id, "reason": ""},
+                          follow_redirects=True)
+    assert "Give a reason for the change" in refused.text
+    assert db.session.get(Slot, slot.id).group_id == before
+    one = new_group.memberships[1].user
+    client.post(url, data={"group": new_group.id, "reason": "came instead",
+                           "presenters": one.email.upper()})
+    db.session.expire_all()
+    assert db.session.get(Slot, slot.id).group_id == new_group.id
+    assert list(db.session.scalars(select(SlotPresenter.user_id)
+                                   .where(SlotPresenter.slot_id == slot.id))) == [one.id]
+    unknown = client.post(url, data={"group": 0, "reason": "oops",
+                                     "presenters": "nobody@example.org"}, follow_redirects=True)
+    assert "not found: nobody@example.org" in unknown.text
+    assert db.session.get(Slot, slot.id).group_id == new_group.id
