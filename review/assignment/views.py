@@ -97,6 +97,7 @@ def show_run(course_code: str, run_id: int) -> str:
     roles = {role.key: role for role in services.course_roles(course)}
     return render_template("assignment/run.html", course=course, run=found, doc=found.result,
                            sessions=sessions, roles=roles,
+                           fairness_labels={c.value: c.label for c in RunForm.fairness_choices},
                            newer=services.newer_optimal_run(found), publish_form=EmptyForm())
 
 

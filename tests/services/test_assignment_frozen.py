@@ -33,10 +33,10 @@ def week_start(week: int) -> datetime:
 
 
 def second_course(groups: int, session_weeks: tuple[int, ...], *, code: str = "frz-course",
-                  **signup):
+                  roles: list[dict] = ROLES, **signup):
     course = make_course(code, first_monday=FIRST_WEDNESDAY, weeks=max(session_weeks) + 1,
                          session_weeks=session_weeks, timezone="America/Vancouver",
-                         roles=ROLES, session_time="08:30")
+                         roles=roles, session_time="08:30")
     set_signup(course, mode="preferences", opens_at=datetime(2026, 12, 1),
                closes_at=datetime(2027, 6, 1), **signup)
     made = []
