@@ -344,7 +344,7 @@ def brute_force_optimum(problem: AssignmentProblem) -> int | None:
         held_fixed_here = any(w == week and g == name for (w, _), g in fixed.items())
         return week not in preferences[name].unavailable or held_fixed_here
 
-    best: int | None = None
+    best: tuple[int, int] | None = None
     for picks in itertools.product(itertools.permutations(names, len(roles)), repeat=len(weeks)):
         held: dict[str, list[tuple[int, str]]] = {name: [] for name in names}
         for week, pick in zip(weeks, picks):
@@ -362,9 +362,18 @@ def brute_force_optimum(problem: AssignmentProblem) -> int | None:
         role_counts = [Counter(role for _, role in slots) for slots in held.values()]
         if any(max(c[r] for r in roles) - min(c[r] for r in roles) > 1 for c in role_counts):
             continue
+        if problem.fairness == "at-least-one-ranked" and any(
+            preferences[name].ranking and not any(week in preferences[name].ranking for week, _ in held[name])
+            for name in names
+        ):
+            continue
         total = sum(cost(name, week) for name in names for week, _ in held[name])
-        best = total if best is None else min(best, total)
-    return best
+        # min-worst: lexicographic (worst cost of a slot not fixed, total); otherwise the total.
+        worst = max((cost(name, week) for name in names for week, role in held[name]
+                     if (week, role) not in fixed), default=0) if problem.fairness == "min-worst" else 0
+        if best is None or (worst, total) < best:
+            best = (worst, total)
+    return None if best is None else best[1]
 
 
 def assert_obeys_every_rule(problem: AssignmentProblem, result: AssignmentResult) -> None:
@@ -426,6 +435,23 @@ def test_milp_matches_brute_force_on_feasibility_and_optimum(problem: Assignment
         assert result.status == "optimal"
         assert result.objective == expected
         assert_obeys_every_rule(problem, result)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems(), st.sampled_from(["at-least-one-ranked", "min-worst"]))
+def test_fairness_rules_match_brute_force(problem: AssignmentProblem, fairness: str) -> None:
+    fair = replace(problem, fairness=fairness)
+    result = solve_assignment(fair)
+    expected = brute_force_optimum(fair)
+    if expected is None:
+        assert result.status == "infeasible" and result.explanation
+    else:
+        assert result.status == "optimal", result.message
+        assert result.objective == expected
+        assert_obeys_every_rule(fair, result)
+        assert result.fairness is not None
+        assert result.fairness.plain_objective == brute_force_optimum(problem)
+        assert result.fairness.objective >= result.fairness.plain_objective
 
 
 # ---------------------------------------------------------------------------------------------
