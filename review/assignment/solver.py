@@ -23,7 +23,16 @@ Rules (all hard):
   (a fixed slot is an explicit decision, e.g. the instructor's manual move, and wins);
 * ``min_gap_weeks = g > 0``: two slots of one group lie in sessions whose weeks differ by at
   least g (so g <= 1 only forbids two roles in one session, which is always forbidden);
-* fixed slots (already published or moved by hand) are kept.
+* fixed slots (already published or moved by hand) are kept. A *frozen* fixed slot is history
+  (its session was held, or it was graded): it counts toward its group's load, role balance and
+  gap like any fixed slot, but two frozen slots closer than the gap are accepted as they are
+  (the gap binds the slots still to place), and no relaxation offers to release one;
+* closed slots (``closed``: (week, role) pairs of sessions already over that nobody held) stay
+  empty and are not counted in S;
+* optional fairness rule (``fairness``): ``'at-least-one-ranked'``: every group that ranked
+  any session holds at least one session it ranked; ``'min-worst'``: lexicographic, first the
+  least possible cost of the worst slot placed (fixed slots exempt), then the least total.
+  The plain optimum is solved too, and ``AssignmentResult.fairness`` reports what the rule cost.
 
 Infeasibility is reported, not raised: the result has status ``'infeasible'`` and an
 ``explanation``. Cheap counting arguments come first (too few groups for the roles, quota x groups
@@ -41,20 +50,25 @@ slot, so it absorbs unwanted slots without distorting anyone else's result.
 Public API
 ----------
 ``GroupPreferences(name, ranking=(), unavailable=frozenset())``   one group's wishes
-``FixedSlot(group, week, role)``                                   a slot that must stay held
-``AssignmentProblem(weeks, roles, groups, quota=None, min_gap_weeks=0, fixed=())``
+``FixedSlot(group, week, role, frozen=False)``                     a slot that must stay held
+``AssignmentProblem(weeks, roles, groups, quota=None, min_gap_weeks=0, fixed=(), closed=frozenset(),
+fairness=None)``
     validated on construction; ``.slots_per_group_range() -> (low, high)``
 ``solve_assignment(problem, *, time_limit_seconds=60.0) -> AssignmentResult``
 ``preference_cost(group, week) -> int``                            cost of one slot
 ``AssignmentResult(status, objective, assignments, group_names, explanation=())``
     status ``'optimal' | 'infeasible'`` (objective None when infeasible); ``.message`` (for people);
     ``outcomes_by_group()``, ``rank_histogram()`` ({1: n, 2: n, ..., 'unranked': n}),
-    ``worst_off_group()``, ``to_json_dict()`` -> {status, objective,
-    assignments: [{group, week, role, rank}], explanation (only when infeasible)}
+    ``worst_off_group()``, ``groups_without_ranked(problem)``, ``fairness`` (a FairnessCost or
+    None), ``to_json_dict()`` -> {status, objective, assignments: [{group, week, role, rank}],
+    explanation (only when infeasible), fairness (only with a fairness rule)}
+``FairnessCost(rule, objective, plain_objective, without_ranked, plain_without_ranked, worst_cost,
+plain_worst_cost)``; ``.summary`` says it in one sentence
 ``Assignment(group, week, role, rank, cost)``                      one held slot (rank None = unranked)
 ``GroupOutcome(group, slots, cost)``                               one group's share of the result
 ``InfeasibilityReason(rule, message, shortfall, relaxation)``      why no assignment exists;
-    rule is one of group_count, quota, availability, min_gap, role_balance, fixed, combination
+    rule is one of group_count, quota, availability, min_gap, role_balance, fixed, fairness,
+    combination
 
 Errors: malformed input raises :class:`InvalidAssignmentInput` (a ``ValueError``) or its
 subclasses :class:`InvalidPreferences` (duplicate group names; a ranking repeating a week; a
