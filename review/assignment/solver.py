@@ -783,15 +783,20 @@ def _counting_reasons(problem: AssignmentProblem) -> list[InfeasibilityReason]:
             )
         )
     fixed_per_group = Counter(slot.group for slot in problem.fixed)
+    releasable_per_group = Counter(slot.group for slot in problem.fixed if not slot.frozen)
     for name, held in sorted(fixed_per_group.items()):
         if held > most:
+            over = held - most
+            # Held or graded slots cannot be released, so only the rest are offered.
+            release = (f" or release {over} of its hand-placed slots"
+                       if releasable_per_group[name] >= over else "")
             reasons.append(
                 InfeasibilityReason(
                     "quota",
                     f"group {name!r} already holds {held} fixed slots but may hold at most {most}: "
-                    f"{held - most} over",
-                    held - most,
-                    f"allow a quota of {held} or release {held - most} of its fixed slots",
+                    f"{over} over",
+                    over,
+                    f"allow a quota of {held}{release}",
                     held,
                 )
             )

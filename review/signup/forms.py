@@ -44,7 +44,8 @@ class StaffAssignForm(FlaskForm):
 class StaffSwapForm(FlaskForm):
     slot_a = IntegerField("Slot", validators=[InputRequired(), id_range()])
     slot_b = IntegerField("Swap with slot", validators=[InputRequired(), id_range()])
-    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+    reason = StringField("Reason", validators=[DataRequired(message=REASON_REQUIRED),
+                                               Length(max=500)])
     submit = SubmitField("Swap holders")
 
 

@@ -287,6 +287,13 @@ def is_slot_frozen(slot: Slot, now: datetime) -> bool:
     return db.session.scalar(select(Score.id).where(Score.slot_id == slot.id).limit(1)) is not None
 
 
+def _refuse_if_frozen(slot: Slot, now: datetime) -> None:
+    """Groups never change a held or graded slot themselves; staff correct it with a reason."""
+    if is_slot_frozen(slot, now):
+        raise SignupClosed(f"{_slot_label(slot)} has already been held or graded; only the "
+                           "instructor can change it, with a reason. Nothing was changed.")
+
+
 # ---------------------------------------------------------------------------- first come
 
 
@@ -363,6 +370,7 @@ def release_slot(slot: Slot, group: Group, actor: User, now: datetime) -> Releas
     if not rules.may_drop(now):
         raise DropDeadlinePassed("The drop deadline has passed; ask the instructor to change "
                                  "your slot.")
+    _refuse_if_frozen(slot, now)
     if not _set_holder_if(slot, expected=group.id, new=None, source=None, now=now):
         raise StaleForm("That slot changed meanwhile; nothing was changed.")
     _refresh(slot)
@@ -497,6 +505,8 @@ def move_to_open_slot(from_slot: Slot, to_slot: Slot, group: Group, actor: User,
         raise SlotTaken("That slot was just taken by another group; pick another open slot.")
     if to_slot.session.starts_at <= now:
         raise SignupClosed("That session has already taken place.")
+    _refuse_if_frozen(from_slot, now)
+    _refuse_if_frozen(to_slot, now)
     check_group_may_hold(group, to_slot, ignoring_slot=from_slot, rules=rules)
     if not _set_holder_if(from_slot, expected=group.id, new=None, source=None, now=now):
         raise StaleForm("Your slot changed meanwhile; nothing was changed.")
@@ -649,6 +659,8 @@ def propose_swap(from_slot: Slot, to_slot: Slot, group: Group, actor: User,
         raise SignupError("Pick a slot another group holds; an open slot can simply be taken.")
     if min(from_slot.session.starts_at, to_slot.session.starts_at) <= now:
         raise SignupClosed("One of the two sessions has already taken place.")
+    _refuse_if_frozen(from_slot, now)
+    _refuse_if_frozen(to_slot, now)
     target = db.session.get(Group, to_slot.group_id)
     assert target is not None
     rules = signup_rules(group_course(group))
@@ -687,6 +699,8 @@ def accept_swap(proposal: SwapProposal, actor: User, now: datetime) -> None:
         proposal.decided_at = now
         db.session.flush()
         raise StaleForm("The slots changed hands since the proposal; it no longer applies.")
+    _refuse_if_frozen(a, now)
+    _refuse_if_frozen(b, now)
     rules = signup_rules(group_course(target))
     check_group_may_hold(proposer, b, ignoring_slot=a, rules=rules)
     check_group_may_hold(target, a, ignoring_slot=b, rules=rules)

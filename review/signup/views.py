@@ -227,10 +227,14 @@ def staff_assign(course_code: str, slot_id: int) -> WerkzeugResponse:
 @course_staff
 def staff_swap(course_code: str) -> WerkzeugResponse:
     form = StaffSwapForm()
-    if _valid(form):
+    if form.validate_on_submit():
         a, b = _slot_or_404(form.slot_a.data), _slot_or_404(form.slot_b.data)
         _act(lambda: services.swap_slots_by_staff(a, b, current_user, form.reason.data, utcnow()),
              "The two slots swapped holders.")
+    elif form.reason.errors:
+        flash(form.reason.errors[0], "error")
+    else:
+        _valid(form)
     return _board()
 
 

@@ -302,3 +302,33 @@ def test_the_board_corrects_a_held_slot_with_a_reason_and_named_presenters(
                                      "presenters": "nobody@example.org"}, follow_redirects=True)
     assert "not found: nobody@example.org" in unknown.text
     assert db.session.get(Slot, slot.id).group_id == new_group.id
+
+
+def test_a_group_cannot_move_release_or_swap_away_a_graded_slot(app) -> None:
+    from review.signup.services import (SignupClosed, move_to_open_slot, propose_swap,
+                                        release_slot)
+
+    course, groups = second_course(5, (1, 2, 3, 4), code="frz-group")
+    run = services.run_assignment(course, None, BEFORE_TERM)
+    services.publish_run(run, None, BEFORE_TERM)
+    grader = make_member(course, CourseRole.instructor)
+    slots = slots_by_week(course)
+    graded = slots[(4, "lead")]
+    make_staff_score(course, grader, 70, rubric_key="presentation-overview", slot_id=graded.id)
+    group = db.session.get(Group, graded.group_id)
+    member = group.memberships[0].user
+    now = BEFORE_TERM + timedelta(days=1)
+    set_signup(course, mode="first_come")
+    with pytest.raises(SignupClosed, match="already been held or graded"):
+        release_slot(graded, group, member, now)
+    set_signup(course, mode="preferences")
+    other = next(s for s in slots.values() if s.group_id not in (None, group.id)
+                 and s.session_id != graded.session_id
+                 and group.id not in {x.group_id for x in s.session.slots})
+    with pytest.raises(SignupClosed, match="already been held or graded"):
+        propose_swap(graded, other, group, member, now)
+    graded.group_id = None
+    db.session.flush()
+    with pytest.raises(SignupClosed, match="already been held or graded"):
+        move_to_open_slot(next(s for s in slots.values() if s.group_id == group.id), graded,
+                          group, member, now)
