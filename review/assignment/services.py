@@ -490,11 +490,15 @@ def _warnings(course: Course, context: ProblemContext, now: datetime) -> list[st
     """What makes a run premature: preferences still open, groups that ranked nothing."""
     warnings = []
     rules = signup_rules(course)
-    if rules.mode == PREFERENCES and (rules.closes_at is None or rules.closes_at > now):
-        until = (f" until {rules.closes_at.astimezone(ZoneInfo(course.timezone)):%Y-%m-%d %H:%M}"
-                 f" ({course.timezone})" if rules.closes_at else " (no closing time is set)")
-        warnings.append(f"Preferences are still open{until}: groups can still change them, so "
-                        "this run may not be the last word.")
+    if rules.mode == PREFERENCES and rules.closes_at is not None and rules.closes_at > now:
+        local = rules.closes_at.astimezone(ZoneInfo(course.timezone))
+        warnings.append(f"Preferences are still open until {local:%Y-%m-%d %H:%M} "
+                        f"({course.timezone}): groups can still change them, so this run may "
+                        "not be the last word.")
+    elif rules.mode == PREFERENCES and rules.closes_at is None and preference_window(
+            course, now).is_open:
+        warnings.append("Preferences are still open and no closing time is set: groups can "
+                        "still change them, so this run may not be the last word.")
     silent = [group.name for group in context.problem.groups if not group.ranking]
     if silent:
         warnings.append(f"{len(silent)} group(s) have not ranked any session: "
@@ -627,9 +631,9 @@ def publish_run(run: AssignmentRun, actor: Optional[User], now: datetime) -> int
         names = ", ".join(_describe_slot(slot, weeks, roles) for slot in touching_past[:5])
         more = f" and {len(touching_past) - 5} more" if len(touching_past) > 5 else ""
         raise PublishRefused(
-            f"Run #{run.id} would change {names}{more}, which has been held or graded since the "
-            "run was computed; the past is not rewritten. Nothing was changed; run the "
-            "assignment again.")
+            f"Run #{run.id} would change {names}{more}: held or graded since the run was "
+            "computed, and the past is not rewritten. Nothing was changed; run the assignment "
+            "again.")
     changing = {slot.id for slot in to_change}
     old = {str(slot.id): name_of.get(slot.group_id) if slot.group_id else None
            for slot in to_change}
@@ -642,7 +646,7 @@ def publish_run(run: AssignmentRun, actor: Optional[User], now: datetime) -> int
             continue
         slot.source = "assignment"
         if slot.id in changing:
-            slot.group_id = target[(slot.session_id, slot.role_id)]
+            slot.group_id = target.get((slot.session_id, slot.role_id))
             slot.held_since = now
     run.published_at = now
     try:

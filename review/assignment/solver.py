@@ -653,7 +653,8 @@ def _solve_milp(
         row_of_group = np.full(group_count, -1)
         row_of_group[rankers] = np.arange(len(rankers))
         ranked_columns = np.flatnonzero((x.ranked == 1) & (row_of_group[x.group] >= 0))
-        row_ids, row_columns, row_values = row_of_group[x.group[ranked_columns]], ranked_columns, np.ones(len(ranked_columns))
+        row_ids = row_of_group[x.group[ranked_columns]]
+        row_columns, row_values = ranked_columns, np.ones(len(ranked_columns))
         if unranked_group_cost is not None:
             slack = column_total + np.arange(len(rankers))
             row_ids = np.concatenate([row_ids, np.arange(len(rankers))])
@@ -953,11 +954,7 @@ def _relax_fixed(problem: AssignmentProblem, time_limit_seconds: float) -> Infea
 
 def _explain_fairness(problem: AssignmentProblem, time_limit_seconds: float) -> InfeasibilityReason:
     """The rules hold without the fairness rule but not with it: name the fewest groups left out."""
-
-    def no_slot_cost(group: GroupPreferences, week: int, role: str) -> int:
-        return 0
-
-    chosen = _solve_milp(problem, no_slot_cost, time_limit_seconds, unranked_group_cost=1)
+    chosen = _solve_milp(problem, _no_cost, time_limit_seconds, unranked_group_cost=1)
     satisfied = {group.name for group, week, _ in (chosen or []) if week in group.ranking}
     left_out = [group.name for group in problem.groups if group.ranking and group.name not in satisfied]
     count = len(left_out)
