@@ -329,10 +329,12 @@ def brute_force_optimum(problem: AssignmentProblem) -> int | None:
     weeks, roles = problem.weeks, problem.roles
     names = [g.name for g in problem.groups]
     preferences = {g.name: g for g in problem.groups}
-    slot_total, group_total = len(weeks) * len(roles), len(names)
+    slot_total, group_total = len(weeks) * len(roles) - len(problem.closed), len(names)
     most = problem.quota if problem.quota is not None else -(-slot_total // group_total)
     fewest = min(slot_total // group_total, most)
     fixed = {(slot.week, slot.role): slot.group for slot in problem.fixed}
+    frozen = {(slot.week, slot.role) for slot in problem.fixed if slot.frozen}
+    open_roles = {week: [role for role in roles if (week, role) not in problem.closed] for week in weeks}
 
     def cost(name: str, week: int) -> int:
         ranking = preferences[name].ranking
@@ -345,18 +347,19 @@ def brute_force_optimum(problem: AssignmentProblem) -> int | None:
         return week not in preferences[name].unavailable or held_fixed_here
 
     best: tuple[int, int] | None = None
-    for picks in itertools.product(itertools.permutations(names, len(roles)), repeat=len(weeks)):
+    for picks in itertools.product(*(itertools.permutations(names, len(open_roles[week])) for week in weeks)):
         held: dict[str, list[tuple[int, str]]] = {name: [] for name in names}
         for week, pick in zip(weeks, picks):
-            for role, name in zip(roles, pick):
+            for role, name in zip(open_roles[week], pick):
                 held[name].append((week, role))
         if any(not allowed(name, week, role) for name in names for week, role in held[name]):
             continue
         if any(not fewest <= len(slots) <= most for slots in held.values()):
             continue
+        # Two frozen slots are history: the gap only binds pairs with a slot placed now.
         if any(
-            abs(w1 - w2) < problem.min_gap_weeks
-            for slots in held.values() for (w1, _), (w2, _) in itertools.combinations(slots, 2)
+            abs(s1[0] - s2[0]) < problem.min_gap_weeks and not (s1 in frozen and s2 in frozen)
+            for slots in held.values() for s1, s2 in itertools.combinations(slots, 2)
         ):
             continue
         role_counts = [Counter(role for _, role in slots) for slots in held.values()]
@@ -415,6 +418,44 @@ def small_problems(draw: st.DrawFn) -> AssignmentProblem:
         min_gap_weeks=draw(st.integers(0, 3)),
         fixed=fixed,
     )
+
+
+@st.composite
+def problems_with_history(draw: st.DrawFn) -> AssignmentProblem:
+    """A small problem part-way through the term: some held slots frozen, some past slots empty."""
+    problem = draw(small_problems())
+    weeks, roles = problem.weeks, problem.roles
+    names = [g.name for g in problem.groups]
+    past = weeks[: draw(st.integers(1, len(weeks) - 1))]
+    frozen: list[FixedSlot] = []
+    closed: set[tuple[int, str]] = set()
+    for week in past:
+        holders = draw(st.permutations(names))
+        for role, name in zip(roles, holders):
+            if draw(st.booleans()):
+                frozen.append(FixedSlot(name, week, role, frozen=True))
+            else:
+                closed.add((week, role))
+    return replace(problem, fixed=tuple(frozen), closed=frozenset(closed),
+                   # The frozen weeks must not contradict the groups' own marks.
+                   groups=tuple(replace(g, unavailable=g.unavailable - set(past)) for g in problem.groups))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems_with_history())
+def test_frozen_and_closed_slots_match_brute_force(problem: AssignmentProblem) -> None:
+    result = solve_assignment(problem)
+    expected = brute_force_optimum(problem)
+    if expected is None:
+        assert result.status == "infeasible" and result.explanation
+        for reason in result.explanation:
+            assert not (reason.rule == "fixed" and "frozen" in reason.relaxation)
+    else:
+        assert result.status == "optimal", result.message
+        assert result.objective == expected
+        held = {(a.week, a.role): a.group for a in result.assignments}
+        assert all(held.get(slot) is None for slot in problem.closed)
+        assert all(held[(f.week, f.role)] == f.group for f in problem.fixed)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
