@@ -8,6 +8,11 @@ Scenarios:
 * ``comp541``: the COMP541 shape (10 sessions x 3 roles, 11 groups so loads are 2 or 3, each
   ranking 5 sessions, a few unavailable weeks, a 2-week minimum gap), where role balance and
   the gap actually bind.
+* ``midterm``: ``large`` re-run half-way through the term: the first 10 sessions' slots are
+  frozen (held by the groups the first run gave them), with a 3-week gap for the rest.
+* ``comp541-fair`` / ``comp541-minworst``: ``comp541`` with a fairness rule (each solves the
+  plain optimum too, to report the rule's cost; min-worst adds a binary search of
+  feasibility solves).
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from pathlib import Path
 # Benchmarks run as scripts from the repository root, outside pytest's pythonpath setting.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from review.assignment.solver import AssignmentProblem, GroupPreferences, solve_assignment
+from dataclasses import replace
+
+from review.assignment.solver import AssignmentProblem, FixedSlot, GroupPreferences, solve_assignment
 
 ROLES = ("overview", "strengths", "weaknesses")
 TARGET_SECONDS = 2.0
@@ -48,6 +55,21 @@ def comp541_problem(seed: int) -> AssignmentProblem:
     return AssignmentProblem(weeks=weeks, roles=ROLES, groups=tuple(groups), min_gap_weeks=2)
 
 
+def midterm_problem(seed: int) -> AssignmentProblem:
+    first = large_problem(seed)
+    held = solve_assignment(first).assignments
+    frozen = tuple(FixedSlot(a.group, a.week, a.role, frozen=True) for a in held if a.week < 15)
+    return replace(first, fixed=frozen, min_gap_weeks=3)
+
+
+def comp541_fair_problem(seed: int) -> AssignmentProblem:
+    return replace(comp541_problem(seed), fairness="at-least-one-ranked")
+
+
+def comp541_minworst_problem(seed: int) -> AssignmentProblem:
+    return replace(comp541_problem(seed), fairness="min-worst")
+
+
 def time_solve(problem: AssignmentProblem, repeats: int) -> tuple[list[float], str, int | None]:
     timings = []
     for _ in range(repeats):
@@ -64,11 +86,13 @@ def main() -> int:
     arguments = parser.parse_args()
 
     within_target = True
-    for name, build in (("large", large_problem), ("comp541", comp541_problem)):
+    for name, build in (("large", large_problem), ("comp541", comp541_problem),
+                        ("midterm", midterm_problem), ("comp541-fair", comp541_fair_problem),
+                        ("comp541-minworst", comp541_minworst_problem)):
         problem = build(arguments.seed)
         timings, status, objective = time_solve(problem, arguments.repeats)
         print(
-            f"{name:8s} {len(problem.groups)} groups, {len(problem.weeks)} sessions x {len(problem.roles)} roles: "
+            f"{name:16s} {len(problem.groups)} groups, {len(problem.weeks)} sessions x {len(problem.roles)} roles: "
             f"status={status} objective={objective} "
             f"median {statistics.median(timings):.3f} s, max {max(timings):.3f} s over {arguments.repeats} runs"
         )

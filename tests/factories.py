@@ -47,8 +47,19 @@ def course_definition_data(code: str = "test-course", *, first_monday: date = da
     return data
 
 
+DEPLOYMENT_ROLES = ("overview", "strengths", "weaknesses")
+
+
 def make_course(code: str = "test-course", **kwargs: Any) -> Course:
-    definition = CourseDefinition.model_validate(course_definition_data(code, **kwargs))
+    """A course applied to the database. Roles of its own that the deployment has no rubric for
+    are graded with the overview rubric unless ``rubrics`` says otherwise, so tests about other
+    rules need not write rubrics (tests of the missing-rubric refusal build the file themselves)."""
+    data = course_definition_data(code, **kwargs)
+    if "rubrics" not in kwargs:
+        data["rubrics"] = {"presentations": {
+            role["key"]: "presentation-overview" for role in data["roles"]
+            if role["key"] not in DEPLOYMENT_ROLES}}
+    definition = CourseDefinition.model_validate(data)
     course, _ = apply_course_definition(definition)
     return course
 

@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from models import AssignmentRun, utcnow
 from review.assignment.services import (AssignmentError, RunOptions, import_preferences,
                                         publish_run, run_assignment, run_in_course)
+from review.assignment.solver import FAIRNESS_RULES
 from review.core.commands import run_action
 from review.courses.services import find_course
 
@@ -39,12 +40,17 @@ def import_preferences_command(course_code: str, file: str) -> None:
 def _summary(run: AssignmentRun) -> str:
     document = run.result
     lines = [f"Run #{run.id}: {document['message']}"]
+    lines += [f"Warning: {warning}" for warning in document.get("warnings", [])]
     if run.status != "optimal":
         offers = document.get("relaxations") or []
         if offers:
             lines.append("Nearest relaxations: " + "; ".join(o["label"] for o in offers)
-                         + " (see --quota, --min-gap, --release-fixed).")
+                         + " (see --quota, --min-gap, --release-fixed, --fairness).")
         return "\n".join(lines)
+    options = document.get("options", {})
+    if options.get("frozen") or options.get("closed"):
+        lines.append(f"Kept as they are (held or graded): {options.get('frozen', 0)} slot(s); "
+                     f"left empty (session over): {options.get('closed', 0)}.")
     for group in document["groups"]:
         slots = ", ".join(
             f"week {s['week']} {s['role']} ({'rank ' + str(s['rank']) if s['rank'] else 'unranked'})"
@@ -56,6 +62,11 @@ def _summary(run: AssignmentRun) -> str:
     worst = document.get("worst_off")
     if worst:
         lines.append(f"Worst-off group: {worst['group']} (cost {worst['cost']})")
+    changes = document.get("changes", [])
+    lines.append(f"Publishing changes {len(changes)} slot holder(s)"
+                 + (":" if changes else "."))
+    lines += [f"  week {c['week']} {c['role']}: {c['from'] or 'open'} -> {c['to'] or 'open'}"
+              for c in changes]
     return "\n".join(lines)
 
 
@@ -64,15 +75,23 @@ def _summary(run: AssignmentRun) -> str:
 @click.option("--publish", is_flag=True, help="Publish the result at once when one is found.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: status, objective, assignments [{group, week, role, "
-                   "rank}], explanation (when infeasible), run_id, published.")
+                   "rank}], explanation (when infeasible), changes [{week, role, from, to}], "
+                   "warnings, fairness (with --fairness: objective, plain_objective, "
+                   "without_ranked, plain_without_ranked, worst_cost, plain_worst_cost, "
+                   "summary), run_id, published.")
 @click.option("--quota", type=click.IntRange(min=1), default=None,
               help="Most slots per group for this run (default: the course's quota).")
 @click.option("--min-gap", "min_gap", type=click.IntRange(min=0), default=None,
               help="Minimum weeks between a group's slots for this run (default: the course's).")
 @click.option("--release-fixed", is_flag=True,
-              help="Do not keep the slots staff placed by hand.")
+              help="Do not keep the slots staff placed by hand (held or graded slots are "
+                   "always kept).")
+@click.option("--fairness", type=click.Choice(FAIRNESS_RULES), default=None,
+              help="at-least-one-ranked: every group that ranked sessions holds one of them; "
+                   "min-worst: make the worst choice any slot gets as good as possible first, "
+                   "then the total. The summary reports the cost against the plain optimum.")
 def run_command(course_code: str, publish: bool, as_json: bool, quota: Optional[int],
-                min_gap: Optional[int], release_fixed: bool) -> None:
+                min_gap: Optional[int], release_fixed: bool, fairness: Optional[str]) -> None:
     """Run the optimal assignment for COURSE_CODE and store it as a preview.
 
     When no assignment meets the rules, the run is stored as infeasible, the explanation (which
@@ -80,7 +99,8 @@ def run_command(course_code: str, publish: bool, as_json: bool, quota: Optional[
     "status" in the --json output. Bad input (unknown course, no groups) exits 1.
     """
 
-    options = RunOptions(quota=quota, min_gap_weeks=min_gap, keep_fixed=not release_fixed)
+    options = RunOptions(quota=quota, min_gap_weeks=min_gap, keep_fixed=not release_fixed,
+                         fairness=fairness)
 
     def action() -> tuple[AssignmentRun, bool]:
         course = find_course(course_code)
@@ -97,6 +117,10 @@ def run_command(course_code: str, publish: bool, as_json: bool, quota: Optional[
         document = {key: run.result[key] for key in ("status", "objective", "assignments")}
         if run.status == "infeasible":
             document["explanation"] = run.result["explanation"]
+        document["changes"] = run.result["changes"]
+        document["warnings"] = run.result["warnings"]
+        if "fairness" in run.result:
+            document["fairness"] = run.result["fairness"]
         document["run_id"] = run.id
         document["published"] = published
         click.echo(json.dumps(document))

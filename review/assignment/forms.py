@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SubmitField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, ValidationError
 from wtforms.validators import Optional as OptionalValue
 
@@ -57,6 +58,11 @@ class RunForm(FlaskForm):
     quota = HiddenField()
     min_gap_weeks = HiddenField()
     keep_fixed = HiddenField(default="1")
+    fairness_choices = [
+        SelectChoice("", "None: least total cost"),
+        SelectChoice("at-least-one-ranked", "Every group gets at least one session it ranked"),
+        SelectChoice("min-worst", "Least bad worst choice first, then least total cost")]
+    fairness = SelectField("Fairness rule", default="", choices=fairness_choices)
     submit = SubmitField("Run the assignment")
 
     def _whole_number(self, field: Any, low: int, high: int) -> None:
@@ -77,4 +83,5 @@ class RunForm(FlaskForm):
 
         return RunOptions(quota=number(self.quota.data) or None,
                           min_gap_weeks=number(self.min_gap_weeks.data),
-                          keep_fixed=self.keep_fixed.data != "0")
+                          keep_fixed=self.keep_fixed.data != "0",
+                          fairness=self.fairness.data or None)

@@ -16,6 +16,12 @@ publishing refuses when a newer run exists or when slots changed by hand since t
 Hand-placed slots (``Slot.source == 'manual'``) are kept as fixed slots by default: they are the
 instructor's explicit decisions. ``RunOptions.keep_fixed=False`` releases them.
 
+The past is frozen: a slot whose session has started, that has a score, or whose presenters are
+recorded (``review.signup.services.frozen_slot_ids``) is always a fixed slot of the run when
+held, and a closed slot (left empty, not counted) when not. It counts toward its group's quota,
+role balance and gap like a hand-placed slot, but no run releases it and no publication changes
+it; publishing re-checks this at publish time, since a session may start between run and publish.
+
 Services flush and raise ``AssignmentError`` (a DomainError); the caller commits once.
 """
 
@@ -25,6 +31,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Optional
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -33,13 +40,14 @@ from sqlalchemy.orm import joinedload
 from models import (AssignmentRun, AuditEntry, Course, Group, GroupPreference,
                     GroupUnavailability, Membership, PaperSession, PresentationRole, Slot, User,
                     db)
-from review.assignment.solver import (AssignmentProblem, AssignmentResult, FixedSlot,
-                                      GroupPreferences, InvalidAssignmentInput,
+from review.assignment.solver import (FAIRNESS_RULES, AssignmentProblem, AssignmentResult,
+                                      FixedSlot, GroupPreferences, InvalidAssignmentInput,
                                       SolverDidNotFinish, solve_assignment)
 from review.core.errors import DomainError
 from review.courses.roster import TableFileError, read_table, require_columns
 from review.groups.services import course_groups
-from review.signup.services import PREFERENCES, signup_definition, signup_rules
+from review.signup.services import (PREFERENCES, frozen_slot_ids, signup_definition,
+                                    signup_rules)
 
 SOLVER_TIME_LIMIT_SECONDS = 30.0
 IMPORT_COLUMNS = ("group", "ranking")
@@ -97,6 +105,11 @@ def preference_window(course: Course, now: datetime) -> PreferenceWindow:
 
 
 # ---------------------------------------------------------------------------- reading
+
+
+def upcoming_sessions(course: Course, now: datetime) -> list[PaperSession]:
+    """The sessions still to come: the only ones a group can rank or mark unavailable."""
+    return [session for session in course_sessions(course) if session.starts_at > now]
 
 
 def course_sessions(course: Course) -> list[PaperSession]:
@@ -183,7 +196,9 @@ def save_group_preferences(group: Group, actor: User, ranks: dict[int, Optional[
     """A member stores the group's ranking and unavailable weeks while preferences are open.
 
     ``ranks`` maps session id to the rank given (None or missing = not ranked). Ranks must be
-    distinct positive numbers; gaps are closed up (1, 3, 7 is stored as 1, 2, 3).
+    distinct positive numbers; gaps are closed up (1, 3, 7 is stored as 1, 2, 3). Sessions that
+    have started are history: they cannot be ranked or marked, and saving drops the group's old
+    marks on them (runs keep those slots as they are anyway).
     """
     course = db.session.get(Course, group.course_id)
     assert course is not None
@@ -201,6 +216,11 @@ def save_group_preferences(group: Group, actor: User, ranks: dict[int, Optional[
         problems.append("unknown paper session(s) " + ", ".join(f"#{sid}" for sid in unknown)
                         + "; reload the page")
     given = {sid: rank for sid, rank in ranks.items() if rank is not None and sid in sessions}
+    for sid in sorted((set(given) | unavailable) & set(sessions),
+                      key=lambda s: sessions[s].week.number):
+        if sessions[sid].starts_at <= now:
+            problems.append(f"{_session_label(sessions[sid])} has already taken place; it cannot "
+                            "be ranked or marked unavailable")
     for sid, rank in sorted(given.items()):
         if rank < 1:
             problems.append(f"{_session_label(sessions[sid])}: rank {rank} must be 1 or more")
@@ -331,11 +351,15 @@ class RunOptions:
     quota: Optional[int] = None
     min_gap_weeks: Optional[int] = None
     keep_fixed: bool = True
+    # None, or one of solver.FAIRNESS_RULES.
+    fairness: Optional[str] = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunOptions":
+        fairness = data.get("fairness")
         return cls(quota=data.get("quota"), min_gap_weeks=data.get("min_gap_weeks"),
-                   keep_fixed=bool(data.get("keep_fixed", True)))
+                   keep_fixed=bool(data.get("keep_fixed", True)),
+                   fairness=fairness if fairness in FAIRNESS_RULES else None)
 
 
 @dataclass
@@ -348,10 +372,16 @@ class ProblemContext:
     roles: list[PresentationRole]
     slots: list[Slot]
     quota_derived: bool
+    frozen: set[int]
 
 
-def build_problem(course: Course, options: RunOptions = RunOptions()) -> ProblemContext:
-    """Stored preferences -> solver input, in a fixed number of queries."""
+def build_problem(course: Course, options: RunOptions = RunOptions(),
+                  now: Optional[datetime] = None) -> ProblemContext:
+    """Stored preferences -> solver input, in a fixed number of queries.
+
+    Frozen slots (as of ``now``; none when ``now`` is None) are fixed when held and closed when
+    empty, whatever ``options.keep_fixed`` says.
+    """
     signup = signup_definition(course)
     sessions = course_sessions(course)
     roles = course_roles(course)
@@ -368,12 +398,13 @@ def build_problem(course: Course, options: RunOptions = RunOptions()) -> Problem
         group_inputs.append(GroupPreferences(
             group.name, tuple(week_of[s] for s in stored.ranking if s in week_of),
             frozenset(week_of[s] for s in stored.unavailable if s in week_of)))
-    fixed = ()
-    if options.keep_fixed:
-        fixed = tuple(FixedSlot(name_of[slot.group_id], week_of[slot.session_id],
-                                role_key[slot.role_id])
-                      for slot in slots
-                      if slot.source == "manual" and slot.group_id in name_of)
+    frozen = frozen_slot_ids(course, now) if now is not None else set()
+    fixed = tuple(FixedSlot(name_of[slot.group_id], week_of[slot.session_id],
+                            role_key[slot.role_id], frozen=slot.id in frozen)
+                  for slot in slots if slot.group_id in name_of
+                  and (slot.id in frozen or (options.keep_fixed and slot.source == "manual")))
+    closed = frozenset((week_of[slot.session_id], role_key[slot.role_id]) for slot in slots
+                       if slot.id in frozen and slot.group_id not in name_of)
     quota = options.quota if options.quota is not None else signup.quota
     gap = options.min_gap_weeks if options.min_gap_weeks is not None else signup.min_gap_weeks
     if not sessions:
@@ -384,11 +415,15 @@ def build_problem(course: Course, options: RunOptions = RunOptions()) -> Problem
         problem = AssignmentProblem(weeks=tuple(week_of[s.id] for s in sessions),
                                     roles=tuple(role.key for role in roles),
                                     groups=tuple(group_inputs), quota=quota,
-                                    min_gap_weeks=gap, fixed=fixed)
+                                    min_gap_weeks=gap, fixed=fixed, closed=closed,
+                                    fairness=options.fairness)  # type: ignore[arg-type]
     except InvalidAssignmentInput as exc:
         raise AssignmentError(f"The assignment cannot run: {exc}.") from None
+    if len(closed) == len(sessions) * len(roles):
+        raise AssignmentError("Every paper session has already taken place; nothing is left to "
+                              "assign.")
     return ProblemContext(problem, {g.name: g.id for g in groups}, sessions, roles, slots,
-                          quota is None)
+                          quota is None, frozen)
 
 
 def relaxations(result: AssignmentResult, options: RunOptions) -> list[dict[str, Any]]:
@@ -413,6 +448,8 @@ def relaxations(result: AssignmentResult, options: RunOptions) -> list[dict[str,
                 offer("Run again without the minimum gap", min_gap_weeks=0)
         elif reason.rule == "fixed":
             offer("Run again without keeping hand-placed slots", keep_fixed=False)
+        elif reason.rule == "fairness":
+            offer("Run again without the fairness rule", fairness=None)
     return offers
 
 
@@ -432,10 +469,47 @@ def _preview(result: AssignmentResult, context: ProblemContext) -> dict[str, Any
     }
 
 
+def _changes(result: AssignmentResult, context: ProblemContext) -> list[dict[str, Any]]:
+    """Slots whose holder the run would change: week, role, from group, to group (None = open)."""
+    week_of = {session.id: session.week.number for session in context.sessions}
+    role_of = {role.id: role for role in context.roles}
+    name_of = {group_id: name for name, group_id in context.group_ids.items()}
+    target = {(a.week, a.role): a.group for a in result.assignments}
+    changes = []
+    for slot in sorted(context.slots, key=lambda s: (week_of[s.session_id],
+                                                     role_of[s.role_id].position)):
+        week, role = week_of[slot.session_id], role_of[slot.role_id].key
+        current = name_of.get(slot.group_id) if slot.group_id else None
+        new = target.get((week, role))
+        if new != current:
+            changes.append({"week": week, "role": role, "from": current, "to": new})
+    return changes
+
+
+def _warnings(course: Course, context: ProblemContext, now: datetime) -> list[str]:
+    """What makes a run premature: preferences still open, groups that ranked nothing."""
+    warnings = []
+    rules = signup_rules(course)
+    if rules.mode == PREFERENCES and rules.closes_at is not None and rules.closes_at > now:
+        local = rules.closes_at.astimezone(ZoneInfo(course.timezone))
+        warnings.append(f"Preferences are still open until {local:%Y-%m-%d %H:%M} "
+                        f"({course.timezone}): groups can still change them, so this run may "
+                        "not be the last word.")
+    elif rules.mode == PREFERENCES and rules.closes_at is None and preference_window(
+            course, now).is_open:
+        warnings.append("Preferences are still open and no closing time is set: groups can "
+                        "still change them, so this run may not be the last word.")
+    silent = [group.name for group in context.problem.groups if not group.ranking]
+    if silent:
+        warnings.append(f"{len(silent)} group(s) have not ranked any session: "
+                        + ", ".join(silent) + ".")
+    return warnings
+
+
 def run_assignment(course: Course, actor: Optional[User], now: datetime,
                    options: RunOptions = RunOptions()) -> AssignmentRun:
     """Solve and store a run (a preview; nothing is published)."""
-    context = build_problem(course, options)
+    context = build_problem(course, options, now)
     try:
         result = solve_assignment(context.problem, time_limit_seconds=SOLVER_TIME_LIMIT_SECONDS)
     except SolverDidNotFinish as exc:
@@ -445,9 +519,13 @@ def run_assignment(course: Course, actor: Optional[User], now: datetime,
         "message": result.message,
         "options": {**asdict(options), "effective_quota": context.problem.quota,
                     "effective_min_gap_weeks": context.problem.min_gap_weeks,
-                    "fixed": len(context.problem.fixed)},
+                    "fixed": sum(1 for slot in context.problem.fixed if not slot.frozen),
+                    "frozen": sum(1 for slot in context.problem.fixed if slot.frozen),
+                    "closed": len(context.problem.closed)},
         "group_ids": context.group_ids,
         "slots_before": {str(slot.id): slot.group_id for slot in context.slots},
+        "changes": _changes(result, context) if result.status == "optimal" else [],
+        "warnings": _warnings(course, context, now),
         **_preview(result, context),
         "relaxations": relaxations(result, options) if result.status == "infeasible" else [],
     })
@@ -540,11 +618,22 @@ def publish_run(run: AssignmentRun, actor: Optional[User], now: datetime) -> int
                                  "exist; run the assignment again.")
         target[(session_id, role_id)] = group_id
     slot_keys = {(slot.session_id, slot.role_id) for slot in slots}
-    if slot_keys != set(target):
+    if not set(target) <= slot_keys:
         raise PublishRefused(f"The course's sessions or roles changed since run #{run.id}; run "
                              "the assignment again.")
+    # Checked now, not at run time: a session may have started (or a slot been graded) since.
+    frozen = frozen_slot_ids(course, now)
     name_of = {group_id: name for name, group_id in group_ids.items()}
-    to_change = [slot for slot in slots if slot.group_id != target[(slot.session_id, slot.role_id)]]
+    to_change = [slot for slot in slots
+                 if slot.group_id != target.get((slot.session_id, slot.role_id))]
+    touching_past = [slot for slot in to_change if slot.id in frozen]
+    if touching_past:
+        names = ", ".join(_describe_slot(slot, weeks, roles) for slot in touching_past[:5])
+        more = f" and {len(touching_past) - 5} more" if len(touching_past) > 5 else ""
+        raise PublishRefused(
+            f"Run #{run.id} would change {names}{more}: held or graded since the run was "
+            "computed, and the past is not rewritten. Nothing was changed; run the assignment "
+            "again.")
     changing = {slot.id for slot in to_change}
     old = {str(slot.id): name_of.get(slot.group_id) if slot.group_id else None
            for slot in to_change}
@@ -553,9 +642,11 @@ def publish_run(run: AssignmentRun, actor: Optional[User], now: datetime) -> int
         slot.group_id = None
     db.session.flush()
     for slot in slots:
+        if slot.id in frozen:
+            continue
         slot.source = "assignment"
         if slot.id in changing:
-            slot.group_id = target[(slot.session_id, slot.role_id)]
+            slot.group_id = target.get((slot.session_id, slot.role_id))
             slot.held_since = now
     run.published_at = now
     try:

@@ -23,7 +23,16 @@ Rules (all hard):
   (a fixed slot is an explicit decision, e.g. the instructor's manual move, and wins);
 * ``min_gap_weeks = g > 0``: two slots of one group lie in sessions whose weeks differ by at
   least g (so g <= 1 only forbids two roles in one session, which is always forbidden);
-* fixed slots (already published or moved by hand) are kept.
+* fixed slots (already published or moved by hand) are kept. A *frozen* fixed slot is history
+  (its session was held, or it was graded): it counts toward its group's load, role balance and
+  gap like any fixed slot, but two frozen slots closer than the gap are accepted as they are
+  (the gap binds the slots still to place), and no relaxation offers to release one;
+* closed slots (``closed``: (week, role) pairs of sessions already over that nobody held) stay
+  empty and are not counted in S;
+* optional fairness rule (``fairness``): ``'at-least-one-ranked'``: every group that ranked
+  any session holds at least one session it ranked; ``'min-worst'``: lexicographic, first the
+  least possible cost of the worst slot placed (fixed slots exempt), then the least total.
+  The plain optimum is solved too, and ``AssignmentResult.fairness`` reports what the rule cost.
 
 Infeasibility is reported, not raised: the result has status ``'infeasible'`` and an
 ``explanation``. Cheap counting arguments come first (too few groups for the roles, quota x groups
@@ -41,20 +50,25 @@ slot, so it absorbs unwanted slots without distorting anyone else's result.
 Public API
 ----------
 ``GroupPreferences(name, ranking=(), unavailable=frozenset())``   one group's wishes
-``FixedSlot(group, week, role)``                                   a slot that must stay held
-``AssignmentProblem(weeks, roles, groups, quota=None, min_gap_weeks=0, fixed=())``
+``FixedSlot(group, week, role, frozen=False)``                     a slot that must stay held
+``AssignmentProblem(weeks, roles, groups, quota=None, min_gap_weeks=0, fixed=(), closed=frozenset(),
+fairness=None)``
     validated on construction; ``.slots_per_group_range() -> (low, high)``
 ``solve_assignment(problem, *, time_limit_seconds=60.0) -> AssignmentResult``
 ``preference_cost(group, week) -> int``                            cost of one slot
 ``AssignmentResult(status, objective, assignments, group_names, explanation=())``
     status ``'optimal' | 'infeasible'`` (objective None when infeasible); ``.message`` (for people);
     ``outcomes_by_group()``, ``rank_histogram()`` ({1: n, 2: n, ..., 'unranked': n}),
-    ``worst_off_group()``, ``to_json_dict()`` -> {status, objective,
-    assignments: [{group, week, role, rank}], explanation (only when infeasible)}
+    ``worst_off_group()``, ``groups_without_ranked(problem)``, ``fairness`` (a FairnessCost or
+    None), ``to_json_dict()`` -> {status, objective, assignments: [{group, week, role, rank}],
+    explanation (only when infeasible), fairness (only with a fairness rule)}
+``FairnessCost(rule, objective, plain_objective, without_ranked, plain_without_ranked, worst_cost,
+plain_worst_cost)``; ``.summary`` says it in one sentence
 ``Assignment(group, week, role, rank, cost)``                      one held slot (rank None = unranked)
 ``GroupOutcome(group, slots, cost)``                               one group's share of the result
 ``InfeasibilityReason(rule, message, shortfall, relaxation)``      why no assignment exists;
-    rule is one of group_count, quota, availability, min_gap, role_balance, fixed, combination
+    rule is one of group_count, quota, availability, min_gap, role_balance, fixed, fairness,
+    combination
 
 Errors: malformed input raises :class:`InvalidAssignmentInput` (a ``ValueError``) or its
 subclasses :class:`InvalidPreferences` (duplicate group names; a ranking repeating a week; a
@@ -77,7 +91,12 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
 Status = Literal["optimal", "infeasible"]
-Rule = Literal["group_count", "quota", "availability", "min_gap", "role_balance", "fixed", "combination"]
+Rule = Literal["group_count", "quota", "availability", "min_gap", "role_balance", "fixed", "fairness",
+               "combination"]
+# "at-least-one-ranked": every group that ranked a session holds at least one session it ranked.
+# "min-worst": lexicographic; first the least possible worst slot cost, then the least total.
+Fairness = Literal["at-least-one-ranked", "min-worst"]
+FAIRNESS_RULES: tuple[Fairness, ...] = ("at-least-one-ranked", "min-worst")
 RankKey = int | Literal["unranked"]
 
 # scipy.optimize.milp status codes (HiGHS underneath).
@@ -132,11 +151,17 @@ class GroupPreferences:
 
 @dataclass(frozen=True)
 class FixedSlot:
-    """A slot that a group already holds and must keep (published, or moved by hand)."""
+    """A slot that a group already holds and must keep (published, or moved by hand).
+
+    ``frozen`` marks a slot that is history (its session was held, or it was graded): no
+    relaxation offers to release it, and the minimum gap between two frozen slots is not
+    re-checked (the past cannot be changed; the gap only binds the slots still to place).
+    """
 
     group: str
     week: int
     role: str
+    frozen: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,19 +174,24 @@ class AssignmentProblem:
     quota: int | None = None
     min_gap_weeks: int = 0
     fixed: tuple[FixedSlot, ...] = ()
+    # (week, role) slots left empty: their session is over, so nobody can take them.
+    closed: frozenset[tuple[int, str]] = frozenset()
+    fairness: Fairness | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weeks", tuple(self.weeks))
         object.__setattr__(self, "roles", tuple(self.roles))
         object.__setattr__(self, "groups", tuple(self.groups))
         object.__setattr__(self, "fixed", tuple(self.fixed))
+        object.__setattr__(self, "closed", frozenset(self.closed))
         self._validate_course()
         self._validate_groups()
         self._validate_fixed()
 
     @property
     def slot_count(self) -> int:
-        return len(self.weeks) * len(self.roles)
+        """Slots to hold: every (week, role) but the closed ones."""
+        return len(self.weeks) * len(self.roles) - len(self.closed)
 
     def slots_per_group_range(self) -> tuple[int, int]:
         """(fewest, most) slots any one group may hold under the quota rule."""
@@ -193,6 +223,14 @@ class AssignmentProblem:
         if not _is_int(self.min_gap_weeks) or self.min_gap_weeks < 0:
             raise InvalidAssignmentInput(
                 f"min_gap_weeks must be a non-negative integer, got {self.min_gap_weeks!r}"
+            )
+        unknown_closed = sorted(slot for slot in self.closed
+                                if slot[0] not in self.weeks or slot[1] not in self.roles)
+        if unknown_closed:
+            raise InvalidAssignmentInput(f"closed slots name unknown weeks or roles: {_list(unknown_closed)}")
+        if self.fairness not in (None, *FAIRNESS_RULES):
+            raise InvalidAssignmentInput(
+                f"fairness must be one of {_list(FAIRNESS_RULES)} or None, got {self.fairness!r}"
             )
 
     def _validate_groups(self) -> None:
@@ -247,6 +285,8 @@ class AssignmentProblem:
                     f"slot week {slot.week} {slot.role!r} is fixed more than once "
                     f"(groups {holder_of_slot[(slot.week, slot.role)]!r} and {slot.group!r})"
                 )
+            if (slot.week, slot.role) in self.closed:
+                raise InvalidFixedSlot(f"fixed slot {_slot(slot)} is also listed as closed")
             holder_of_slot[(slot.week, slot.role)] = slot.group
             other_role = role_of_group_week.setdefault((slot.group, slot.week), slot.role)
             if other_role != slot.role:
@@ -306,6 +346,41 @@ class InfeasibilityReason:
 
 
 @dataclass(frozen=True)
+class FairnessCost:
+    """What a fairness rule cost against the plain optimum of the same rules."""
+
+    rule: Fairness
+    objective: int
+    plain_objective: int
+    # Groups that ranked sessions but hold none they ranked (with the rule, and without it).
+    without_ranked: tuple[str, ...]
+    plain_without_ranked: tuple[str, ...]
+    # The highest cost of any one slot (rank squared), with the rule and without it.
+    worst_cost: int
+    plain_worst_cost: int
+
+    @property
+    def summary(self) -> str:
+        rule = {"at-least-one-ranked": "every group gets a session it ranked",
+                "min-worst": "the worst choice first, then the total"}[self.rule]
+        plain_missing = len(self.plain_without_ranked)
+        return (
+            f"Fairness rule ({rule}): objective {self.objective} vs {self.plain_objective} without it; "
+            f"worst slot cost {self.worst_cost} vs {self.plain_worst_cost}; without the rule "
+            f"{plain_missing} group{_plural(plain_missing)} had no ranked session"
+            + (f" ({', '.join(self.plain_without_ranked)})" if plain_missing else "")
+            + f", with it {len(self.without_ranked)}."
+        )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "objective": self.objective, "plain_objective": self.plain_objective,
+                "without_ranked": list(self.without_ranked),
+                "plain_without_ranked": list(self.plain_without_ranked),
+                "worst_cost": self.worst_cost, "plain_worst_cost": self.plain_worst_cost,
+                "summary": self.summary}
+
+
+@dataclass(frozen=True)
 class AssignmentResult:
     """The solver's answer: a provably optimal assignment, or the reasons none exists."""
 
@@ -314,11 +389,18 @@ class AssignmentResult:
     assignments: tuple[Assignment, ...]
     group_names: tuple[str, ...]
     explanation: tuple[InfeasibilityReason, ...] = ()
+    fairness: FairnessCost | None = None
+
+    def groups_without_ranked(self, problem: AssignmentProblem) -> tuple[str, ...]:
+        """Groups that ranked at least one session but hold none of them."""
+        satisfied = {a.group for a in self.assignments if a.rank is not None}
+        return tuple(group.name for group in problem.groups if group.ranking and group.name not in satisfied)
 
     @property
     def message(self) -> str:
         if self.status == "optimal":
-            return f"Optimal assignment of {len(self.assignments)} slots, total cost {self.objective}."
+            fairness = f" {self.fairness.summary}" if self.fairness else ""
+            return f"Optimal assignment of {len(self.assignments)} slots, total cost {self.objective}.{fairness}"
         reasons = "\n".join(f"- {reason.message}; {reason.relaxation}" for reason in self.explanation)
         return f"No assignment meets every rule:\n{reasons}"
 
@@ -356,6 +438,8 @@ class AssignmentResult:
         }
         if self.status == "infeasible":
             document["explanation"] = [reason.to_json_dict() for reason in self.explanation]
+        if self.fairness is not None:
+            document["fairness"] = self.fairness.to_json_dict()
         return document
 
 
@@ -368,12 +452,41 @@ SlotCost = Callable[[GroupPreferences, int, str], int]
 
 
 def solve_assignment(problem: AssignmentProblem, *, time_limit_seconds: float = 60.0) -> AssignmentResult:
-    """Minimise total preference cost under every rule; explain the failure if none can be met."""
+    """Minimise total preference cost under every rule; explain the failure if none can be met.
+
+    With a fairness rule the plain optimum is solved too, so the result reports what the rule
+    costs (``AssignmentResult.fairness``).
+    """
     group_names = tuple(group.name for group in problem.groups)
-    chosen = _solve_milp(problem, _preference_slot_cost, time_limit_seconds)
+    plain = replace(problem, fairness=None)
+    plain_chosen = _solve_milp(plain, _preference_slot_cost, time_limit_seconds)
+    if plain_chosen is None:
+        return AssignmentResult("infeasible", None, (), group_names, _diagnose(plain, time_limit_seconds))
+    if problem.fairness is None:
+        return _optimal(problem, plain_chosen, group_names)
+    if problem.fairness == "min-worst":
+        cap = _least_worst_cost(problem, time_limit_seconds)
+        chosen = _solve_milp(problem, _preference_slot_cost, time_limit_seconds, max_cost=cap)
+    else:
+        chosen = _solve_milp(problem, _preference_slot_cost, time_limit_seconds)
     if chosen is None:
-        reasons = _diagnose(problem, time_limit_seconds)
-        return AssignmentResult("infeasible", None, (), group_names, reasons)
+        return AssignmentResult("infeasible", None, (), group_names, (_explain_fairness(problem, time_limit_seconds),))
+    result = _optimal(problem, chosen, group_names)
+    plain_result = _optimal(plain, plain_chosen, group_names)
+    report = FairnessCost(
+        rule=problem.fairness,
+        objective=result.objective or 0,
+        plain_objective=plain_result.objective or 0,
+        without_ranked=result.groups_without_ranked(problem),
+        plain_without_ranked=plain_result.groups_without_ranked(problem),
+        worst_cost=max((a.cost for a in result.assignments), default=0),
+        plain_worst_cost=max((a.cost for a in plain_result.assignments), default=0),
+    )
+    return replace(result, fairness=report)
+
+
+def _optimal(problem: AssignmentProblem, chosen: list[tuple[GroupPreferences, int, str]],
+             group_names: tuple[str, ...]) -> AssignmentResult:
     role_order = {role: index for index, role in enumerate(problem.roles)}
     assignments = sorted(
         (
@@ -390,6 +503,24 @@ def solve_assignment(problem: AssignmentProblem, *, time_limit_seconds: float = 
     )
     objective = sum(assignment.cost for assignment in assignments)
     return AssignmentResult("optimal", objective, tuple(assignments), group_names)
+
+
+def _least_worst_cost(problem: AssignmentProblem, time_limit_seconds: float) -> int:
+    """The smallest cap on any placed slot's cost that still leaves a valid assignment.
+
+    Feasibility only grows with the cap, so a binary search over the distinct costs needs
+    log2(#costs) feasibility solves. Fixed slots are exempt from the cap: they are given.
+    The caller knows the problem is feasible, so the largest cost always works.
+    """
+    costs = sorted({preference_cost(group, week) for group in problem.groups for week in problem.weeks})
+    low, high = 0, len(costs) - 1
+    while low < high:
+        middle = (low + high) // 2
+        if _solve_milp(problem, _no_cost, time_limit_seconds, max_cost=costs[middle]) is not None:
+            high = middle
+        else:
+            low = middle + 1
+    return costs[low]
 
 
 def _preference_slot_cost(group: GroupPreferences, week: int, role: str) -> int:
@@ -412,7 +543,7 @@ class _ConstraintRows:
     row_total: int = 0
 
     def add(self, rows: np.ndarray, columns: np.ndarray, values: np.ndarray,
-            block_size: int, low: float, high: float) -> None:
+            block_size: int, low: float | np.ndarray, high: float | np.ndarray) -> None:
         """Add ``block_size`` rows; ``rows`` are numbered within the block."""
         self.row_blocks.append(self.row_total + rows)
         self.column_blocks.append(columns)
@@ -439,25 +570,34 @@ class _SlotVariables:
     role: np.ndarray
     cost: np.ndarray
     lower: np.ndarray
+    frozen: np.ndarray
+    ranked: np.ndarray
 
     @property
     def count(self) -> int:
         return len(self.group)
 
 
-def _slot_variables(problem: AssignmentProblem, slot_cost: SlotCost) -> _SlotVariables:
+def _slot_variables(problem: AssignmentProblem, slot_cost: SlotCost, max_cost: int | None = None) -> _SlotVariables:
     # Columns only where a group may present: fewer variables than a full cube with zero bounds.
-    fixed_keys = {(slot.group, slot.week, slot.role) for slot in problem.fixed}
+    fixed_keys = {(slot.group, slot.week, slot.role): slot.frozen for slot in problem.fixed}
     fixed_weeks = {(slot.group, slot.week) for slot in problem.fixed}
-    columns: list[tuple[int, int, int, int, int]] = []
+    columns: list[tuple[int, int, int, int, int, int, int]] = []
     for group_index, group in enumerate(problem.groups):
         for session_index, week in enumerate(problem.weeks):
             if week in group.unavailable and (group.name, week) not in fixed_weeks:
                 continue
+            ranked = 1 if week in group.ranking else 0
+            too_costly = max_cost is not None and preference_cost(group, week) > max_cost
             for role_index, role in enumerate(problem.roles):
-                is_fixed = 1 if (group.name, week, role) in fixed_keys else 0
-                columns.append((group_index, session_index, role_index, slot_cost(group, week, role), is_fixed))
-    return _SlotVariables(*_int_columns(columns, width=5))
+                key = (group.name, week, role)
+                if (week, role) in problem.closed or (too_costly and key not in fixed_keys):
+                    continue
+                is_fixed = 1 if key in fixed_keys else 0
+                is_frozen = 1 if fixed_keys.get(key) else 0
+                columns.append((group_index, session_index, role_index, slot_cost(group, week, role),
+                                is_fixed, is_frozen, ranked))
+    return _SlotVariables(*_int_columns(columns, width=7))
 
 
 def _solve_milp(
@@ -466,6 +606,8 @@ def _solve_milp(
     time_limit_seconds: float,
     *,
     balance_roles: bool = True,
+    max_cost: int | None = None,
+    unranked_group_cost: int | None = None,
 ) -> list[tuple[GroupPreferences, int, str]] | None:
     """Build and solve the MILP; the chosen (group, week, role) triples, or None if infeasible.
 
@@ -473,16 +615,22 @@ def _solve_milp(
     level of its per-role counts: b[g] <= count[g, r] <= b[g] + 1 for every role r says exactly
     "role counts differ by at most one", i.e. floor(n/R) or ceil(n/R), whatever load n the
     solver picks for the group.
+
+    ``max_cost`` drops the columns (other than fixed ones) whose preference cost exceeds it.
+    With the "at-least-one-ranked" rule, every group that ranked something holds a session it
+    ranked; ``unranked_group_cost`` makes that rule soft (a slack column per group at that cost),
+    which the diagnosis uses to name the fewest groups that must go without.
     """
     weeks, roles, groups = problem.weeks, problem.roles, problem.groups
     role_count, group_count = len(roles), len(groups)
-    x = _slot_variables(problem, slot_cost)
+    x = _slot_variables(problem, slot_cost, max_cost)
     x_columns = np.arange(x.count)
     ones = np.ones(x.count)
     fewest, most = problem.slots_per_group_range()
     rows = _ConstraintRows()
-    # Every slot held by exactly one group.
-    rows.add(x.session * role_count + x.role, x_columns, ones, len(weeks) * role_count, 1, 1)
+    # Every slot held by exactly one group; a closed slot (no columns) by none.
+    open_slot = np.array([0 if (week, role) in problem.closed else 1 for week in weeks for role in roles])
+    rows.add(x.session * role_count + x.role, x_columns, ones, len(weeks) * role_count, open_slot, open_slot)
     # Slots per group within the quota range.
     rows.add(x.group, x_columns, ones, group_count, fewest, most)
     # At most one slot per group in any window of weeks narrower than the gap; the one-week
@@ -490,13 +638,35 @@ def _solve_milp(
     sessions_windows, window_total = _gap_windows(weeks, problem.min_gap_weeks)
     memberships = [(column, window) for column, session in enumerate(x.session) for window in sessions_windows[session]]
     member_columns, member_windows = _int_columns(memberships, width=2)
-    rows.add(x.group[member_columns] * window_total + member_windows, member_columns,
-             np.ones(len(memberships)), group_count * window_total, -np.inf, 1)
+    member_rows = x.group[member_columns] * window_total + member_windows
+    # Frozen slots already closer than the gap are history: such a window allows exactly those,
+    # so nothing new joins it, instead of making every run infeasible.
+    frozen_in_window = np.bincount(member_rows, weights=x.frozen[member_columns],
+                                   minlength=group_count * window_total)
+    rows.add(member_rows, member_columns, np.ones(len(memberships)), group_count * window_total,
+             -np.inf, np.maximum(frozen_in_window, 1))
 
     column_total = x.count
     lower, upper, cost = x.lower, np.ones(x.count), x.cost
+    if problem.fairness == "at-least-one-ranked":
+        rankers = np.array([index for index, group in enumerate(groups) if group.ranking], dtype=np.int64)
+        row_of_group = np.full(group_count, -1)
+        row_of_group[rankers] = np.arange(len(rankers))
+        ranked_columns = np.flatnonzero((x.ranked == 1) & (row_of_group[x.group] >= 0))
+        row_ids = row_of_group[x.group[ranked_columns]]
+        row_columns, row_values = ranked_columns, np.ones(len(ranked_columns))
+        if unranked_group_cost is not None:
+            slack = column_total + np.arange(len(rankers))
+            row_ids = np.concatenate([row_ids, np.arange(len(rankers))])
+            row_columns = np.concatenate([row_columns, slack])
+            row_values = np.concatenate([row_values, np.ones(len(rankers))])
+            column_total += len(rankers)
+            lower = np.concatenate([lower, np.zeros(len(rankers))])
+            upper = np.concatenate([upper, np.ones(len(rankers))])
+            cost = np.concatenate([cost, np.full(len(rankers), unranked_group_cost)])
+        rows.add(row_ids, row_columns, row_values, len(rankers), 1, np.inf)
     if balance_roles:
-        balance_columns = x.count + np.arange(group_count)
+        balance_columns = column_total + np.arange(group_count)
         # 0 <= count[g, r] - b[g] <= 1, one ranged row per (group, role).
         rows.add(
             np.concatenate([x.group * role_count + x.role, np.arange(group_count * role_count)]),
@@ -614,15 +784,20 @@ def _counting_reasons(problem: AssignmentProblem) -> list[InfeasibilityReason]:
             )
         )
     fixed_per_group = Counter(slot.group for slot in problem.fixed)
+    releasable_per_group = Counter(slot.group for slot in problem.fixed if not slot.frozen)
     for name, held in sorted(fixed_per_group.items()):
         if held > most:
+            over = held - most
+            # Held or graded slots cannot be released, so only the rest are offered.
+            release = (f" or release {over} of its hand-placed slots"
+                       if releasable_per_group[name] >= over else "")
             reasons.append(
                 InfeasibilityReason(
                     "quota",
                     f"group {name!r} already holds {held} fixed slots but may hold at most {most}: "
-                    f"{held - most} over",
-                    held - most,
-                    f"allow a quota of {held} or release {held - most} of its fixed slots",
+                    f"{over} over",
+                    over,
+                    f"allow a quota of {held}{release}",
                     held,
                 )
             )
@@ -631,22 +806,25 @@ def _counting_reasons(problem: AssignmentProblem) -> list[InfeasibilityReason]:
     def can_present(group: GroupPreferences, week: int) -> bool:
         return week not in group.unavailable or (group.name, week) in fixed_weeks
 
+    open_roles = {week: sum(1 for role in problem.roles if (week, role) not in problem.closed)
+                  for week in problem.weeks}
     for week in sorted(problem.weeks):
         presenters = [group.name for group in problem.groups if can_present(group, week)]
-        if len(presenters) < role_count:
-            short = role_count - len(presenters)
+        if len(presenters) < open_roles[week]:
+            short = open_roles[week] - len(presenters)
             who = f"only {len(presenters)} can present" + (f" ({_list(presenters)})" if presenters else "")
             reasons.append(
                 InfeasibilityReason(
                     "availability",
-                    f"week {week} needs {role_count} presenting group{_plural(role_count)} but {who}: {short} short",
+                    f"week {week} needs {open_roles[week]} presenting group{_plural(open_roles[week])} but {who}: "
+                    f"{short} short",
                     short,
                     f"ask {short} more group{_plural(short)} to free week {week}, or drop week {week} "
                     "from the paper sessions",
                 )
             )
     for group in problem.groups:
-        open_weeks = [week for week in problem.weeks if can_present(group, week)]
+        open_weeks = [week for week in problem.weeks if open_roles[week] and can_present(group, week)]
         if len(open_weeks) < fewest:
             short = fewest - len(open_weeks)
             reasons.append(
@@ -738,22 +916,24 @@ def _relax_role_balance(problem: AssignmentProblem, time_limit_seconds: float) -
 
 
 def _relax_fixed(problem: AssignmentProblem, time_limit_seconds: float) -> InfeasibilityReason | None:
-    if not problem.fixed:
+    # Frozen slots are history and stay; only the others may be released.
+    releasable = [slot for slot in problem.fixed if not slot.frozen]
+    if not releasable:
         return None
     # A fixed slot may sit in a week its group marked unavailable; releasing the slot must not
     # also forbid the group that week, or the relaxation would release more than it has to.
     fixed_weeks_of: dict[str, set[int]] = {}
-    for slot in problem.fixed:
+    for slot in releasable:
         fixed_weeks_of.setdefault(slot.group, set()).add(slot.week)
     released = replace(
         problem,
-        fixed=(),
+        fixed=tuple(slot for slot in problem.fixed if slot.frozen),
         groups=tuple(
             replace(group, unavailable=group.unavailable - fixed_weeks_of.get(group.name, set()))
             for group in problem.groups
         ),
     )
-    fixed_keys = {(slot.group, slot.week, slot.role) for slot in problem.fixed}
+    fixed_keys = {(slot.group, slot.week, slot.role) for slot in releasable}
 
     def keep_fixed(group: GroupPreferences, week: int, role: str) -> int:
         # Rewarding every kept fixed slot makes the optimum release as few of them as possible.
@@ -763,12 +943,28 @@ def _relax_fixed(problem: AssignmentProblem, time_limit_seconds: float) -> Infea
     if chosen is None:
         return None
     kept = {(group.name, week, role) for group, week, role in chosen}
-    to_release = [_slot(slot) for slot in problem.fixed if (slot.group, slot.week, slot.role) not in kept]
+    to_release = [_slot(slot) for slot in releasable if (slot.group, slot.week, slot.role) not in kept]
     return InfeasibilityReason(
         "fixed",
         f"the fixed slots cannot all be kept: {len(to_release)} of them conflict with the rules",
         len(to_release),
         f"release {_list(to_release)}",
+    )
+
+
+def _explain_fairness(problem: AssignmentProblem, time_limit_seconds: float) -> InfeasibilityReason:
+    """The rules hold without the fairness rule but not with it: name the fewest groups left out."""
+    chosen = _solve_milp(problem, _no_cost, time_limit_seconds, unranked_group_cost=1)
+    satisfied = {group.name for group, week, _ in (chosen or []) if week in group.ranking}
+    left_out = [group.name for group in problem.groups if group.ranking and group.name not in satisfied]
+    count = len(left_out)
+    return InfeasibilityReason(
+        "fairness",
+        f"no assignment gives every group a session it ranked: at least {count} group{_plural(count)} "
+        f"must go without one (e.g. {_list(left_out)}), because the sessions they ranked are taken, "
+        "over, or ruled out by the gap or quota",
+        count,
+        f"run without the fairness rule, or ask {_list(left_out)} to rank more sessions",
     )
 
 

@@ -26,7 +26,7 @@ def preferences(course_code: str) -> tuple[str, int]:
     group = group_of(course, current_user)
     now = utcnow()
     window = services.preference_window(course, now)
-    sessions = services.course_sessions(course)
+    sessions = services.upcoming_sessions(course, now)
     form_class = preferences_form_class(sessions)
     status = 200
     if group is None:
@@ -98,6 +98,7 @@ def show_run(course_code: str, run_id: int) -> str:
     roles = {role.key: role for role in services.course_roles(course)}
     return render_template("assignment/run.html", course=course, run=found, doc=found.result,
                            sessions=sessions, roles=roles,
+                           fairness_labels={c.value: c.label for c in RunForm.fairness_choices},
                            newer=services.newer_optimal_run(found), publish_form=EmptyForm())
 
 

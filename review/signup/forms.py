@@ -27,10 +27,16 @@ class SwapProposalForm(FlaskForm):
     submit = SubmitField("Propose swap")
 
 
+REASON_REQUIRED = "Give a reason for the change; it goes into the audit log. Nothing was changed."
+
+
 class StaffAssignForm(FlaskForm):
     # 0 = open the slot.
     group = IntegerField("Group", validators=[InputRequired(), id_range()])
-    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+    reason = StringField("Reason", validators=[DataRequired(message=REASON_REQUIRED),
+                                               Length(max=500)])
+    # Only for a held or graded slot: who presented (emails); empty = the new holder's members.
+    presenters = StringField("Presenters", validators=[Optional(), Length(max=4000)])
     version = IntegerField(validators=[Optional()])
     submit = SubmitField("Set holder")
 
@@ -38,7 +44,8 @@ class StaffAssignForm(FlaskForm):
 class StaffSwapForm(FlaskForm):
     slot_a = IntegerField("Slot", validators=[InputRequired(), id_range()])
     slot_b = IntegerField("Swap with slot", validators=[InputRequired(), id_range()])
-    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+    reason = StringField("Reason", validators=[DataRequired(message=REASON_REQUIRED),
+                                               Length(max=500)])
     submit = SubmitField("Swap holders")
 
 

@@ -13,8 +13,8 @@ Until then a slot's presenters are its holder group's current members (a student
 group mid-term presents with it from then on). ``presenters_by_slot`` answers "who presented"
 for every slot of a course in two queries; every grade, export and page asks it, never the
 group's memberships. Staff correct the record explicitly with ``set_presenters`` (audited);
-when staff hand a recorded slot to another holder, ``follow_new_holder`` does so for them.
-``record_held_presenters`` is the one-off data step for a database that predates the record.
+giving a held slot to another holder does so (``review.signup.services``). Migration 0002
+records the slots already held in a database that predates the record.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 from sqlalchemy import select
 
-from models import (AuditEntry, Course, Membership, PaperSession, Score, Slot, SlotPresenter, User,
+from models import (AuditEntry, Course, Membership, PaperSession, Slot, SlotPresenter, User,
                     db, utcnow)
 
 
@@ -132,27 +132,3 @@ def set_presenters(slot: Slot, user_ids: Iterable[int], *, actor: Optional[User]
         action="set_presenters", entity="slot", entity_id=slot.id,
         old={"presenters": old}, new={"presenters": new}, reason=reason))
     db.session.flush()
-
-
-def record_held_presenters(now: Optional[datetime] = None) -> int:
-    """The data step for an existing database: in every course, record the presenters of each
-    slot whose session has started, and of each slot already graded (a talk scored ahead of
-    its session); returns how many slots were recorded."""
-    now = now or utcnow()
-    count = sum(record_due_presenters(course, now)
-                for course in db.session.scalars(select(Course).order_by(Course.id)))
-    graded = db.session.scalars(
-        select(Slot).where(Slot.group_id.is_not(None), Slot.presenters_recorded_at.is_(None),
-                           Slot.id.in_(select(Score.slot_id).where(Score.slot_id.is_not(None)))))
-    return count + _snapshot(list(graded), now)
-
-
-def follow_new_holder(slot: Slot, *, actor: Optional[User], reason: str,
-                      now: Optional[datetime] = None) -> None:
-    """Staff gave a slot whose presenters were recorded to another holder (or none): the
-    record follows, as an audited correction, so the grade goes to who holds it now."""
-    if slot.presenters_recorded_at is None:
-        return
-    members = [] if slot.group_id is None else list(db.session.scalars(
-        select(Membership.user_id).where(Membership.group_id == slot.group_id)))
-    set_presenters(slot, members, actor=actor, reason=reason, now=now)

@@ -32,10 +32,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from models import (AssignmentRun, AuditEntry, Course, CourseRole, Enrollment, Group, Membership,
-                    PaperSession, Slot, SlotWaitlist, SwapProposal, User, db)
+                    PaperSession, Score, Slot, SlotWaitlist, SwapProposal, User, db)
 from review.core.errors import DomainError
 from review.courses.definition import SignupDef, describe_validation_error
-from review.signup.presenters import follow_new_holder
+from review.signup.presenters import set_presenters
 
 FIRST_COME = "first_come"
 PREFERENCES = "preferences"
@@ -266,6 +266,35 @@ def check_version(slot: Slot, version: Optional[int]) -> None:
                         "Look at the slot again and retry.")
 
 
+# ---------------------------------------------------------------------------- frozen slots
+
+
+def frozen_slot_ids(course: Course, now: datetime) -> set[int]:
+    """Slots that are history: session started, graded (any Score), or presenters recorded.
+
+    An assignment run keeps them as they are and a publication never changes them; only staff
+    correct their holder, with a reason, and then say who presented.
+    """
+    return set(db.session.scalars(
+        select(Slot.id).join(PaperSession, Slot.session_id == PaperSession.id)
+        .where(PaperSession.course_id == course.id,
+               (PaperSession.starts_at <= now) | Slot.presenters_recorded_at.is_not(None)
+               | Slot.id.in_(select(Score.slot_id).where(Score.slot_id.is_not(None))))))
+
+
+def is_slot_frozen(slot: Slot, now: datetime) -> bool:
+    if slot.session.starts_at <= now or slot.presenters_recorded_at is not None:
+        return True
+    return db.session.scalar(select(Score.id).where(Score.slot_id == slot.id).limit(1)) is not None
+
+
+def _refuse_if_frozen(slot: Slot, now: datetime) -> None:
+    """Groups never change a held or graded slot themselves; staff correct it with a reason."""
+    if is_slot_frozen(slot, now):
+        raise SignupClosed(f"{_slot_label(slot)} has already been held or graded; only the "
+                           "instructor can change it, with a reason. Nothing was changed.")
+
+
 # ---------------------------------------------------------------------------- first come
 
 
@@ -342,6 +371,7 @@ def release_slot(slot: Slot, group: Group, actor: User, now: datetime) -> Releas
     if not rules.may_drop(now):
         raise DropDeadlinePassed("The drop deadline has passed; ask the instructor to change "
                                  "your slot.")
+    _refuse_if_frozen(slot, now)
     if not _set_holder_if(slot, expected=group.id, new=None, source=None, now=now):
         raise StaleForm("That slot changed meanwhile; nothing was changed.")
     _refresh(slot)
@@ -476,6 +506,8 @@ def move_to_open_slot(from_slot: Slot, to_slot: Slot, group: Group, actor: User,
         raise SlotTaken("That slot was just taken by another group; pick another open slot.")
     if to_slot.session.starts_at <= now:
         raise SignupClosed("That session has already taken place.")
+    _refuse_if_frozen(from_slot, now)
+    _refuse_if_frozen(to_slot, now)
     check_group_may_hold(group, to_slot, ignoring_slot=from_slot, rules=rules)
     if not _set_holder_if(from_slot, expected=group.id, new=None, source=None, now=now):
         raise StaleForm("Your slot changed meanwhile; nothing was changed.")
@@ -499,16 +531,58 @@ def _require_staff(course_id: int, actor: User) -> None:
         raise SignupError("Only the course staff can do that.")
 
 
+def _correct_presenters(slot: Slot, presenters: Optional[list[int]], actor: User,
+                        reason: str, now: datetime) -> None:
+    """A held or graded slot changed holder: its presenters change with it, explicitly.
+
+    ``presenters`` is the staff's chosen list of user ids; None means the new holder's current
+    members (nobody when the slot was opened)."""
+    if presenters is None:
+        presenters = [] if slot.group_id is None else list(db.session.scalars(
+            select(Membership.user_id).where(Membership.group_id == slot.group_id)))
+    else:
+        enrolled = set(db.session.scalars(select(Enrollment.user_id).where(
+            Enrollment.course_id == slot.session.course_id, Enrollment.user_id.in_(presenters))))
+        unknown = sorted(set(presenters) - enrolled)
+        if unknown:
+            raise SignupError("Presenters must be enrolled in this course; unknown user id(s): "
+                              + ", ".join(map(str, unknown)) + ". Nothing was changed.")
+    set_presenters(slot, presenters, actor=actor, reason=reason, now=now)
+
+
+def presenter_ids(course: Course, emails: str) -> Optional[list[int]]:
+    """Staff's list of presenters (emails separated by commas, semicolons or spaces) as user
+    ids of people enrolled in the course; None when the list is empty."""
+    wanted = [email.strip().casefold() for email in emails.replace(";", ",").replace(" ", ",")
+              .split(",") if email.strip()]
+    if not wanted:
+        return None
+    found = dict(db.session.execute(
+        select(func.lower(User.email), User.id).join(Enrollment, Enrollment.user_id == User.id)
+        .where(Enrollment.course_id == course.id, func.lower(User.email).in_(wanted))).tuples().all())
+    unknown = [email for email in wanted if email not in found]
+    if unknown:
+        raise SignupError("Presenters must be people enrolled in this course; not found: "
+                          + ", ".join(unknown) + ". Nothing was changed.")
+    return [found[email] for email in wanted]
+
+
 def assign_slot_by_staff(slot: Slot, group: Optional[Group], actor: User, reason: str,
-                         now: datetime) -> Slot:
+                         now: datetime, *, presenters: Optional[list[int]] = None) -> Slot:
     """Staff set or clear a slot's holder by hand (quota and gap are theirs to override; the
-    database still refuses two roles of one paper for one group). Audited with the reason."""
+    database still refuses two roles of one paper for one group). Audited with the reason.
+
+    A frozen slot (held or graded, see ``frozen_slot_ids``) is a correction of the record: its
+    presenters are set too, to ``presenters`` or to the new holder's current members."""
     course_id = slot.session.course_id
     _require_staff(course_id, actor)
     if group is not None and group.course_id != course_id:
         raise WrongCourse("That group belongs to another course.")
+    frozen = is_slot_frozen(slot, now)
     if not reason.strip():
-        raise SignupError("Give a reason for the change; it goes into the audit log.")
+        raise SignupError("Give a reason for the change; it goes into the audit log."
+                          + (" This slot was already held or graded, so changing its holder "
+                             "corrects the record of who presented." if frozen else ""))
     old = slot.group_id
     new = group.id if group is not None else None
     if old == new:
@@ -525,9 +599,10 @@ def assign_slot_by_staff(slot: Slot, group: Optional[Group], actor: User, reason
     if new is not None:
         db.session.execute(delete(SlotWaitlist).where(SlotWaitlist.slot_id == slot.id,
                                                       SlotWaitlist.group_id == new))
-    audit(course_id, actor, "staff_assign", slot, old=_holder(old), new=_holder(new),
-          reason=reason.strip())
-    follow_new_holder(slot, actor=actor, reason=reason.strip(), now=now)
+    audit(course_id, actor, "staff_assign", slot, old=_holder(old),
+          new={**_holder(new), "frozen": frozen}, reason=reason.strip())
+    if frozen:
+        _correct_presenters(slot, presenters, actor, reason.strip(), now)
     _void_proposals_of([slot.id], now)
     db.session.flush()
     return slot
@@ -558,13 +633,14 @@ def swap_slots_by_staff(a: Slot, b: Slot, actor: User, reason: str, now: datetim
     if not reason.strip():
         raise SignupError("Give a reason for the change; it goes into the audit log.")
     group_a, group_b = a.group_id, b.group_id
+    frozen = [slot for slot in (a, b) if is_slot_frozen(slot, now)]
     _exchange(a, b, group_a, group_b, "manual", now)
     audit(course_id, actor, "staff_swap", a,
           old={"slot_a": a.id, "slot_b": b.id, "a": _holder(group_a), "b": _holder(group_b)},
           new={"slot_a": a.id, "slot_b": b.id, "a": _holder(group_b), "b": _holder(group_a)},
           reason=reason.strip())
-    for slot in (a, b):
-        follow_new_holder(slot, actor=actor, reason=reason.strip(), now=now)
+    for slot in frozen:
+        _correct_presenters(slot, None, actor, reason.strip(), now)
     _void_proposals_of([a.id, b.id], now)
     db.session.flush()
 
@@ -584,6 +660,8 @@ def propose_swap(from_slot: Slot, to_slot: Slot, group: Group, actor: User,
         raise SignupError("Pick a slot another group holds; an open slot can simply be taken.")
     if min(from_slot.session.starts_at, to_slot.session.starts_at) <= now:
         raise SignupClosed("One of the two sessions has already taken place.")
+    _refuse_if_frozen(from_slot, now)
+    _refuse_if_frozen(to_slot, now)
     target = db.session.get(Group, to_slot.group_id)
     assert target is not None
     rules = signup_rules(group_course(group))
@@ -622,6 +700,8 @@ def accept_swap(proposal: SwapProposal, actor: User, now: datetime) -> None:
         proposal.decided_at = now
         db.session.flush()
         raise StaleForm("The slots changed hands since the proposal; it no longer applies.")
+    _refuse_if_frozen(a, now)
+    _refuse_if_frozen(b, now)
     rules = signup_rules(group_course(target))
     check_group_may_hold(proposer, b, ignoring_slot=a, rules=rules)
     check_group_may_hold(target, a, ignoring_slot=b, rules=rules)

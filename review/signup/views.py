@@ -88,6 +88,7 @@ def board(course_code: str) -> str:
         is_open=rules.is_open(now), may_drop=rules.may_drop(now),
         may_move=(group is not None and services.may_move_after_publication(course, rules, now)),
         groups=course_groups(course) if staff else [],
+        frozen=services.frozen_slot_ids(course, now) if staff else set(),
         form=SlotActionForm(), empty_form=EmptyForm())
 
 
@@ -205,7 +206,7 @@ def staff_assign(course_code: str, slot_id: int) -> str | WerkzeugResponse:
     what that changes (a confirmation page) and acts on the confirmed second POST."""
     slot = _slot_or_404(slot_id)
     form = StaffAssignForm()
-    if _valid(form):
+    if form.validate_on_submit():
         group = None
         if form.group.data:
             group = group_in_course(g.course, form.group.data)
@@ -218,15 +219,22 @@ def staff_assign(course_code: str, slot_id: int) -> str | WerkzeugResponse:
                 impact=slot_holder_impact(g.course, slot, holder, group, utcnow()),
                 action=url_for("signup.staff_assign", course_code=course_code, slot_id=slot.id),
                 fields=[("group", form.group.data), ("reason", form.reason.data),
+                        ("presenters", form.presenters.data or ""),
                         ("version", form.version.data if form.version.data is not None else "")],
                 cancel=url_for("signup.board", course_code=course_code))
 
         def action() -> Any:
             services.check_version(slot, form.version.data)
+            presenters = services.presenter_ids(g.course, form.presenters.data or "")
             return services.assign_slot_by_staff(slot, group, current_user, form.reason.data,
-                                                 utcnow())
+                                                 utcnow(), presenters=presenters)
 
         _act(action, f"Slot now held by {group.name if group else 'nobody (open)'}.")
+    elif form.reason.errors:
+        # The reason is the one field people leave out; say so rather than "incomplete".
+        flash(form.reason.errors[0], "error")
+    else:
+        _valid(form)
     return _board()
 
 
@@ -234,10 +242,14 @@ def staff_assign(course_code: str, slot_id: int) -> str | WerkzeugResponse:
 @course_staff_can("manage_slots")
 def staff_swap(course_code: str) -> WerkzeugResponse:
     form = StaffSwapForm()
-    if _valid(form):
+    if form.validate_on_submit():
         a, b = _slot_or_404(form.slot_a.data), _slot_or_404(form.slot_b.data)
         _act(lambda: services.swap_slots_by_staff(a, b, current_user, form.reason.data, utcnow()),
              "The two slots swapped holders.")
+    elif form.reason.errors:
+        flash(form.reason.errors[0], "error")
+    else:
+        _valid(form)
     return _board()
 
 

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from models import AssignmentRun, Slot, db
-from tests.services.test_assignment_services import course_with_groups, holders, save
+from tests.services.test_assignment_services import (BEFORE_TERM, course_with_groups, holders,
+                                                     save)
+
+
+@pytest.fixture(autouse=True)
+def before_the_term(monkeypatch) -> None:
+    monkeypatch.setattr("review.assignment.commands.utcnow", lambda: BEFORE_TERM)
 
 
 def test_run_json_has_the_documented_shape(app, runner) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime, timezone
 
 import pandas as pd
 import pytest
 from sqlalchemy import select
 
 from models import (AssignmentRun, AuditEntry, CourseRole, GroupPreference, GroupUnavailability,
-                    PaperSession, PresentationRole, Slot, Week, db, utcnow)
+                    PaperSession, PresentationRole, Slot, Week, db)
 from review.assignment import services
 from review.assignment.services import (AssignmentError, InvalidPreferenceInput,
                                         NotGroupMember, PreferencesClosed, PublishRefused,
@@ -18,6 +19,9 @@ from review.assignment.solver import GroupPreferences, solve_assignment
 from review.courses.roster import TableFileError
 from tests.factories import make_course, make_group, make_member
 
+# The courses of these tests start in September 2026; their runs happen before the term, so no
+# session is in the past (test_assignment_frozen.py covers runs once the term is under way).
+BEFORE_TERM = datetime(2026, 8, 1, tzinfo=timezone.utc)
 OPEN = {"mode": "preferences", "opens_at": "2020-01-01T00:00:00",
         "closes_at": "2099-01-01T00:00:00"}
 
@@ -48,7 +52,7 @@ def save(group, ranking_weeks, unavailable_weeks=(), *, course):
     ids = session_ids(course)
     ranks = {ids[w]: rank for rank, w in enumerate(ranking_weeks, start=1)}
     return services.save_group_preferences(group, member_of(group), ranks,
-                                           {ids[w] for w in unavailable_weeks}, utcnow())
+                                           {ids[w] for w in unavailable_weeks}, BEFORE_TERM)
 
 
 def holders(course) -> dict[tuple[int, str], str | None]:
@@ -80,14 +84,14 @@ def test_stored_preferences_become_the_solver_input_and_published_slots(app) -> 
     assert context.problem.weeks == (3, 4, 5, 6)
     assert context.problem.quota is None and context.problem.min_gap_weeks == 0
 
-    run = services.run_assignment(course, None, utcnow())
+    run = services.run_assignment(course, None, BEFORE_TERM)
     expected = solve_assignment(context.problem)
     assert run.status == "optimal" and run.objective == expected.objective
     assert run.result["assignments"] == expected.to_json_dict()["assignments"]
     assert not any(a["group"] == "G02" and a["week"] == 6 for a in run.result["assignments"])
 
     admin = make_member(course, CourseRole.instructor)
-    changed = services.publish_run(run, admin, utcnow())
+    changed = services.publish_run(run, admin, BEFORE_TERM)
     db.session.commit()
     assert changed == 12
     got = holders(course)
@@ -104,7 +108,7 @@ def test_a_group_that_ranked_nothing_gets_the_slots_nobody_wanted(app) -> None:
     course, groups = course_with_groups(3, weeks=(3, 4, 5))
     for group in groups[:2]:
         save(group, [3, 4], course=course)
-    run = services.run_assignment(course, None, utcnow())
+    run = services.run_assignment(course, None, BEFORE_TERM)
     assert run.status == "optimal"
     lazy = next(row for row in run.result["groups"] if row["group"] == "G03")
     assert lazy["ranked"] == 0 and len(lazy["slots"]) == 3
@@ -135,7 +139,7 @@ def test_duplicate_ranks_are_refused_naming_both_papers_and_nothing_is_saved(app
     ids = session_ids(course)
     with pytest.raises(InvalidPreferenceInput) as caught:
         services.save_group_preferences(groups[0], member_of(groups[0]),
-                                        {ids[3]: 1, ids[4]: 1, ids[5]: 2}, set(), utcnow())
+                                        {ids[3]: 1, ids[4]: 1, ids[5]: 2}, set(), BEFORE_TERM)
     message = str(caught.value)
     assert "rank 1 is given to more than one paper" in message
     assert "week 3 ('Paper of week 3')" in message and "week 4 ('Paper of week 4')" in message
@@ -148,7 +152,7 @@ def test_unknown_papers_and_ranked_unavailable_weeks_are_named(app) -> None:
     ids = session_ids(course)
     with pytest.raises(InvalidPreferenceInput) as caught:
         services.save_group_preferences(groups[0], member_of(groups[0]),
-                                        {ids[3]: 1, 99999: 2}, {ids[3], 88888}, utcnow())
+                                        {ids[3]: 1, 99999: 2}, {ids[3], 88888}, BEFORE_TERM)
     message = str(caught.value)
     assert "#88888" in message and "#99999" in message
     assert "week 3 ('Paper of week 3') is both ranked and marked unavailable" in message
@@ -158,7 +162,7 @@ def test_ranks_with_gaps_are_closed_up(app) -> None:
     course, groups = course_with_groups(3)
     ids = session_ids(course)
     services.save_group_preferences(groups[0], member_of(groups[0]),
-                                    {ids[6]: 7, ids[3]: 2, ids[4]: None}, {ids[5]}, utcnow())
+                                    {ids[6]: 7, ids[3]: 2, ids[4]: None}, {ids[5]}, BEFORE_TERM)
     stored = db.session.scalars(select(GroupPreference).where(
         GroupPreference.group_id == groups[0].id).order_by(GroupPreference.rank)).all()
     assert [(p.session_id, p.rank) for p in stored] == [(ids[3], 1), (ids[6], 2)]
@@ -168,7 +172,7 @@ def test_ranks_with_gaps_are_closed_up(app) -> None:
 def test_only_members_edit_their_groups_preferences(app) -> None:
     course, groups = course_with_groups(3)
     with pytest.raises(NotGroupMember):
-        services.save_group_preferences(groups[0], member_of(groups[1]), {}, set(), utcnow())
+        services.save_group_preferences(groups[0], member_of(groups[1]), {}, set(), BEFORE_TERM)
 
 
 @pytest.mark.parametrize("signup", [
@@ -179,7 +183,7 @@ def test_only_members_edit_their_groups_preferences(app) -> None:
 ])
 def test_preferences_are_edited_only_while_open(app, signup) -> None:
     course, groups = course_with_groups(3, signup=signup)
-    assert not services.preference_window(course, utcnow()).is_open
+    assert not services.preference_window(course, BEFORE_TERM).is_open
     with pytest.raises(PreferencesClosed):
         save(groups[0], [3], course=course)
 
@@ -252,36 +256,36 @@ def test_import_names_missing_columns(app) -> None:
 
 def test_an_infeasible_gap_is_explained_and_the_offered_relaxation_works(app) -> None:
     course, _ = course_with_groups(3, weeks=(3, 4, 5, 6), signup={"min_gap_weeks": 3})
-    run = services.run_assignment(course, None, utcnow())
+    run = services.run_assignment(course, None, BEFORE_TERM)
     assert run.status == "infeasible" and run.objective is None
     rules = {reason["rule"] for reason in run.result["explanation"]}
     assert "min_gap" in rules
     offer = next(o for o in run.result["relaxations"] if "gap" in o["label"])
     assert offer["label"] in ("Run again without the minimum gap",
                               "Run again with a minimum gap of 2 weeks")
-    again = services.run_assignment(course, None, utcnow(), RunOptions.from_dict(offer["options"]))
+    again = services.run_assignment(course, None, BEFORE_TERM, RunOptions.from_dict(offer["options"]))
     assert again.status == "optimal"
 
 
 def test_a_too_small_quota_offers_the_quota_that_works(app) -> None:
     course, _ = course_with_groups(4, signup={"quota": 2})
-    run = services.run_assignment(course, None, utcnow())
+    run = services.run_assignment(course, None, BEFORE_TERM)
     assert run.status == "infeasible"
     quota = next(r for r in run.result["explanation"] if r["rule"] == "quota")
     assert quota["shortfall"] == 4
     assert [o["label"] for o in run.result["relaxations"]] == [
         "Run again allowing a quota of 3"]
-    again = services.run_assignment(course, None, utcnow(),
+    again = services.run_assignment(course, None, BEFORE_TERM,
                                     RunOptions.from_dict(run.result["relaxations"][0]["options"]))
     assert again.status == "optimal"
     with pytest.raises(PublishRefused, match="no assignment"):
-        services.publish_run(run, None, utcnow())
+        services.publish_run(run, None, BEFORE_TERM)
 
 
 def test_no_groups_is_a_clear_error(app) -> None:
     course = make_course("empty-course", signup=OPEN)
     with pytest.raises(AssignmentError, match="no groups"):
-        services.run_assignment(course, None, utcnow())
+        services.run_assignment(course, None, BEFORE_TERM)
 
 
 # ---------------------------------------------------------------------------- publishing
@@ -291,7 +295,7 @@ def test_publishing_clears_held_slots_first_so_groups_can_change_roles(app) -> N
     course, groups = course_with_groups(3, weeks=(3, 4, 5))
     # Every group presents every session; rotate who holds what so publishing must reshuffle
     # roles within sessions, which (session_id, group_id) uniqueness forbids without clearing.
-    run = services.run_assignment(course, None, utcnow())
+    run = services.run_assignment(course, None, BEFORE_TERM)
     target = {(a["week"], a["role"]): a["group"] for a in run.result["assignments"]}
     rotate = {"G01": "G02", "G02": "G03", "G03": "G01"}
     by_name = {g.name: g for g in groups}
@@ -303,8 +307,8 @@ def test_publishing_clears_held_slots_first_so_groups_can_change_roles(app) -> N
         slot.group_id = by_name[rotate[name]].id
         slot.source = "claim"
     db.session.flush()
-    run = services.run_assignment(course, None, utcnow())
-    services.publish_run(run, None, utcnow())
+    run = services.run_assignment(course, None, BEFORE_TERM)
+    services.publish_run(run, None, BEFORE_TERM)
     db.session.commit()
     assert holders(course) == {key: a["group"] for key, a in
                                {(a["week"], a["role"]): a for a in run.result["assignments"]}.items()}
@@ -312,38 +316,38 @@ def test_publishing_clears_held_slots_first_so_groups_can_change_roles(app) -> N
 
 def test_publishing_after_slots_changed_by_hand_is_refused(app) -> None:
     course, groups = course_with_groups(4)
-    run = services.run_assignment(course, None, utcnow())
+    run = services.run_assignment(course, None, BEFORE_TERM)
     slot = db.session.scalars(select(Slot)).first()
     slot.group_id = groups[0].id
     slot.source = "manual"
     db.session.commit()
     with pytest.raises(PublishRefused, match="Slots changed since run"):
-        services.publish_run(run, None, utcnow())
+        services.publish_run(run, None, BEFORE_TERM)
     db.session.rollback()
     assert db.session.scalar(select(AuditEntry.id).where(
         AuditEntry.action == "publish_assignment")) is None
     # The next run keeps the hand-placed slot.
-    again = services.run_assignment(course, None, utcnow())
+    again = services.run_assignment(course, None, BEFORE_TERM)
     assert again.result["options"]["fixed"] == 1
-    services.publish_run(again, None, utcnow())
+    services.publish_run(again, None, BEFORE_TERM)
     db.session.refresh(slot)
     assert slot.group_id == groups[0].id
 
 
 def test_an_older_run_is_not_published_after_a_newer_one(app) -> None:
     course, _ = course_with_groups(4)
-    older = services.run_assignment(course, None, utcnow())
-    newer = services.run_assignment(course, None, utcnow())
+    older = services.run_assignment(course, None, BEFORE_TERM)
+    newer = services.run_assignment(course, None, BEFORE_TERM)
     with pytest.raises(PublishRefused, match=f"older than run #{newer.id}"):
-        services.publish_run(older, None, utcnow())
-    services.publish_run(newer, None, utcnow())
+        services.publish_run(older, None, BEFORE_TERM)
+    services.publish_run(newer, None, BEFORE_TERM)
     with pytest.raises(PublishRefused, match="already published"):
-        services.publish_run(newer, None, utcnow())
+        services.publish_run(newer, None, BEFORE_TERM)
 
 
 def test_publish_is_all_or_nothing(app, monkeypatch) -> None:
     course, _ = course_with_groups(4)
-    run = services.run_assignment(course, None, utcnow())
+    run = services.run_assignment(course, None, BEFORE_TERM)
     db.session.commit()
 
     def broken_audit(*args, **kwargs):
@@ -351,7 +355,7 @@ def test_publish_is_all_or_nothing(app, monkeypatch) -> None:
 
     monkeypatch.setattr(services, "_audit", broken_audit)
     with pytest.raises(AssignmentError):
-        services.publish_run(run, None, utcnow())
+        services.publish_run(run, None, BEFORE_TERM)
     db.session.rollback()
     assert set(holders(course).values()) == {None}
     assert db.session.get(AssignmentRun, run.id).published_at is None

@@ -23,7 +23,7 @@ from review.grading.results import presentation_results
 from review.groups import services as groups
 from review.reviews.status import ReviewState, review_statuses
 from review.signup import services as signup
-from review.signup.presenters import presenters_by_slot, record_held_presenters
+from review.signup.presenters import presenters_by_slot
 from tests.factories import (
     enrollment,
     hold_slot,
@@ -262,17 +262,6 @@ def test_presenters_stay_exempt_from_the_review_of_their_session(app: Flask) -> 
     statuses = review_statuses(term.course, term.now)
     assert statuses[(term.ana.id, week8.id)].state == ReviewState.exempt
     assert statuses[(term.isa.id, week8.id)].state != ReviewState.exempt
-
-
-def test_record_held_presenters_covers_every_held_or_graded_slot_once(app: Flask) -> None:
-    term = Term()
-    make_staff_score(term.course, term.teacher, 60, rubric_key="presentation-weaknesses",
-                     slot_id=term.blue9.id)  # graded ahead of its session
-    assert record_held_presenters(term.now) == 4  # weeks 5, 6 and 8, and the early week 9
-    assert record_held_presenters(term.now) == 0
-    db.session.commit()
-    assert sorted(presenters_by_slot(term.course)[term.red8.id]) == sorted(
-        [term.ana.id, term.ben.id, term.cem.id])
 
 
 def test_staff_giving_a_held_slot_to_another_group_moves_the_credit_with_an_audit(

@@ -8,12 +8,17 @@ import re
 import pytest
 from sqlalchemy import select
 
-from models import AssignmentRun, AuditEntry, CourseRole, db, utcnow
+from models import AssignmentRun, AuditEntry, CourseRole, db
 from review.assignment import services
 from tests.factories import grant_ta, make_course, make_group, make_member
 from tests.querycount import count_queries
-from tests.services.test_assignment_services import (OPEN, course_with_groups, holders,
-                                                     member_of, session_ids)
+from tests.services.test_assignment_services import (BEFORE_TERM, OPEN, course_with_groups,
+                                                     holders, member_of, session_ids)
+
+
+@pytest.fixture(autouse=True)
+def before_the_term(monkeypatch) -> None:
+    monkeypatch.setattr("review.assignment.views.utcnow", lambda: BEFORE_TERM)
 
 
 @pytest.fixture
@@ -91,7 +96,7 @@ def test_people_of_another_course_get_404(client, login, setup, url) -> None:
 
 
 def test_students_cannot_run_publish_or_import(client, login, setup) -> None:
-    run = services.run_assignment(setup["course"], None, utcnow())
+    run = services.run_assignment(setup["course"], None, BEFORE_TERM)
     db.session.commit()
     login(member_of(setup["groups"][0]))
     assert client.get("/c/asg-course/assignment").status_code == 403
@@ -109,7 +114,7 @@ def test_staff_do_not_edit_group_preferences(client, login, setup) -> None:
 
 def test_a_run_of_another_course_is_404(client, login, setup) -> None:
     other_course, _ = course_with_groups(3, code="third-course")
-    run = services.run_assignment(other_course, None, utcnow())
+    run = services.run_assignment(other_course, None, BEFORE_TERM)
     grant_ta(setup["course"], "publish_assignment")
     db.session.commit()
     login(setup["ta"])
@@ -121,7 +126,7 @@ def test_staff_run_preview_and_publish(client, login, setup) -> None:
     course, groups = setup["course"], setup["groups"]
     ids = session_ids(course)
     services.save_group_preferences(groups[0], member_of(groups[0]), {ids[4]: 1}, set(),
-                                    utcnow())
+                                    BEFORE_TERM)
     grant_ta(course, "publish_assignment")
     db.session.commit()
     login(setup["ta"])
@@ -172,8 +177,8 @@ def test_an_infeasible_run_explains_and_offers_the_relaxation(client, login, app
 
 def test_publishing_an_outdated_run_is_refused_on_the_page(client, login, setup) -> None:
     course = setup["course"]
-    older = services.run_assignment(course, None, utcnow())
-    newer = services.run_assignment(course, None, utcnow())
+    older = services.run_assignment(course, None, BEFORE_TERM)
+    newer = services.run_assignment(course, None, BEFORE_TERM)
     db.session.commit()
     login(setup["instructor"])
     page = client.get(f"/c/asg-course/assignment/runs/{older.id}")
@@ -214,7 +219,7 @@ def _preview_queries(client, login, groups: int) -> int:
     instructor = make_member(course, CourseRole.instructor)
     for index in range(groups):
         make_group(course, [make_member(course)], name=f"T{index:02d}")
-    run = services.run_assignment(course, instructor, utcnow())
+    run = services.run_assignment(course, instructor, BEFORE_TERM)
     db.session.commit()
     login(instructor)
     with count_queries() as counter:

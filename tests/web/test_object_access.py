@@ -635,6 +635,7 @@ def test_missing_fields_are_refused_with_a_message(app: Flask, client: FlaskClie
     # (one-button actions: with CSRF off in tests, an empty POST is the whole form).
     harmless = {"reviews.preview", "signup.wait", "signup.unwait", "groups.leave",
                 "groups.lock", "courses.roster_links", "accounts.logout", "assignment.run",
+                "assignment.publish",
                 "grading.release_presentation", "grading.release_review",
                 "grading.release_session", "groups.dissolve", "reviews.release",
                 "groups.join_link"}
