@@ -1,15 +1,37 @@
-"""Outgoing mail over SMTP (smtplib); a deployment without MAIL_SERVER sends nothing."""
+"""Outgoing mail over SMTP (smtplib), and the one builder of absolute links.
+
+A deployment without MAIL_SERVER sends nothing. Links that leave the site (mail, CLI output,
+calendar subscriptions) come from PUBLIC_BASE_URL, never from the request's Host or
+X-Forwarded-Host header: a client chooses those, and a reset mail whose link pointed at the
+client's host would hand its token to an attacker.
+"""
 
 from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import current_app, url_for
 
 
 def mail_configured() -> bool:
     return bool(current_app.config.get("MAIL_SERVER"))
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """The absolute URL of ``endpoint`` on the public site.
+
+    Without PUBLIC_BASE_URL (tests, a local debug server) Flask's own external URL is used;
+    production refuses to start with mail configured and no base URL (see app.py).
+    """
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        return url_for(endpoint, _external=True, **values)
+    # A private adapter: the path must not depend on the request (its Host, its script root).
+    adapter = current_app.url_map.bind(urlsplit(base).netloc or "localhost", script_name="/")
+    return base.rstrip("/") + adapter.build(endpoint, values)
 
 
 def send_mail(to: str, subject: str, body: str) -> None:

@@ -8,6 +8,7 @@ from typing import Optional
 from flask import Flask, g
 
 from review.core.timeutil import to_local
+from review.mail import public_url
 
 
 def _course_timezone() -> str:
@@ -33,3 +34,4 @@ def localdate(moment: Optional[datetime], fmt: str = "%a %d %b %Y") -> str:
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
+    app.add_template_global(public_url, "public_url")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 
 from models import Course, TokenPurpose, User, utcnow
 from review.accounts.services import issue_password_token
-from review.mail import send_mail
+from review.mail import public_url, send_mail
 
 LINK_FIELDS = ["email", "name", "link", "expires_utc"]
 
@@ -27,10 +27,7 @@ def issue_links(users: list[User]) -> list[dict[str, str]]:
 
 
 def external_link(raw_token: str) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return f"{base.rstrip('/')}/password/set/{raw_token}"
-    return url_for("accounts.set_password", token=raw_token, _external=True)
+    return public_url("accounts.set_password", token=raw_token)
 
 
 def mail_links(course: Course, links: list[dict[str, Any]]) -> int:

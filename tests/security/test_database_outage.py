@@ -13,11 +13,13 @@ import sqlite3
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from glob import glob
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from flask.testing import FlaskClient
 
 from models import CourseRole, User, db
 from tests.conftest import make_app
@@ -26,7 +28,8 @@ from tests.security.conftest import free_port
 
 
 def _signed_in_client(app, user_id: int):
-    client = app.test_client()
+    # A plain client: these tests push no long-lived app context, as in production.
+    client = FlaskClient(app, app.response_class, use_cookies=True)
     with app.app_context():
         user = db.session.get(User, user_id)
         with client.session_transaction() as session:
@@ -45,6 +48,21 @@ def _assert_unavailable_page(response) -> None:
 
 
 # --- SQLite: "database is locked" past the busy timeout --------------------------------------
+
+
+@contextmanager
+def _locked(app, path: Path) -> Iterator[None]:
+    """Another process holds an exclusive lock: readers and writers wait, then give up."""
+    with app.app_context():
+        db.engine.dispose()  # a fresh worker: the blocker can leave WAL mode and lock readers out
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("PRAGMA journal_mode=DELETE")
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
 
 
 @pytest.fixture
@@ -67,24 +85,16 @@ def test_a_locked_sqlite_database_answers_503_and_recovers_without_restart(sqlit
     app, path, (code, session_id, student_id) = sqlite_app
     client = _signed_in_client(app, student_id)
     assert client.get("/login").status_code == 302  # signed in: sent on to the courses
-    with app.app_context():
-        db.engine.dispose()  # a fresh worker: the blocker can leave WAL mode and lock readers out
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("PRAGMA journal_mode=DELETE")
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
+    with _locked(app, path):
         _assert_unavailable_page(client.get("/login"))
         _assert_unavailable_page(client.post(f"/c/{code}/reviews/{session_id}/write",
                                              data={"summary": "my careful words", "action": "save"}))
         autosave = client.post(f"/c/{code}/reviews/{session_id}/autosave", json={"summary": "x"})
         assert autosave.status_code == 503 and autosave.get_json()["ok"] is False
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
     assert client.get("/login").status_code == 302
 
 
-def test_the_500_page_itself_never_touches_the_database(sqlite_app) -> None:
+def test_the_500_page_is_the_apps_own_even_when_the_database_is_down(sqlite_app) -> None:
     app, path, (_, _, student_id) = sqlite_app
     app.config["PROPAGATE_EXCEPTIONS"] = False
 
@@ -93,7 +103,8 @@ def test_the_500_page_itself_never_touches_the_database(sqlite_app) -> None:
         raise RuntimeError("a bug")
 
     client = _signed_in_client(app, student_id)
-    response = client.get("/boom-for-test")
+    with _locked(app, path):
+        response = client.get("/boom-for-test")
     assert response.status_code == 500
     assert "Something went wrong" in response.get_data(as_text=True)
     assert "Content-Security-Policy" in response.headers

@@ -57,9 +57,9 @@ def test_roster_links_and_calendar_feeds_use_the_public_base_url(client, login, 
     login(instructor)
     csv_bytes = b"student_id,first_name,last_name,email\n1,Ayse,Aslan,ayse@example.edu\n"
     client.post(f"/c/{course.code}/roster", data={"file": (io.BytesIO(csv_bytes), "r.csv")},
-                content_type="multipart/form-data", headers={"Host": "attacker.example"})
+                content_type="multipart/form-data", headers={"X-Forwarded-Host": "attacker.example"})
     assert [link.startswith(f"{PUBLIC}/password/set/") for link in _links(inbox.messages[0])] == [True]
-    board = client.get(f"/c/{course.code}/signup", headers={"Host": "attacker.example"})
+    board = client.get(f"/c/{course.code}/signup", headers={"X-Forwarded-Host": "attacker.example"})
     feeds = re.findall(rb"https?://[^\"<\s]+\.ics", board.data)
     assert feeds and all(feed.startswith(PUBLIC.encode()) for feed in feeds), feeds
 
