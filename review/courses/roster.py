@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 from email_validator import EmailNotValidError, validate_email
@@ -18,8 +19,10 @@ from sqlalchemy import select
 
 from models import Course, CourseRole, Enrollment, User, db
 from review.core.errors import DomainError
+from review.core.input import CONTROL_CHARACTERS
 
 REQUIRED_COLUMNS = ("student_id", "first_name", "last_name", "email")
+MAX_NAME_LENGTH = 100  # User.first_name and User.last_name are String(100)
 
 
 class TableFileError(DomainError):
@@ -82,6 +85,23 @@ def require_columns(frame: pd.DataFrame, required: tuple[str, ...]) -> None:
                              + [f"the header has: {', '.join(map(str, frame.columns)) or 'nothing'}"])
 
 
+def name_problem(name: str) -> Optional[str]:
+    """What is wrong with a first or last name from a file, or None.
+
+    Checked here, not by the database: PostgreSQL refuses an over-long value or a NUL with a
+    driver error (a 500), and SQLite would silently store a 6 MB name.
+    """
+    if not name:
+        return "empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"longer than {MAX_NAME_LENGTH} characters ({len(name)})"
+    control = CONTROL_CHARACTERS.search(name)
+    if control:
+        return (f"contains a control character (0x{ord(control.group()):02X}); "
+                "retype the name")
+    return None
+
+
 def parse_roster(frame: pd.DataFrame) -> list[RosterRow]:
     require_columns(frame, REQUIRED_COLUMNS)
     problems: list[str] = []
@@ -102,8 +122,9 @@ def parse_roster(frame: pd.DataFrame) -> list[RosterRow]:
         else:
             first_row_of_id[student_id] = row
         for column in ("first_name", "last_name"):
-            if not record[column]:
-                problems.append(f"row {row}, column {column}: empty")
+            problem = name_problem(record[column])
+            if problem:
+                problems.append(f"row {row}, column {column}: {problem}")
         if not email:
             problems.append(f"row {row}, column email: empty")
         else:

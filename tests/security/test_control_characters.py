@@ -16,7 +16,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from models import CourseRole, db
 from review.spreadsheets import neutralise, neutralise_frame
-from tests.factories import make_course, make_member, make_review, make_submitted_review
+from tests.factories import make_course, make_member, make_submitted_review
 
 ESC = "\x1b"
 PAST = date(2020, 9, 7)
@@ -28,7 +28,6 @@ def poisoned(app):
     instructor = make_member(course, CourseRole.instructor)
     student = make_member(course, first_name=f"Ay{ESC}se", last_name=f"As\x07lan")
     make_submitted_review(course, student, 3, summary=f"Escape {ESC}[31m red", questions=[f"Why{ESC}?"])
-    make_review(course.sessions[1], student)
     db.session.commit()
     return course, instructor, student
 
@@ -143,3 +142,20 @@ def test_a_roster_name_with_a_control_character_is_refused_with_row_and_column(a
     with pytest.raises(TableFileError) as caught:
         parse_roster(frame)
     assert "row 2, column first_name" in str(caught.value)
+
+
+@pytest.mark.parametrize("first_name, expected", [
+    ("x" * 6_000_000, "column first_name: longer than 100 characters"),
+    ("Ay\x00se", "column first_name: contains a control character (0x00)"),
+])
+def test_a_roster_name_too_long_or_with_a_nul_is_refused_before_the_database(
+        app, first_name, expected) -> None:
+    import pandas as pd
+
+    from review.courses.roster import TableFileError, parse_roster
+
+    frame = pd.DataFrame([{"student_id": "1", "first_name": first_name, "last_name": "A",
+                           "email": "a@example.edu"}])
+    with pytest.raises(TableFileError) as caught:
+        parse_roster(frame)
+    assert f"row 2, {expected}" in str(caught.value)
