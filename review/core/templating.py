@@ -8,6 +8,7 @@ from typing import Optional
 from flask import Flask, g
 
 from review.core.timeutil import to_local
+from review.courses.definition import is_web_url
 from review.mail import public_url
 
 
@@ -35,3 +36,5 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
     app.add_template_global(public_url, "public_url")
+    # `{% if url is web_url %}`: only http(s) links are rendered as links (not javascript:).
+    app.add_template_test(is_web_url, "web_url")
