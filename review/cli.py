@@ -18,6 +18,7 @@ from flask.cli import AppGroup
 
 from models import utcnow
 from review.assignment.commands import cli as assign_cli
+from review.core.backup import backup_command, restore_command
 from review.core.commands import run_action
 from review.core.timeutil import today_in
 from review.courses.definition import load_course_file
@@ -147,3 +148,5 @@ def register_commands(app: Flask) -> None:
     for group in (course_cli, roster_cli, demo_cli, groups_cli, assign_cli, reviews_cli,
                   rubrics_cli, grades_cli, gradebook_cli):
         app.cli.add_command(group)
+    for command in (backup_command, restore_command):
+        app.cli.add_command(command)
