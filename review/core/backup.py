@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import subprocess  # nosec B404 - runs pg_dump/pg_restore with an argument list, never a shell
+# Runs pg_dump/pg_restore with an argument list, never through a shell.
+import subprocess  # nosec B404
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -69,6 +70,7 @@ def _pg_command(engine: Engine, program: str) -> tuple[list[str], dict[str, str]
 
 
 def _run(command: list[str], env: dict[str, str], what: str) -> None:
+    # An argument list from shutil.which and the configured URL; no shell is involved.
     result = subprocess.run(command, env=env, capture_output=True, text=True)  # nosec B603
     if result.returncode != 0:
         raise BackupError(f"{what} failed: {result.stderr.strip() or result.returncode}")
