@@ -51,6 +51,15 @@ def test_sixty_students_behind_one_address_all_sign_in_within_a_minute(app, chea
     assert codes == [302] * 60
 
 
+def test_correct_sign_ins_never_count_towards_either_limit(app, cheap_hash) -> None:
+    app.config["LOGIN_ADDRESS_RATE_LIMIT"] = "5 per minute"
+    course = make_course()
+    owner = make_member(course, email="devices@example.edu", password_hash=cheap_hash(PASSWORD))
+    db.session.commit()
+    # Phone, laptop, lab machines: fifteen sign-ins of one account from one address.
+    assert [_sign_in(app, owner.email, PASSWORD, "203.0.113.7") for _ in range(15)] == [302] * 15
+
+
 def test_sixty_wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewhere(
         app, cheap_hash) -> None:
     course = make_course()
