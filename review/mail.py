@@ -13,7 +13,9 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
+
+from review.core.errors import DomainError
 
 
 def mail_configured() -> bool:
@@ -28,6 +30,9 @@ def public_url(endpoint: str, **values: Any) -> str:
     """
     base = current_app.config.get("PUBLIC_BASE_URL")
     if not base:
+        if not has_request_context() and not current_app.config.get("SERVER_NAME"):
+            raise DomainError("Links made outside a web request need the site's address: set "
+                              "FLASK_PUBLIC_BASE_URL, e.g. https://review.example.edu.")
         return url_for(endpoint, _external=True, **values)
     # A private adapter: the path must not depend on the request (its Host, its script root).
     adapter = current_app.url_map.bind(urlsplit(base).netloc or "localhost", script_name="/")

@@ -77,3 +77,21 @@ def test_trusted_hosts_can_be_set_explicitly() -> None:
     client = app.test_client()
     assert client.get("/login", headers={"Host": "alias.example.edu"}).status_code != 400
     assert client.get("/login", headers={"Host": "other.example"}).status_code == 400
+
+
+def test_cli_links_use_the_public_base_url_and_without_one_say_what_to_set(app, runner,
+                                                                            tmp_path) -> None:
+    import csv
+
+    course = make_course()
+    make_member(course, CourseRole.student, email="cli@example.edu")
+    db.session.commit()
+    out = tmp_path / "links.csv"
+    result = runner.invoke(args=["roster", "links", course.code, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert rows and rows[0]["link"].startswith(f"{PUBLIC}/password/set/")
+    app.config["PUBLIC_BASE_URL"] = None
+    result = runner.invoke(args=["roster", "links", course.code, "--out", str(out)])
+    assert result.exit_code != 0 and "FLASK_PUBLIC_BASE_URL" in result.output
+    assert "Traceback" not in result.output
