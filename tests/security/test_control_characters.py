@@ -26,7 +26,7 @@ PAST = date(2020, 9, 7)
 def poisoned(app):
     course = make_course("ctl", first_monday=PAST)
     instructor = make_member(course, CourseRole.instructor)
-    student = make_member(course, first_name=f"Ay{ESC}se", last_name=f"As\x07lan")
+    student = make_member(course, first_name=f"Ay{ESC}se", last_name="As\x07lan")
     make_submitted_review(course, student, 3, summary=f"Escape {ESC}[31m red", questions=[f"Why{ESC}?"])
     db.session.commit()
     return course, instructor, student
