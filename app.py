@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, has_app_context, jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models import User, db
@@ -222,11 +222,11 @@ def _register_error_pages(app: Flask) -> None:
             status=status, title=title, message=message,
             stylesheet=f"{request.script_root}/static/style.css")
 
+    # The server is down or unreachable, the connection broke, or SQLite stayed locked past the
+    # busy timeout: not a bug, and nothing was saved. Pool pre-ping reconnects once it is back.
     @app.errorhandler(OperationalError)
-    @app.errorhandler(DBAPIError)
-    def database_unavailable(error: DBAPIError) -> Any:
-        if not isinstance(error, OperationalError) and not error.connection_invalidated:
-            raise error
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(error: DBAPIError) -> Response:
         app.logger.error("Database unavailable: %s", error.orig)
         try:
             db.session.rollback()
@@ -280,7 +280,7 @@ def _register_error_pages(app: Flask) -> None:
         try:
             db.session.rollback()
         except DBAPIError:
-            pass
+            pass  # the database itself failed; the page below does not need it
         return render_error(500, "Something went wrong",
                             "The error was logged and nothing was half-saved. Try again.")
 
