@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install migrate seed check-rubrics clean
+.PHONY: run test lint install migrate seed check-rubrics clean
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: install
 	# pytest's exit code 5 means "no tests collected": never a pass, reported as a failure.
 	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# Security lint: bandit at medium severity and up; a finding fails the build. A false positive
+# gets a `# nosec BXXX` with a comment saying why.
+lint: install
+	$(BIN)/bandit -q -ll -r review app.py models.py
 
 check-rubrics: install
 	$(FLASK) rubrics check

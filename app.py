@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, current_app, has_app_context, jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models import User, db
@@ -47,7 +50,15 @@ def _default_config(app: Flask) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Failed sign-ins only, per account and address: the owner, elsewhere, is never locked out.
         "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
+        # Failed sign-ins from one address, whatever the account: a class behind one NAT fits.
+        "LOGIN_ADDRESS_RATE_LIMIT": "300 per minute;1000 per hour",
+        # A limiter store that is down (Redis) falls back to per-worker memory, with a warning.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        # A term and a bit: "keep me signed in" should not expire in the middle of one.
+        "REMEMBER_COOKIE_DURATION": timedelta(days=120),
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "SET_PASSWORD_TOKEN_HOURS": 72,
         "RESET_PASSWORD_TOKEN_HOURS": 2,
@@ -57,7 +68,11 @@ def _default_config(app: Flask) -> dict[str, Any]:
         "MAIL_PASSWORD": None,
         "MAIL_USE_TLS": False,
         "MAIL_FROM": "no-reply@localhost",
+        # Every absolute link (mail, CLI, calendar) is built from it, never from the Host header.
         "PUBLIC_BASE_URL": None,
+        # None: in production, the host of PUBLIC_BASE_URL only; other Host headers get 400.
+        "TRUSTED_HOSTS": None,
+        "SQLITE_BUSY_TIMEOUT_MS": 5000,
         "RUBRICS_DIR": str(PROJECT_ROOT / "rubrics"),
         # How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
         "TRUSTED_PROXIES": 0,
@@ -80,6 +95,7 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
         app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret_key(app)
+    _harden_production(app)
 
     if app.config["TRUSTED_PROXIES"]:
         hops = int(app.config["TRUSTED_PROXIES"])
@@ -108,6 +124,26 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     return app
 
 
+def _harden_production(app: Flask) -> None:
+    """Host checks and cookie prefixes that only make sense on the real, HTTPS site."""
+    production = not (app.testing or app.debug)
+    base = app.config["PUBLIC_BASE_URL"]
+    if base and not urlsplit(base).hostname:
+        raise RuntimeError(f"PUBLIC_BASE_URL must be an absolute URL such as "
+                           f"https://review.example.edu, not {base!r}.")
+    if production and base and app.config["TRUSTED_HOSTS"] is None:
+        app.config["TRUSTED_HOSTS"] = [urlsplit(base).hostname]
+    if production and app.config["MAIL_SERVER"] and not base:
+        raise RuntimeError("Set FLASK_PUBLIC_BASE_URL (e.g. https://review.example.edu): mailed "
+                           "links must not be built from the Host header a client sends.")
+    # __Host- cookies are only sent over HTTPS, for this exact host and every path: a sibling
+    # subdomain cannot plant or overwrite them.
+    if (production and app.config["SESSION_COOKIE_SECURE"] and not app.config.get("SESSION_COOKIE_DOMAIN")
+            and app.config["SESSION_COOKIE_NAME"] == "session"):
+        app.config["SESSION_COOKIE_NAME"] = "__Host-session"
+        app.config.setdefault("REMEMBER_COOKIE_NAME", "__Host-remember_token")
+
+
 def _instance_secret_key(app: Flask) -> str:
     """A per-installation key kept in instance/, so sessions survive restarts without config."""
     path = Path(app.instance_path) / "secret_key"
@@ -129,7 +165,8 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    busy_ms = int(current_app.config["SQLITE_BUSY_TIMEOUT_MS"]) if has_app_context() else 5000
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
@@ -155,6 +192,12 @@ def _register_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        # Grades, reviews and rosters must not linger in a shared computer's cache; only static
+        # files (which carry no personal data) may be cached.
+        if request.endpoint != "static" and "no-store" not in response.headers.get("Cache-Control", ""):
+            response.headers["Cache-Control"] = "no-store"
         return response
 
 
@@ -162,12 +205,50 @@ def _register_error_pages(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
     def render_error(status: int, title: str, message: str) -> tuple[str, int]:
-        return render_template("errors/error.html", status=status, title=title,
-                               message=message), status
+        try:
+            return render_template("errors/error.html", status=status, title=title,
+                                   message=message), status
+        except Exception:  # noqa: BLE001 - the layout needs the database or a URL adapter
+            app.logger.exception("The error page layout failed; answering with the plain page")
+            return render_plain(status, title, message), status
+
+    def render_plain(status: int, title: str, message: str) -> str:
+        """The error page without the layout: no database, no current_user, no url_for.
+
+        Straight from the Jinja environment: render_template would run Flask-Login's context
+        processor, which loads current_user from the database.
+        """
+        return app.jinja_env.get_template("errors/plain.html").render(
+            status=status, title=title, message=message,
+            stylesheet=f"{request.script_root}/static/style.css")
+
+    # The server is down or unreachable, the connection broke, or SQLite stayed locked past the
+    # busy timeout: not a bug, and nothing was saved. Pool pre-ping reconnects once it is back.
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(error: DBAPIError) -> Response:
+        app.logger.error("Database unavailable: %s", error.orig)
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            pass  # the connection is gone; the session is discarded at teardown anyway
+        message = ("The database is not answering, so your work was not saved. Your text is "
+                   "still in your browser: go back, keep the page open and try again in a "
+                   "minute.")
+        if request.is_json:
+            response = jsonify(ok=False, error=message)
+        else:
+            response = Response(render_plain(503, "Not saved: the site is busy", message),
+                                mimetype="text/html")
+        response.status_code = 503
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(400)
-    def bad_request(error: Exception) -> tuple[str, int]:
+    def bad_request(error: Exception) -> tuple[str, int] | Response:
         description = getattr(error, "description", "") or "The request was not understood."
+        if request.is_json:
+            return jsonify(ok=False, error=description), 400
         return render_error(400, "Bad request", description)
 
     @app.errorhandler(403)
@@ -196,7 +277,10 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error: Exception) -> tuple[str, int]:
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            pass  # the database itself failed; the page below does not need it
         return render_error(500, "Something went wrong",
                             "The error was logged and nothing was half-saved. Try again.")
 

@@ -19,6 +19,7 @@ from models import Course, CourseRole, utcnow
 from review.accounts.services import find_user_by_email
 from review.admin.services import ADMIN_MAIL_REASON, make_admin
 from review.assignment.commands import cli as assign_cli
+from review.core.backup import backup_command, restore_command
 from review.core.commands import run_action
 from review.core.errors import DomainError
 from review.core.timeutil import today_in
@@ -288,3 +289,5 @@ def register_commands(app: Flask) -> None:
     for group in (course_cli, roster_cli, demo_cli, groups_cli, assign_cli, reviews_cli,
                   rubrics_cli, grades_cli, gradebook_cli, staff_cli, admin_cli):
         app.cli.add_command(group)
+    for command in (backup_command, restore_command):
+        app.cli.add_command(command)

@@ -469,7 +469,8 @@ def _read_yaml(path: Path) -> tuple[object, list[str]]:
     except (OSError, UnicodeDecodeError) as exc:
         return None, [f"{path}: cannot read the file ({exc})"]
     try:
-        return yaml.load(text, Loader=_StrictLoader), []
+        # _StrictLoader is a SafeLoader (no arbitrary objects), only stricter about duplicates.
+        return yaml.load(text, Loader=_StrictLoader), []  # nosec B506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

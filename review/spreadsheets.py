@@ -7,11 +7,18 @@ instructor's gradebook. Following the OWASP "CSV Injection" advice, such text ge
 apostrophe, which every spreadsheet shows as plain text. openpyxl is stricter still: any ``str``
 value starting with ``=`` becomes a formula, so xlsx exports need this too.
 
+XML, and so every XLSX cell, cannot hold the C0 control characters other than tab, newline and
+carriage return (openpyxl raises IllegalCharacterError, which once turned an ESC in a review
+into a failed export). Input refuses them (review/core/input.py), but text stored before that
+check, or imported by other routes, must still export: they are removed here, in the one
+helper every exporter writes its cells through.
+
 Only strings change; numbers, booleans, dates and missing values pass through untouched, so a
 negative grade stays a number.
 
 Public API:
     FORMULA_TRIGGERS: the leading characters that make a cell dangerous.
+    ILLEGAL_CHARACTERS: the characters no worksheet cell may hold.
     neutralise(value) -> value: one cell.
     neutralise_frame(frame) -> DataFrame: every text cell and every column label of a copy.
 """
@@ -20,8 +27,12 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+import re
+
 import pandas as pd
 
+# The same set as openpyxl.cell.cell.ILLEGAL_CHARACTERS_RE.
+ILLEGAL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPE = "'"
 
@@ -29,8 +40,12 @@ T = TypeVar("T")
 
 
 def neutralise(value: T) -> T | str:
-    """Return ``value`` with a leading apostrophe if it is text a spreadsheet would execute."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+    """Return ``value`` without illegal characters, and with a leading apostrophe if it is text a
+    spreadsheet would execute."""
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS.sub("", value)
+    if value.startswith(FORMULA_TRIGGERS):
         return _ESCAPE + value
     return value
 
@@ -38,6 +53,8 @@ def neutralise(value: T) -> T | str:
 def _neutralise_series(series: pd.Series) -> pd.Series:
     if pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(series.dtype):
         # Vectorised path for pandas' string dtype (the default for text since pandas 3).
+        if series.str.contains(ILLEGAL_CHARACTERS, na=False).any():
+            series = series.str.replace(ILLEGAL_CHARACTERS, "", regex=True)
         dangerous = series.str.startswith(FORMULA_TRIGGERS, na=False)
         if not dangerous.any():
             return series

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
 from typing import Optional
 
 from argon2 import PasswordHasher
@@ -19,6 +22,9 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("no such user: equal work either way")
 
 MIN_PASSWORD_LENGTH = 10
+# The 20,000 most common passwords (lower case), as shipped by Django 5.2 (BSD licence;
+# compiled by Royce Williams from breach corpora). See review/accounts/COMMON_PASSWORDS.md.
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common-passwords.txt.gz")
 
 
 class InvalidToken(DomainError):
@@ -37,9 +43,18 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+@cache
+def _common_passwords() -> frozenset[str]:
+    with gzip.open(COMMON_PASSWORDS_FILE, "rt", encoding="utf-8") as lines:
+        return frozenset(line.strip() for line in lines if line.strip())
+
+
 def check_password_strength(password: str, user: Optional[User] = None) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    if password.strip().lower() in _common_passwords():
+        raise WeakPassword("That password is among the most common ones, which are tried first "
+                           "by anyone guessing. Choose another: a few unrelated words work well.")
     if user is not None and password.strip().lower() == user.email:
         raise WeakPassword("The password must not be your email address.")
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, current_app, flash, redirect, render_template, request,
                    url_for)
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -17,7 +18,7 @@ from review.accounts.forms import (ChangePasswordForm, EmptyForm, ForgotPassword
                                    NewPasswordForm)
 from review.core.errors import DomainError
 from review.extensions import limiter
-from review.mail import mail_configured, send_mail
+from review.mail import mail_configured, public_url, send_mail
 from review.permissions import public, signed_in
 
 bp = Blueprint("accounts", __name__)
@@ -40,13 +41,27 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
-def _submitted_email() -> str:
-    return services.normalize_email(request.form.get("email", ""))
+def _address_limit() -> str:
+    return current_app.config["LOGIN_ADDRESS_RATE_LIMIT"]
 
 
+def _account_at_address() -> str:
+    return f"{services.normalize_email(request.form.get('email', ''))}|{get_remote_address()}"
+
+
+def _sign_in_failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+# Only failures count, so a class signing in behind one NAT is never slowed down. The tight
+# limit is per account *and* address: someone guessing a password from their machine cannot
+# lock the owner out of theirs. The loose per-address ceiling still slows guessing across
+# many accounts.
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_submitted_email)
+@limiter.limit(_login_limit, methods=["POST"], key_func=_account_at_address,
+               deduct_when=_sign_in_failed, scope="login-account-address")
+@limiter.limit(_address_limit, methods=["POST"], deduct_when=_sign_in_failed,
+               scope="login-address")
 @public
 def login() -> str | Response:
     if current_user.is_authenticated:
@@ -109,7 +124,7 @@ def forgot_password() -> str | Response:
                 user, TokenPurpose.reset_password, utcnow(), timedelta(hours=hours)
             )
             db.session.commit()
-            link = url_for("accounts.set_password", token=raw, _external=True)
+            link = public_url("accounts.set_password", token=raw)
             try:
                 send_mail(user.email, "Reset your password",
                           f"Open this link within {hours} hours to choose a new password:\n\n"

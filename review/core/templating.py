@@ -8,6 +8,8 @@ from typing import Optional
 from flask import Flask, g
 
 from review.core.timeutil import to_local
+from review.courses.definition import is_web_url
+from review.mail import public_url
 
 
 def _course_timezone() -> str:
@@ -33,3 +35,6 @@ def localdate(moment: Optional[datetime], fmt: str = "%a %d %b %Y") -> str:
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
+    app.add_template_global(public_url, "public_url")
+    # `{% if url is web_url %}`: only http(s) links are rendered as links (not javascript:).
+    app.add_template_test(is_web_url, "web_url")

@@ -17,6 +17,7 @@ import re
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal, Optional
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -39,6 +40,12 @@ class WeekDef(Strict):
     is_break: bool = False
 
 
+def is_web_url(url: str) -> bool:
+    """An absolute http(s) URL with a host: the only kind of paper link pages render."""
+    parts = urlsplit(url.strip())
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
 class PaperSessionDef(Strict):
     week: int = Field(ge=1)
     # The day of the session; defaults to the week's date. Annotated through the module alias:
@@ -52,6 +59,15 @@ class PaperSessionDef(Strict):
     venue: str = ""
     year: Optional[int] = Field(default=None, ge=1900, le=2100)
     url: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _web_link_only(cls, url: str) -> str:
+        # Pages render it as a link: javascript:, data: and the like would run in the page.
+        url = url.strip()
+        if url and not is_web_url(url):
+            raise ValueError("must be an http:// or https:// link (or empty)")
+        return url
 
 
 class RoleDef(Strict):

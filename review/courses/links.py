@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO, Any, Optional
 
-from flask import current_app, url_for
+from flask import current_app
 
 from models import Course, TokenPurpose, User, utcnow
 from review.accounts.services import issue_password_token
-from review.mail import send_mail
+from review.mail import public_url, send_mail
 from review.spreadsheets import neutralise
 
 LINK_FIELDS = ["email", "name", "link", "expires_utc"]
@@ -48,10 +48,7 @@ def issue_links(users: list[User], base_url: Optional[str] = None) -> list[dict[
 
 
 def external_link(raw_token: str, base_url: Optional[str] = None) -> str:
-    base = link_base_url(base_url)
-    if base:
-        return f"{base.rstrip('/')}/password/set/{raw_token}"
-    return url_for("accounts.set_password", token=raw_token, _external=True)
+    return public_url("accounts.set_password", _base=base_url, token=raw_token)
 
 
 def write_links_csv(handle: IO[str], links: list[dict[str, Any]]) -> None:

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 from email_validator import EmailNotValidError, validate_email
@@ -29,19 +30,20 @@ from sqlalchemy import select
 
 from models import Course, CourseRole, Enrollment, User, db
 from review.core.errors import DomainError
+from review.core.input import CONTROL_CHARACTERS
 
 REQUIRED_COLUMNS = ("student_id", "first_name", "last_name", "email")
 #: Optional columns stored on the enrollment.
 OPTIONAL_COLUMNS = ("program", "section", "username")
-#: The longest value each column's database field holds.
-MAX_LENGTHS = {"student_id": 32, "first_name": 100, "last_name": 100, "program": 64,
-               "section": 32, "username": 64}
+#: The longest value each column's database field holds (names: see ``name_problem``).
+MAX_LENGTHS = {"student_id": 32, "program": 64, "section": 32, "username": 64}
 #: Delimiters spreadsheet programs write: comma, semicolon (locales whose decimal mark is a
 #: comma: Turkish and most European ones), tab (Excel's "Unicode text").
 DELIMITERS = ",;\t"
 _SNIFF_SAMPLE = 8192
 #: Bytes Windows-1254 reads as Ğ İ Ş ğ ı ş, where Windows-1252 has Ð Ý Þ ð ý þ.
 _TURKISH_BYTES = tuple(b"\xd0\xdd\xde\xf0\xfd\xfe")
+MAX_NAME_LENGTH = 100  # User.first_name and User.last_name are String(100)
 
 
 class TableFileError(DomainError):
@@ -200,6 +202,23 @@ def require_columns(frame: pd.DataFrame, required: tuple[str, ...]) -> None:
                              + [f"the header has: {', '.join(map(str, frame.columns)) or 'nothing'}"])
 
 
+def name_problem(name: str) -> Optional[str]:
+    """What is wrong with a first or last name from a file, or None.
+
+    Checked here, not by the database: PostgreSQL refuses an over-long value or a NUL with a
+    driver error (a 500), and SQLite would silently store a 6 MB name.
+    """
+    if not name:
+        return "empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"longer than {MAX_NAME_LENGTH} characters ({len(name)})"
+    control = CONTROL_CHARACTERS.search(name)
+    if control:
+        return (f"contains a control character (0x{ord(control.group()):02X}); "
+                "retype the name")
+    return None
+
+
 def parse_roster(frame: pd.DataFrame) -> list[RosterRow]:
     require_columns(frame, REQUIRED_COLUMNS)
     problems: list[str] = []
@@ -221,8 +240,9 @@ def parse_roster(frame: pd.DataFrame) -> list[RosterRow]:
         else:
             first_row_of_id[student_id] = row
         for column in ("first_name", "last_name"):
-            if not record[column]:
-                problems.append(f"row {row}, column {column}: empty")
+            problem = name_problem(record[column])
+            if problem:
+                problems.append(f"row {row}, column {column}: {problem}")
         if not email:
             problems.append(f"row {row}, column email: empty")
         else:

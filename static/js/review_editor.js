@@ -31,6 +31,62 @@
       return data;
     }
 
+    // A copy of the text in this browser (localStorage), kept until the server has the same
+    // text: if a save fails (the site down, the database busy, a lost connection), reopening
+    // the editor offers it back. It is dropped as soon as the server holds what it holds.
+    var draftKey = "review-draft:" + form.dataset.autosaveUrl;
+
+    function readDraft() {
+      try { return JSON.parse(window.localStorage.getItem(draftKey) || "null"); } catch (e) { return null; }
+    }
+
+    function keepDraft() {
+      try {
+        window.localStorage.setItem(draftKey, JSON.stringify({ saved: new Date().toISOString(), data: payload() }));
+      } catch (e) { /* storage full or disabled: the server copy is all there is */ }
+    }
+
+    function dropDraft() {
+      try { window.localStorage.removeItem(draftKey); } catch (e) { /* nothing kept */ }
+    }
+
+    function fill(data) {
+      textareas.forEach(function (t) { t.value = data[t.dataset.section] || ""; });
+      questions.forEach(function (q, i) { q.value = (data.questions || [])[i] || ""; });
+    }
+
+    function offerDraft() {
+      var draft = readDraft();
+      if (!draft || !draft.data) return;
+      if (JSON.stringify(draft.data) === JSON.stringify(payload())) { dropDraft(); return; }
+      var box = document.createElement("div");
+      box.className = "flash flash-info draft-offer";
+      box.setAttribute("role", "status");
+      var when = new Date(draft.saved);
+      box.appendChild(document.createTextNode(
+        "This browser kept a copy of your text from " + when.toLocaleString() +
+        " that may not have been saved. "));
+      var restore = document.createElement("button");
+      restore.type = "button";
+      restore.textContent = "Restore it";
+      restore.id = "restore-draft";
+      var discard = document.createElement("button");
+      discard.type = "button";
+      discard.className = "link";
+      discard.textContent = "Discard it";
+      restore.addEventListener("click", function () {
+        fill(draft.data);
+        box.remove();
+        schedule();
+        showStatus("Restored the copy kept in this browser; saving…");
+      });
+      discard.addEventListener("click", function () { dropDraft(); box.remove(); });
+      box.appendChild(restore);
+      box.appendChild(document.createTextNode(" "));
+      box.appendChild(discard);
+      form.parentNode.insertBefore(box, form);
+    }
+
     function showStatus(text, isError) {
       if (!status) return;
       status.textContent = text;
@@ -79,6 +135,7 @@
         inFlight = false;
         if (result.json.ok) {
           lastSent = body;
+          if (body === JSON.stringify(payload())) dropDraft();
           if (versionInput) versionInput.value = result.json.version;
           // "clean" only when what the server has is what the page shows.
           form.dataset.dirty = JSON.stringify(payload()) === lastSent ? "no" : "yes";
@@ -95,12 +152,15 @@
 
     function schedule() {
       form.dataset.dirty = "yes";
+      keepDraft();
       check();
       if (timer) clearTimeout(timer);
       timer = setTimeout(save, 2000);
     }
 
     lastSent = JSON.stringify(payload());
+    offerDraft();
+    form.addEventListener("submit", keepDraft);
     textareas.concat(questions).forEach(function (el) {
       el.addEventListener("input", schedule);
       el.addEventListener("blur", save);

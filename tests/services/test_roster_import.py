@@ -266,9 +266,9 @@ def test_values_longer_than_their_column_are_named_by_row_and_column(app) -> Non
             f"{'9' * 33},{'A' * 101},B,b@example.edu\n").encode()
     with pytest.raises(TableFileError) as caught:
         run_import(course, data)
-    assert caught.value.problems == [
-        f"row 2, column student_id: '{'9' * 33}' is longer than 32 characters",
-        f"row 2, column first_name: '{'A' * 101}' is longer than 100 characters"]
+    assert sorted(caught.value.problems) == [
+        "row 2, column first_name: longer than 100 characters (101)",
+        f"row 2, column student_id: '{'9' * 33}' is longer than 32 characters"]
 
 
 def test_a_nul_character_is_named_with_its_line(app) -> None:

@@ -1,0 +1,105 @@
+"""Sign-in limits count failures only, per account and address, under a far higher per-address
+ceiling; and a limiter store that is down never keeps anyone from signing in.
+
+A class behind one NAT was locked out: every sign-in, correct or not, counted against the
+address, and the ninth correct sign-in in a minute got 429.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from models import CourseRole, db
+from tests.factories import make_course, make_member
+from tests.security.conftest import free_port
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def app_config() -> dict:
+    return {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://"}
+
+
+@pytest.fixture
+def cheap_hash(monkeypatch):
+    """Argon2 at its cheapest, so sixty sign-ins take a second, not a minute."""
+    from argon2 import PasswordHasher
+
+    from review.accounts import services
+
+    monkeypatch.setattr(services, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setattr(services, "_DUMMY_HASH", services._hasher.hash("dummy"))
+    return services.hash_password
+
+
+def _sign_in(app, email: str, password: str, address: str) -> int:
+    client = app.test_client()
+    return client.post("/login", data={"email": email, "password": password},
+                       environ_base={"REMOTE_ADDR": address}).status_code
+
+
+def test_sixty_students_behind_one_address_all_sign_in_within_a_minute(app, cheap_hash) -> None:
+    course = make_course()
+    students = [make_member(course, email=f"s{i}@example.edu", password_hash=cheap_hash(PASSWORD))
+                for i in range(60)]
+    db.session.commit()
+    codes = [_sign_in(app, s.email, PASSWORD, "203.0.113.7") for s in students]
+    assert codes == [302] * 60
+
+
+def test_correct_sign_ins_never_count_towards_either_limit(app, cheap_hash) -> None:
+    app.config["LOGIN_ADDRESS_RATE_LIMIT"] = "5 per minute"
+    course = make_course()
+    owner = make_member(course, email="devices@example.edu", password_hash=cheap_hash(PASSWORD))
+    db.session.commit()
+    # Phone, laptop, lab machines: fifteen sign-ins of one account from one address.
+    assert [_sign_in(app, owner.email, PASSWORD, "203.0.113.7") for _ in range(15)] == [302] * 15
+
+
+def test_sixty_wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewhere(
+        app, cheap_hash) -> None:
+    course = make_course()
+    owner = make_member(course, email="owner@example.edu", password_hash=cheap_hash(PASSWORD))
+    db.session.commit()
+    codes = [_sign_in(app, owner.email, "wrong guess 123", "198.51.100.9") for _ in range(60)]
+    assert 429 in codes, "the attacker's address is slowed down"
+    assert _sign_in(app, owner.email, PASSWORD, "203.0.113.7") == 302
+
+
+def test_a_few_typos_never_stop_the_owner_from_their_own_address(app, cheap_hash) -> None:
+    course = make_course()
+    owner = make_member(course, email="owner@example.edu", password_hash=cheap_hash(PASSWORD))
+    db.session.commit()
+    for _ in range(3):
+        assert _sign_in(app, owner.email, "typo typo typo", "203.0.113.7") == 401
+    assert _sign_in(app, owner.email, PASSWORD, "203.0.113.7") == 302
+
+
+def test_many_failures_for_many_accounts_from_one_address_hit_the_address_ceiling(
+        app, cheap_hash) -> None:
+    app.config["LOGIN_ADDRESS_RATE_LIMIT"] = "20 per minute"
+    codes = [_sign_in(app, f"nobody{i}@example.edu", "guess guess", "192.0.2.1") for i in range(25)]
+    assert codes[:20] == [401] * 20 and codes[-1] == 429
+
+
+# --- the limiter's store is unreachable -------------------------------------------------------
+
+
+@pytest.mark.parametrize("app_config", [{
+    "RATELIMIT_ENABLED": True,
+    # Nothing listens there: the port was free a moment ago.
+    "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{free_port()}/0",
+}])
+def test_sign_in_works_when_the_limiter_store_is_down(app, cheap_hash, caplog) -> None:
+    course = make_course()
+    make_member(course, CourseRole.student, email="s@example.edu",
+                password_hash=cheap_hash(PASSWORD))
+    db.session.commit()
+    with caplog.at_level(logging.WARNING):
+        assert _sign_in(app, "s@example.edu", PASSWORD, "203.0.113.7") == 302
+        assert _sign_in(app, "s@example.edu", "wrong wrong", "203.0.113.7") == 401
+    assert any("rate limit" in r.getMessage().lower() or "storage" in r.getMessage().lower()
+               for r in caplog.records if r.levelno >= logging.WARNING)
