@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from app import create_app
 from models import User, db
+from tests.smtp import Inbox, free_port
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite://")
 ON_POSTGRES = DATABASE_URL.startswith("postgresql")
@@ -121,3 +122,16 @@ def login(client: FlaskClient) -> Callable[[User], FlaskClient]:
         return client
 
     return sign_in
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A local SMTP server: (its inbox, its port)."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()

@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 from models import CourseRole, User, db
 from tests.conftest import make_app
 from tests.factories import make_course, make_member
-from tests.security.conftest import free_port
+from tests.smtp import free_port
 
 
 def _signed_in_client(app, user_id: int):

@@ -18,7 +18,7 @@ from models import CourseRole, db
 from models import utcnow as models_now
 from tests.conftest import base_config
 from tests.factories import make_course, make_member
-from tests.security.conftest import free_port
+from tests.smtp import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

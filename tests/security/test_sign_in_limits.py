@@ -13,7 +13,7 @@ import pytest
 
 from models import CourseRole, db
 from tests.factories import make_course, make_member
-from tests.security.conftest import free_port
+from tests.smtp import free_port
 
 PASSWORD = "correct horse battery"
 
