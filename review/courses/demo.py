@@ -21,9 +21,10 @@ DEMO_ROSTER_FILE = PROJECT_ROOT / "demo" / "roster.csv"
 DEMO_CODE = "comp541-fall2023"
 # "Today" lands in this week of the shifted term: some sessions past, some ahead.
 DEMO_CURRENT_WEEK = 8
+# Placeholder names: the demo names no real person.
 STAFF = (
-    ("instructor@example.edu", "Deniz", "Yuret", CourseRole.instructor),
-    ("ta@example.edu", "Elif", "Arslan", CourseRole.ta),
+    ("instructor@example.edu", "Demo", "Instructor", CourseRole.instructor),
+    ("ta@example.edu", "Demo", "Assistant", CourseRole.ta),
 )
 
 

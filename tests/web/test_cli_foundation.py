@@ -105,6 +105,18 @@ def test_demo_logins_work_with_the_demo_password(runner, client, monkeypatch) ->
         assert "Winter Break" in page.get_data(as_text=True)
 
 
+def test_the_demo_staff_carry_placeholder_names_not_a_real_persons(runner, monkeypatch) -> None:
+    from sqlalchemy import select
+
+    from models import User, db
+
+    monkeypatch.setenv("DEMO_PASSWORD", "demo-password")
+    runner.invoke(args=["demo", "seed"])
+    names = dict(db.session.execute(select(User.email, User.last_name).where(
+        User.email.in_(["instructor@example.edu", "ta@example.edu"]))).tuples().all())
+    assert names == {"instructor@example.edu": "Instructor", "ta@example.edu": "Assistant"}
+
+
 def test_demo_seed_with_activity_fills_a_lively_term(runner, client, monkeypatch) -> None:
     from models import GradeItem, Review, ReviewStatus, Score, Slot
 
