@@ -22,10 +22,9 @@ from review.assignment.commands import cli as assign_cli
 from review.core.backup import backup_command, restore_command
 from review.core.commands import run_action
 from review.core.errors import DomainError
-from review.core.timeutil import today_in
 from review.courses.definition import load_course_file
 from review.courses.activity import seed_activity
-from review.courses.demo import remembered_demo_password, seed_demo
+from review.courses.demo import demo_today, remembered_demo_password, seed_demo
 from review.courses.links import (NO_BASE_URL, issue_links, link_base_url, mail_links,
                                   write_links_csv)
 from review.courses.roster import import_roster, parse_roster, read_table, students_without_password
@@ -152,7 +151,7 @@ def demo_seed(as_of: Any, keep_dates: bool, with_activity: bool) -> None:
 
     from_environment = os.environ.get("DEMO_PASSWORD") or None
     password = from_environment or remembered_demo_password(Path(current_app.instance_path))
-    day: date = as_of.date() if as_of else today_in("Europe/Istanbul", utcnow())
+    day: date = as_of.date() if as_of else demo_today(utcnow())
 
     def action() -> Any:
         result = seed_demo(as_of=day, keep_dates=keep_dates, password=password)

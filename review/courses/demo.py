@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
 from models import Course, CourseRole, User, db
 from review.accounts.services import hash_password
+from review.core.timeutil import today_in
 from review.courses.definition import CourseDefinition, load_course_file
 from review.courses.roster import import_roster, parse_roster, read_table
 from review.courses.services import apply_course_definition, enroll
@@ -74,6 +75,11 @@ def remembered_demo_password(instance: Path) -> str:
 def _logins(student_email: str) -> list[str]:
     return [f"{email} ({role.value})" for email, _, _, role in STAFF] + [
         f"every student of demo/roster.csv, e.g. {student_email} (student)"]
+
+
+def demo_today(now: datetime) -> date:
+    """Today's date where the demo course is held (its file names the timezone)."""
+    return today_in(load_course_file(DEMO_COURSE_FILE).timezone, now)
 
 
 def seed_demo(*, as_of: date, keep_dates: bool, password: str) -> DemoSeedResult:
