@@ -8,6 +8,7 @@ from typing import Optional
 from flask import Flask, g
 
 from review.core.timeutil import to_local
+from review.permissions import current_staff_can
 
 
 def _course_timezone() -> str:
@@ -33,3 +34,5 @@ def localdate(moment: Optional[datetime], fmt: str = "%a %d %b %Y") -> str:
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
+    # Templates show a staff control only to who may use its route (course_staff_can).
+    app.add_template_global(current_staff_can, "can")
