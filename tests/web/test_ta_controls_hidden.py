@@ -28,6 +28,7 @@ from tests.web.test_object_access import ARG_FILLERS, FIXED_ARGS, Side, _login, 
 # After the side's paper sessions (weeks 3-5 of a term starting 7 September 2026), so the
 # reviews of week 3 may be released to the class.
 AFTER_THE_SESSIONS = datetime(2026, 12, 1, tzinfo=timezone.utc)
+BEFORE_THE_SESSIONS = datetime(2026, 9, 1, tzinfo=timezone.utc)
 
 # Routes no page offers until an earlier step of the same action: the TA reaches them only
 # through a page that is itself refused without the grant.
@@ -135,6 +136,28 @@ def test_a_ta_sees_the_controls_of_an_action_only_when_the_course_grants_it(
     assert missing == [], f"a TA granted {action!r} is not offered these routes"
 
 
+def test_an_infeasible_run_offers_its_relaxations_only_to_who_may_run_again(
+        app: Flask, client: FlaskClient, side: Side) -> None:
+    from review.assignment.services import RunOptions, run_assignment
+
+    # Before the term, three groups holding one slot each cannot fill every slot; a larger
+    # quota would.
+    make_group(side.course, [side.students[4], make_member(side.course)])
+    infeasible = run_assignment(side.course, side.instructor, BEFORE_THE_SESSIONS,
+                                RunOptions(quota=1))
+    db.session.commit()
+    assert infeasible.status == "infeasible"
+    url = f"/c/{side.code}/assignment/runs/{infeasible.id}"
+    _login(client, side.ta)
+    page = client.get(url).get_data(as_text=True)
+    assert "assignment.run" not in endpoints_named(app, url, page)
+    assert "Running the assignment again is up to the instructors" in page
+    grant_ta(side.course, "publish_assignment")
+    db.session.commit()
+    page = client.get(url).get_data(as_text=True)
+    assert "assignment.run" in endpoints_named(app, url, page)
+
+
 def test_the_ta_pages_say_who_may_do_what_they_hide(app: Flask, client: FlaskClient,
                                                     side: Side) -> None:
     _login(client, side.ta)
@@ -146,7 +169,7 @@ def test_the_ta_pages_say_who_may_do_what_they_hide(app: Flask, client: FlaskCli
         f"/c/{code}/grading/regrades": "Answering regrade requests is up to",
         f"/c/{code}/reviews/matrix": "Excusing a student from a week's review is up to",
         f"/c/{code}/reviews/{side.session.id}/all": "Releasing reviews to the class is up to",
-        f"/c/{code}/groups": "Changing groups is up to",
+        f"/c/{code}/groups": "Changing groups and dissolving or merging them is up to",
         f"/c/{code}/assignment": "Running and publishing the assignment is up to",
         f"/c/{code}/assignment/runs/{side.run.id}": "Publishing the assignment is up to",
         f"/c/{code}/signup": "Assigning and swapping slots by hand",
