@@ -140,6 +140,18 @@ def course_staff_can(action: str) -> Callable[[View], View]:
     return decorator
 
 
+def current_staff_can(action: str) -> bool:
+    """``staff_can`` for the signed-in user in this request's course, as templates ask it
+    (``can('release')``): a control shows exactly when its route's decorator would let the user
+    through. Reads the course and enrollment the route decorator loaded, so no query."""
+    if action not in TA_ACTIONS:
+        raise ValueError(f"unknown staff action {action!r}")
+    course = g.get("course")
+    if course is None:
+        return False
+    return staff_can(course, g.get("enrollment"), action)
+
+
 def is_staff(enrollment: Enrollment | None) -> bool:
     return enrollment is not None and enrollment.role in STAFF_ROLES
 

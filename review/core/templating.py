@@ -10,6 +10,7 @@ from flask import Flask, g
 from review.core.timeutil import to_local
 from review.courses.definition import is_web_url
 from review.mail import public_url
+from review.permissions import current_staff_can
 
 
 def _course_timezone() -> str:
@@ -38,3 +39,5 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_global(public_url, "public_url")
     # `{% if url is web_url %}`: only http(s) links are rendered as links (not javascript:).
     app.add_template_test(is_web_url, "web_url")
+    # Templates show a staff control only to who may use its route (course_staff_can).
+    app.add_template_global(current_staff_can, "can")
