@@ -61,6 +61,7 @@ _COUNTED_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c|si)[\s/>]")
 _DIMENSION_TAG = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?dimension\s+ref="([^"]*)"')
 _WORKSHEET_PART = re.compile(r"(?:^|/)worksheets/[^/]+\.xml$", re.IGNORECASE)
 _SHARED_STRINGS_PART = re.compile(r"(?:^|/)sharedStrings\.xml$", re.IGNORECASE)
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -144,14 +145,14 @@ def read_table(data: bytes, filename: str,
     raise TableFileError([f"{filename}: use a .csv or .xlsx file (got '{suffix}')"])
 
 
-def _too_many_rows(found: str, limits: ImportLimits) -> TableFileError:
-    return TableFileError([f"the file has {found} rows below the header; imports take at most "
-                           f"{limits.rows:,}: split the file"])
+def _too_many_rows(found: str, limits: ImportLimits, note: str = "") -> TableFileError:
+    return TableFileError([f"the file has {found} rows below the header{note}; imports take at "
+                           f"most {limits.rows:,}: split the file"])
 
 
-def _too_many_cells(found: str, limits: ImportLimits) -> TableFileError:
-    return TableFileError([f"the file has {found} cells (rows × columns); imports take at most "
-                           f"{limits.cells:,}: delete unused columns or split the file"])
+def _too_many_cells(found: str, limits: ImportLimits, note: str = "") -> TableFileError:
+    return TableFileError([f"the file has {found} cells (rows × columns){note}; imports take at "
+                           f"most {limits.cells:,}: delete unused columns or split the file"])
 
 
 class _CsvLines:
@@ -163,7 +164,7 @@ class _CsvLines:
         self.consumed = 0
 
     def __iter__(self) -> Iterator[str]:
-        for number, line in enumerate(io.StringIO(self.text, newline=""), start=1):
+        for number, line in enumerate(_lines(self.text), start=1):
             values = line.count(self.delimiter) + 1
             if values > self.limits.cells:
                 raise TableFileError([f"line {number}: {values:,} values; imports take at most "
@@ -179,6 +180,17 @@ class _CsvLines:
         return breaks + unterminated
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of a text with their ends (CR, LF or CRLF), one at a time: no list of them, and
+    no copy of the text (``io.StringIO`` would take four bytes a character)."""
+    start = 0
+    while start < len(text):
+        end = _LINE_END.search(text, start)
+        stop = end.end() if end else len(text)
+        yield text[start:stop]
+        start = stop
+
+
 def _csv_records(text: str, delimiter: str, limits: ImportLimits) -> list[list[str]]:
     """Records of a CSV text, the header first; refused once past the row or cell limit."""
     lines = _CsvLines(text, delimiter, limits)
@@ -192,8 +204,8 @@ def _csv_records(text: str, delimiter: str, limits: ImportLimits) -> list[list[s
             if len(records) - 1 > limits.rows:
                 raise _too_many_rows(f"{len(records) - 1 + lines.lines_left():,}", limits)
             if cells > limits.cells:
-                raise _too_many_cells(f"more than {limits.cells:,} (by row {len(records)})",
-                                      limits)
+                raise _too_many_cells(f"more than {limits.cells:,}", limits,
+                                      f" by row {len(records)}")
     except csv.Error as exc:
         raise TableFileError([f"line {reader.line_num}: cannot be read as CSV ({exc})"]) from None
     return records
@@ -240,16 +252,17 @@ def _check_archive(archive: zipfile.ZipFile, limits: ImportLimits) -> None:
     for name in sheets:
         where = "the file" if len(sheets) == 1 else (
             f"the sheet stored as {name} (imports read the first sheet only: delete the others)")
-        dimension, counts = _scan_part(archive, name)
+        dimension = _declared_dimension(archive, name)
         if dimension:
             _check_dimension(dimension, where, limits)
-        rows = max(counts["row"] - 1, 0)
+        counts = _count_tags(archive, name)
+        rows = max(counts[b"row"] - 1, 0)
         if rows > limits.rows:
             raise _too_many_rows(f"{rows:,}", limits).named(where)
-        if counts["c"] > limits.cells:
-            raise _too_many_cells(f"{counts['c']:,}", limits).named(where)
+        if counts[b"c"] > limits.cells:
+            raise _too_many_cells(f"{counts[b'c']:,}", limits).named(where)
     for name in (part.filename for part in parts if _SHARED_STRINGS_PART.search(part.filename)):
-        texts = _scan_part(archive, name)[1]["si"]
+        texts = _count_tags(archive, name)[b"si"]
         if texts > limits.cells:
             raise TableFileError([f"the file holds {texts:,} different texts; imports take at "
                                   f"most {limits.cells:,} cells"])
@@ -273,29 +286,30 @@ def _check_dimension(reference: str, where: str, limits: ImportLimits) -> None:
                               f"{limits.cells:,}{hint}"])
 
 
-def _scan_part(archive: zipfile.ZipFile, name: str) -> tuple[Optional[str], Counter[str]]:
-    """A part's declared dimension and its counts of row, cell and shared-string tags, read in
-    chunks without parsing the XML (a few milliseconds per megabyte, memory of one chunk)."""
-    counts: Counter[str] = Counter()
-    dimension: Optional[str] = None
+def _declared_dimension(archive: zipfile.ZipFile, name: str) -> Optional[str]:
+    """The range a sheet part declares it uses (its ``dimension``, at the start of the part)."""
+    with archive.open(name) as part:
+        found = _DIMENSION_TAG.search(part.read(_UNZIP_CHUNK))
+    return found.group(1).decode("ascii", "replace") if found else None
+
+
+def _count_tags(archive: zipfile.ZipFile, name: str) -> Counter[bytes]:
+    """How many row, cell and shared-string tags a part holds, read in chunks without parsing
+    the XML (milliseconds per megabyte, the memory of one chunk)."""
+    counts: Counter[bytes] = Counter()
     carry = b""
     with archive.open(name) as part:
-        first = True
         while chunk := part.read(_UNZIP_CHUNK):
             buffer = carry + chunk
-            if first:
-                found = _DIMENSION_TAG.search(buffer)
-                dimension = found.group(1).decode("ascii", "replace") if found else None
-                first = False
             # A tag cut at the chunk's end is counted with the next chunk; a tag name is short,
             # so a "<" far from the end starts a tag already complete here.
             cut = buffer.rfind(b"<")
             if cut == -1 or len(buffer) - cut > 64:
                 cut = len(buffer)
-            counts.update(tag.decode() for tag in _COUNTED_TAG.findall(buffer, 0, cut))
+            counts.update(_COUNTED_TAG.findall(buffer, 0, cut))
             carry = buffer[cut:]
-    counts.update(tag.decode() for tag in _COUNTED_TAG.findall(carry))
-    return dimension, counts
+    counts.update(_COUNTED_TAG.findall(carry))
+    return counts
 
 
 def _sheet_records(sheet: object, limits: ImportLimits) -> list[list[str]]:
@@ -308,11 +322,11 @@ def _sheet_records(sheet: object, limits: ImportLimits) -> list[list[str]]:
     for values in sheet.iter_rows(values_only=True):  # type: ignore[attr-defined]
         cells += len(values)
         if cells > limits.cells:
-            raise _too_many_cells(f"more than {limits.cells:,} (by row {len(records) + 1})",
-                                  limits)
+            raise _too_many_cells(f"more than {limits.cells:,}", limits,
+                                  f" by row {len(records) + 1}")
         records.append([_cell_text(value) for value in values])
         if len(records) - 1 > limits.rows:
-            raise _too_many_rows(f"more than {limits.rows:,} (counting empty rows)", limits)
+            raise _too_many_rows(f"more than {limits.rows:,}", limits, " (empty rows count)")
     while records and not any(records[-1]):
         records.pop()
     return records
@@ -374,8 +388,7 @@ def sniff_delimiter(text: str) -> str:
     that delimiter (column names hold no delimiters, values may). Otherwise the delimiter the
     header holds most often wins; a header with none is a one-column file.
     """
-    # Lines are read lazily: a file of millions of blank lines costs no list of them.
-    header = next((line for line in io.StringIO(text, newline="") if line.strip()), "")
+    header = next((line for line in _lines(text) if line.strip()), "")
     counts = {delimiter: header.count(delimiter) for delimiter in DELIMITERS}
     try:
         sniffed = csv.Sniffer().sniff(text[:_SNIFF_SAMPLE], delimiters=DELIMITERS).delimiter
