@@ -62,6 +62,7 @@ _DIMENSION_TAG = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?dimension\s+ref="([^"]*)"'
 _WORKSHEET_PART = re.compile(r"(?:^|/)worksheets/[^/]+\.xml$", re.IGNORECASE)
 _SHARED_STRINGS_PART = re.compile(r"(?:^|/)sharedStrings\.xml$", re.IGNORECASE)
 _LINE_END = re.compile(r"\r\n|\r|\n")
+_NON_BLANK = re.compile(r"\S")
 
 
 @dataclass(frozen=True)
@@ -91,10 +92,6 @@ class TableFileError(DomainError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("The file was not imported:\n" + "\n".join(problems))
-
-    def named(self, where: str) -> TableFileError:
-        """The same problems said of ``where`` (a sheet) instead of "the file"."""
-        return TableFileError([problem.replace("the file", where, 1) for problem in self.problems])
 
 
 @dataclass
@@ -145,13 +142,15 @@ def read_table(data: bytes, filename: str,
     raise TableFileError([f"{filename}: use a .csv or .xlsx file (got '{suffix}')"])
 
 
-def _too_many_rows(found: str, limits: ImportLimits, note: str = "") -> TableFileError:
-    return TableFileError([f"the file has {found} rows below the header{note}; imports take at "
+def _too_many_rows(found: str, limits: ImportLimits, note: str = "",
+                   where: str = "the file") -> TableFileError:
+    return TableFileError([f"{where} has {found} rows below the header{note}; imports take at "
                            f"most {limits.rows:,}: split the file"])
 
 
-def _too_many_cells(found: str, limits: ImportLimits, note: str = "") -> TableFileError:
-    return TableFileError([f"the file has {found} cells (rows × columns){note}; imports take at "
+def _too_many_cells(found: str, limits: ImportLimits, note: str = "",
+                    where: str = "the file") -> TableFileError:
+    return TableFileError([f"{where} has {found} cells (rows × columns){note}; imports take at "
                            f"most {limits.cells:,}: delete unused columns or split the file"])
 
 
@@ -180,15 +179,18 @@ class _CsvLines:
         return breaks + unterminated
 
 
-def _lines(text: str) -> Iterator[str]:
-    """The lines of a text with their ends (CR, LF or CRLF), one at a time: no list of them, and
-    no copy of the text (``io.StringIO`` would take four bytes a character)."""
-    start = 0
+def _lines(text: str, start: int = 0) -> Iterator[str]:
+    """The lines of a text from ``start`` with their ends (CR, LF or CRLF), one at a time: no
+    list of them and no copy of the text (``io.StringIO`` would take four bytes a character)."""
     while start < len(text):
         end = _LINE_END.search(text, start)
         stop = end.end() if end else len(text)
         yield text[start:stop]
         start = stop
+
+
+def _line_start(text: str, position: int) -> int:
+    return max(text.rfind("\n", 0, position), text.rfind("\r", 0, position)) + 1
 
 
 def _csv_records(text: str, delimiter: str, limits: ImportLimits) -> list[list[str]]:
@@ -248,19 +250,20 @@ def _check_archive(archive: zipfile.ZipFile, limits: ImportLimits) -> None:
         raise TableFileError([f"the file unpacks to {_megabytes(unpacked)}; imports take at most "
                               f"{_megabytes(limits.unzipped_bytes)} (an .xlsx file is a zip "
                               "archive): split the file or save it as CSV"])
+    # Opening a workbook reads every sheet, so every sheet is bounded, not only the first.
     sheets = [part.filename for part in parts if _WORKSHEET_PART.search(part.filename)]
     for name in sheets:
-        where = "the file" if len(sheets) == 1 else (
-            f"the sheet stored as {name} (imports read the first sheet only: delete the others)")
+        where, note = ("the file", "") if len(sheets) == 1 else (
+            f"the sheet stored as {name}", " (imports read the first sheet: delete the others)")
         dimension = _declared_dimension(archive, name)
         if dimension:
-            _check_dimension(dimension, where, limits)
+            _check_dimension(dimension, where, note, limits)
         counts = _count_tags(archive, name)
         rows = max(counts[b"row"] - 1, 0)
         if rows > limits.rows:
-            raise _too_many_rows(f"{rows:,}", limits).named(where)
+            raise _too_many_rows(f"{rows:,}", limits, note, where)
         if counts[b"c"] > limits.cells:
-            raise _too_many_cells(f"{counts[b'c']:,}", limits).named(where)
+            raise _too_many_cells(f"{counts[b'c']:,}", limits, note, where)
     for name in (part.filename for part in parts if _SHARED_STRINGS_PART.search(part.filename)):
         texts = _count_tags(archive, name)[b"si"]
         if texts > limits.cells:
@@ -268,7 +271,7 @@ def _check_archive(archive: zipfile.ZipFile, limits: ImportLimits) -> None:
                                   f"most {limits.cells:,} cells"])
 
 
-def _check_dimension(reference: str, where: str, limits: ImportLimits) -> None:
+def _check_dimension(reference: str, where: str, note: str, limits: ImportLimits) -> None:
     """The range a sheet declares it uses (openpyxl pads every row to it)."""
     try:
         _, _, last_column, last_row = range_boundaries(reference)
@@ -276,14 +279,15 @@ def _check_dimension(reference: str, where: str, limits: ImportLimits) -> None:
         return  # an unreadable declaration is ignored; the counted tags still bound the sheet
     if last_row is None or last_column is None:
         return
-    hint = " (empty rows or columns that keep formatting count: delete them)"
+    hint = "; empty rows or columns that keep formatting count: delete them"
     if last_row - 1 > limits.rows:
-        raise TableFileError([f"{where}: its used range {reference} spans {last_row - 1:,} rows "
-                              f"below the header; imports take at most {limits.rows:,}{hint}"])
+        raise TableFileError([f"{where} declares the range {reference}, {last_row - 1:,} rows "
+                              f"below the header{note}; imports take at most {limits.rows:,}"
+                              + hint])
     if last_row * last_column > limits.cells:
-        raise TableFileError([f"{where}: its used range {reference} spans "
-                              f"{last_row * last_column:,} cells; imports take at most "
-                              f"{limits.cells:,}{hint}"])
+        raise TableFileError([f"{where} declares the range {reference}, "
+                              f"{last_row * last_column:,} cells{note}; imports take at most "
+                              f"{limits.cells:,}" + hint])
 
 
 def _declared_dimension(archive: zipfile.ZipFile, name: str) -> Optional[str]:
@@ -388,7 +392,8 @@ def sniff_delimiter(text: str) -> str:
     that delimiter (column names hold no delimiters, values may). Otherwise the delimiter the
     header holds most often wins; a header with none is a one-column file.
     """
-    header = next((line for line in _lines(text) if line.strip()), "")
+    first = _NON_BLANK.search(text)  # not a walk over lines: there may be millions of blank ones
+    header = next(_lines(text, _line_start(text, first.start()))) if first else ""
     counts = {delimiter: header.count(delimiter) for delimiter in DELIMITERS}
     try:
         sniffed = csv.Sniffer().sniff(text[:_SNIFF_SAMPLE], delimiters=DELIMITERS).delimiter

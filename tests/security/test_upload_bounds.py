@@ -123,7 +123,7 @@ def test_a_zip_bomb_is_refused_from_the_zip_directory_without_being_unpacked() -
 def test_a_sheet_declaring_100000_rows_is_refused_by_its_used_range() -> None:
     data = xlsx(HEADER + numbered_rows(100_000), dimension="A1:D100001")
     message, seconds, peak = refused(data, "big.xlsx")
-    assert ("the file: its used range A1:D100001 spans 100,000 rows below the header; "
+    assert ("the file declares the range A1:D100001, 100,000 rows below the header; "
             "imports take at most 5,000") in message
     assert seconds < SECONDS and peak < MEGABYTES
 
@@ -189,6 +189,12 @@ def test_a_csv_line_of_eight_million_values_is_refused_before_it_is_split() -> N
     data = b"student_id,first_name\n" + b"," * 8_000_000 + b"\n"
     message, seconds, peak = refused(data, "wide.csv")
     assert "line 2: 8,000,001 values; imports take at most 200,000 cells" in message
+    assert seconds < SECONDS and peak < MEGABYTES
+
+
+def test_a_csv_of_eight_million_blank_lines_is_refused_in_under_a_second() -> None:
+    message, seconds, peak = refused(b"\n" * 8_000_000 + b"student_id,email\n", "blank.csv")
+    assert "the file has 8,000,000 rows below the header" in message
     assert seconds < SECONDS and peak < MEGABYTES
 
 
