@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import openpyxl
 import pandas as pd
@@ -272,7 +272,8 @@ def _check_archive(archive: zipfile.ZipFile, limits: ImportLimits) -> None:
 
 
 def _check_dimension(reference: str, where: str, note: str, limits: ImportLimits) -> None:
-    """The range a sheet declares it uses (openpyxl pads every row to it)."""
+    """The range a sheet declares it uses: Excel always writes it, so a sheet too big for an
+    import is refused from its first bytes, with the range named."""
     try:
         _, _, last_column, last_row = range_boundaries(reference)
     except (TypeError, ValueError):
@@ -316,14 +317,14 @@ def _count_tags(archive: zipfile.ZipFile, name: str) -> Counter[bytes]:
     return counts
 
 
-def _sheet_records(sheet: object, limits: ImportLimits) -> list[list[str]]:
+def _sheet_records(sheet: Any, limits: ImportLimits) -> list[list[str]]:
     """The sheet's rows as text, refused once past the limits; trailing empty rows dropped."""
     # The declared size was checked; forgetting it keeps openpyxl from padding rows to it.
-    sheet.reset_dimensions()  # type: ignore[attr-defined]
+    sheet.reset_dimensions()
     records: list[list[str]] = []
     cells = 0
     # Rows the sheet skips come back empty, so a lone row numbered 1,000,000 stops here too.
-    for values in sheet.iter_rows(values_only=True):  # type: ignore[attr-defined]
+    for values in sheet.iter_rows(values_only=True):
         cells += len(values)
         if cells > limits.cells:
             raise _too_many_cells(f"more than {limits.cells:,}", limits,
