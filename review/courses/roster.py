@@ -7,7 +7,9 @@ headers are ignored; extra columns are ignored. CSV files may be comma-, semicol
 tab-separated, in UTF-8 (with or without BOM), UTF-16, Windows-1254 or Windows-1252
 (:func:`decode_text` says how the encoding is chosen): what Excel saves in any locale.
 
-Every problem of a bad file is reported by row and column before anything is written.
+Every problem of a bad file is reported by row and column before anything is written. Files are
+bounded before they are parsed (:class:`ImportLimits`): too many rows or cells, or an .xlsx that
+unpacks to too much, is refused in well under a second with the limit and what was found.
 Re-importing the same file changes nothing; a changed email updates the student's account,
 found by student id. An empty or missing program, section or username keeps the stored one;
 a different one replaces it and the result reports the change.
@@ -19,13 +21,18 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable
+import zipfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
+import openpyxl
 import pandas as pd
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app, has_app_context
+from openpyxl.utils.cell import range_boundaries
 from sqlalchemy import select
 
 from models import Course, CourseRole, Enrollment, User, db
@@ -44,6 +51,40 @@ _SNIFF_SAMPLE = 8192
 #: Bytes Windows-1254 reads as Ğ İ Ş ğ ı ş, where Windows-1252 has Ð Ý Þ ð ý þ.
 _TURKISH_BYTES = tuple(b"\xd0\xdd\xde\xf0\xfd\xfe")
 MAX_NAME_LENGTH = 100  # User.first_name and User.last_name are String(100)
+#: Spreadsheet XML packs 5 to 20 times (measured on rosters and grade sheets); a part of an .xlsx
+#: that unpacks to more than this many times its packed size is a zip bomb.
+MAX_COMPRESSION_RATIO = 100
+#: Parts smaller than this cost nothing to unpack, whatever their ratio.
+_RATIO_CHECKED_FROM = 1024 * 1024
+_UNZIP_CHUNK = 1024 * 1024
+#: Start tags of rows, cells and shared strings, with or without a namespace prefix.
+_COUNTED_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c|si)[\s/>]")
+_DIMENSION_TAG = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?dimension\s+ref="([^"]*)"')
+_WORKSHEET_PART = re.compile(r"(?:^|/)worksheets/[^/]+\.xml$", re.IGNORECASE)
+_SHARED_STRINGS_PART = re.compile(r"(?:^|/)sharedStrings\.xml$", re.IGNORECASE)
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_NON_BLANK = re.compile(r"\S")
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """How big a table file may be; anything bigger is refused before it is parsed. The app's
+    config overrides each default: ``IMPORT_MAX_ROWS`` (rows below the header),
+    ``IMPORT_MAX_CELLS`` (rows × columns) and ``IMPORT_MAX_UNZIPPED_BYTES`` (an unpacked .xlsx)."""
+
+    rows: int = 5000
+    cells: int = 200_000
+    unzipped_bytes: int = 32 * 1024 * 1024
+
+    @classmethod
+    def from_config(cls) -> ImportLimits:
+        if not has_app_context():
+            return cls()
+        config, default = current_app.config, cls()
+        return cls(rows=int(config.get("IMPORT_MAX_ROWS", default.rows)),
+                   cells=int(config.get("IMPORT_MAX_CELLS", default.cells)),
+                   unzipped_bytes=int(config.get("IMPORT_MAX_UNZIPPED_BYTES",
+                                                 default.unzipped_bytes)))
 
 
 class TableFileError(DomainError):
@@ -78,21 +119,19 @@ class RosterResult:
                 f"enrolled, {len(self.updated)} updated, {self.unchanged} unchanged.")
 
 
-def read_table(data: bytes, filename: str) -> pd.DataFrame:
+def read_table(data: bytes, filename: str,
+               limits: Optional[ImportLimits] = None) -> pd.DataFrame:
     """A CSV or XLSX file as strings, headers normalised; TableFileError when unreadable.
 
     Row ``n`` of the frame is row ``n + 2`` of the file (the header is row 1): blank rows stay in
     the frame as empty strings, so every importer's row numbers are the spreadsheet's, and every
     importer skips blank rows. Columns with an empty header are dropped like any extra column.
+    A file beyond ``limits`` (the app's config by default) is refused before it is parsed whole.
     """
+    limits = limits or ImportLimits.from_config()
     suffix = Path(filename).suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        try:
-            sheet = pd.read_excel(io.BytesIO(data), header=None, dtype=str, engine="openpyxl")
-        except Exception as exc:  # openpyxl raises many types for a broken file
-            raise TableFileError([f"{filename}: cannot be read as {suffix} ({exc})"]) from None
-        records = sheet.fillna("").astype(str).to_numpy().tolist()
-        return _table(records, delimiter=None)
+        return _table(_xlsx_records(data, filename, suffix, limits), delimiter=None)
     if suffix in (".csv", ".txt", ""):
         text = decode_text(data)
         if "\x00" in text:
@@ -100,13 +139,216 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
             raise TableFileError([f"line {line}: contains a NUL character, which no value may "
                                   "hold; save the file as \"CSV UTF-8\" or as .xlsx"])
         delimiter = sniff_delimiter(text)
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        try:
-            records = list(reader)
-        except csv.Error as exc:
-            raise TableFileError([f"line {reader.line_num}: cannot be read as CSV ({exc})"]) from None
-        return _table(records, delimiter=delimiter)
+        return _table(_csv_records(text, delimiter, limits), delimiter=delimiter)
     raise TableFileError([f"{filename}: use a .csv or .xlsx file (got '{suffix}')"])
+
+
+def _too_many_rows(found: str, limits: ImportLimits, note: str = "",
+                   where: str = "the file") -> TableFileError:
+    return TableFileError([f"{where} has {found} rows below the header{note}; imports take at "
+                           f"most {limits.rows:,}: split the file"])
+
+
+def _too_many_cells(found: str, limits: ImportLimits, note: str = "",
+                    where: str = "the file") -> TableFileError:
+    return TableFileError([f"{where} has {found} cells (rows × columns){note}; imports take at "
+                           f"most {limits.cells:,}: delete unused columns or split the file"])
+
+
+class _CsvLines:
+    """The lines of a CSV text for ``csv.reader``; a line with more values than a whole file may
+    hold is refused before the reader splits it into a list."""
+
+    def __init__(self, text: str, delimiter: str, limits: ImportLimits):
+        self.text, self.delimiter, self.limits = text, delimiter, limits
+        self.consumed = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for number, line in enumerate(_lines(self.text), start=1):
+            values = line.count(self.delimiter) + 1
+            if values > self.limits.cells:
+                raise TableFileError([f"line {number}: {values:,} values; imports take at most "
+                                      f"{self.limits.cells:,} cells in the whole file"])
+            self.consumed += len(line)
+            yield line
+
+    def lines_left(self) -> int:
+        """Lines not read yet, counted without parsing them (a quoted line break counts too)."""
+        start = self.consumed
+        breaks = max(self.text.count("\n", start), self.text.count("\r", start))
+        unterminated = len(self.text) > start and self.text[-1] not in "\r\n"
+        return breaks + unterminated
+
+
+def _lines(text: str, start: int = 0) -> Iterator[str]:
+    """The lines of a text from ``start`` with their ends (CR, LF or CRLF), one at a time: no
+    list of them and no copy of the text (``io.StringIO`` would take four bytes a character)."""
+    while start < len(text):
+        end = _LINE_END.search(text, start)
+        stop = end.end() if end else len(text)
+        yield text[start:stop]
+        start = stop
+
+
+def _line_start(text: str, position: int) -> int:
+    return max(text.rfind("\n", 0, position), text.rfind("\r", 0, position)) + 1
+
+
+def _csv_records(text: str, delimiter: str, limits: ImportLimits) -> list[list[str]]:
+    """Records of a CSV text, the header first; refused once past the row or cell limit."""
+    lines = _CsvLines(text, delimiter, limits)
+    reader = csv.reader(lines, delimiter=delimiter)
+    records: list[list[str]] = []
+    cells = 0
+    try:
+        for record in reader:
+            records.append(record)
+            cells += len(record)
+            if len(records) - 1 > limits.rows:
+                raise _too_many_rows(f"{len(records) - 1 + lines.lines_left():,}", limits)
+            if cells > limits.cells:
+                raise _too_many_cells(f"more than {limits.cells:,}", limits,
+                                      f" by row {len(records)}")
+    except csv.Error as exc:
+        raise TableFileError([f"line {reader.line_num}: cannot be read as CSV ({exc})"]) from None
+    return records
+
+
+def _xlsx_records(data: bytes, filename: str, suffix: str,
+                  limits: ImportLimits) -> list[list[str]]:
+    """Rows of the first sheet as text; the archive is measured before a sheet is parsed."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            _check_archive(archive, limits)
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True,
+                                          keep_links=False)
+        try:
+            return _sheet_records(workbook.worksheets[0], limits)
+        finally:
+            workbook.close()
+    except TableFileError:
+        raise
+    except Exception as exc:  # zipfile and openpyxl raise many types for a broken file
+        raise TableFileError([f"{filename}: cannot be read as {suffix} ({exc})"]) from None
+
+
+def _check_archive(archive: zipfile.ZipFile, limits: ImportLimits) -> None:
+    """Refuse a zip bomb or an oversized sheet from the archive's directory and a scan of its
+    XML for tags, before openpyxl parses anything (opening a workbook reads every sheet that
+    does not declare its size). The sizes in the directory can be trusted: ``zipfile`` never
+    unpacks a part beyond its declared size."""
+    parts = archive.infolist()
+    for part in parts:
+        if (part.file_size > _RATIO_CHECKED_FROM
+                and part.file_size > MAX_COMPRESSION_RATIO * max(part.compress_size, 1)):
+            raise TableFileError([
+                f"the file's part {part.filename} unpacks to {_megabytes(part.file_size)} from "
+                f"{part.compress_size:,} bytes ({part.file_size // max(part.compress_size, 1):,} "
+                f"times); spreadsheets pack at most {MAX_COMPRESSION_RATIO} times, so the file "
+                "was not opened (it looks like a zip bomb)"])
+    unpacked = sum(part.file_size for part in parts)
+    if unpacked > limits.unzipped_bytes:
+        raise TableFileError([f"the file unpacks to {_megabytes(unpacked)}; imports take at most "
+                              f"{_megabytes(limits.unzipped_bytes)} (an .xlsx file is a zip "
+                              "archive): split the file or save it as CSV"])
+    # Opening a workbook reads every sheet, so every sheet is bounded, not only the first.
+    sheets = [part.filename for part in parts if _WORKSHEET_PART.search(part.filename)]
+    for name in sheets:
+        where, note = ("the file", "") if len(sheets) == 1 else (
+            f"the sheet stored as {name}", " (imports read the first sheet: delete the others)")
+        dimension = _declared_dimension(archive, name)
+        if dimension:
+            _check_dimension(dimension, where, note, limits)
+        counts = _count_tags(archive, name)
+        rows = max(counts[b"row"] - 1, 0)
+        if rows > limits.rows:
+            raise _too_many_rows(f"{rows:,}", limits, note, where)
+        if counts[b"c"] > limits.cells:
+            raise _too_many_cells(f"{counts[b'c']:,}", limits, note, where)
+    for name in (part.filename for part in parts if _SHARED_STRINGS_PART.search(part.filename)):
+        texts = _count_tags(archive, name)[b"si"]
+        if texts > limits.cells:
+            raise TableFileError([f"the file holds {texts:,} different texts; imports take at "
+                                  f"most {limits.cells:,} cells"])
+
+
+def _check_dimension(reference: str, where: str, note: str, limits: ImportLimits) -> None:
+    """The range a sheet declares it uses: Excel always writes it, so a sheet too big for an
+    import is refused from its first bytes, with the range named."""
+    try:
+        _, _, last_column, last_row = range_boundaries(reference)
+    except (TypeError, ValueError):
+        return  # an unreadable declaration is ignored; the counted tags still bound the sheet
+    if last_row is None or last_column is None:
+        return
+    hint = "; empty rows or columns that keep formatting count: delete them"
+    if last_row - 1 > limits.rows:
+        raise TableFileError([f"{where} declares the range {reference}, {last_row - 1:,} rows "
+                              f"below the header{note}; imports take at most {limits.rows:,}"
+                              + hint])
+    if last_row * last_column > limits.cells:
+        raise TableFileError([f"{where} declares the range {reference}, "
+                              f"{last_row * last_column:,} cells{note}; imports take at most "
+                              f"{limits.cells:,}" + hint])
+
+
+def _declared_dimension(archive: zipfile.ZipFile, name: str) -> Optional[str]:
+    """The range a sheet part declares it uses (its ``dimension``, at the start of the part)."""
+    with archive.open(name) as part:
+        found = _DIMENSION_TAG.search(part.read(_UNZIP_CHUNK))
+    return found.group(1).decode("ascii", "replace") if found else None
+
+
+def _count_tags(archive: zipfile.ZipFile, name: str) -> Counter[bytes]:
+    """How many row, cell and shared-string tags a part holds, read in chunks without parsing
+    the XML (milliseconds per megabyte, the memory of one chunk)."""
+    counts: Counter[bytes] = Counter()
+    carry = b""
+    with archive.open(name) as part:
+        while chunk := part.read(_UNZIP_CHUNK):
+            buffer = carry + chunk
+            # A tag cut at the chunk's end is counted with the next chunk; a tag name is short,
+            # so a "<" far from the end starts a tag already complete here.
+            cut = buffer.rfind(b"<")
+            if cut == -1 or len(buffer) - cut > 64:
+                cut = len(buffer)
+            counts.update(_COUNTED_TAG.findall(buffer, 0, cut))
+            carry = buffer[cut:]
+    counts.update(_COUNTED_TAG.findall(carry))
+    return counts
+
+
+def _sheet_records(sheet: Any, limits: ImportLimits) -> list[list[str]]:
+    """The sheet's rows as text, refused once past the limits; trailing empty rows dropped."""
+    # The declared size was checked; forgetting it keeps openpyxl from padding rows to it.
+    sheet.reset_dimensions()
+    records: list[list[str]] = []
+    cells = 0
+    # Rows the sheet skips come back empty, so a lone row numbered 1,000,000 stops here too.
+    for values in sheet.iter_rows(values_only=True):
+        cells += len(values)
+        if cells > limits.cells:
+            raise _too_many_cells(f"more than {limits.cells:,}", limits,
+                                  f" by row {len(records) + 1}")
+        records.append([_cell_text(value) for value in values])
+        if len(records) - 1 > limits.rows:
+            raise _too_many_rows(f"more than {limits.rows:,}", limits, " (empty rows count)")
+    while records and not any(records[-1]):
+        records.pop()
+    return records
+
+
+def _cell_text(value: object) -> str:
+    """A cell as text; whole numbers without ".0", as Excel shows them and a CSV export has."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):,.1f} MB"
 
 
 def decode_text(data: bytes) -> str:
@@ -152,7 +394,8 @@ def sniff_delimiter(text: str) -> str:
     that delimiter (column names hold no delimiters, values may). Otherwise the delimiter the
     header holds most often wins; a header with none is a one-column file.
     """
-    header = next((line for line in text.splitlines() if line.strip()), "")
+    first = _NON_BLANK.search(text)  # not a walk over lines: there may be millions of blank ones
+    header = next(_lines(text, _line_start(text, first.start()))) if first else ""
     counts = {delimiter: header.count(delimiter) for delimiter in DELIMITERS}
     try:
         sniffed = csv.Sniffer().sniff(text[:_SNIFF_SAMPLE], delimiters=DELIMITERS).delimiter
