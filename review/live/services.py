@@ -1,0 +1,450 @@
+"""The class session itself: the run sheet with its timer, the question queue, slides, report.
+
+A paper session runs as segments: the course file's roles in order (each with its minutes, held
+by a group) and then the discussion (``discussion_minutes``; none when that is 0). ``LiveRun``
+holds the clock of the current segment; each finished segment leaves a ``LiveSegment`` with its
+planned and measured seconds, so overtime is recorded per presentation.
+
+Every control request names the segment it expects (``expected_segment``) and the run row is
+version-checked on write: of two "next" taps on one segment (a double tap, a stale phone, two
+workers at once), one moves the run sheet and the other is refused as stale, so no segment is
+ever skipped. Staff may start and control any session's run sheet at any time (rehearsals,
+moved sessions); the presenters of the current segment control it while it is theirs.
+
+Questions: the reviews' digest (identical and near-identical copies collapsed into one entry)
+is imported into ``LiveQuestion`` rows, students add questions live and upvote (one vote per
+student per question, a unique constraint); staff mark a question raised or answered, which
+writes the participation record at once.
+
+Functions take ``now``; none commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from models import (Course, CourseRole, Enrollment, LiveQuestion, LiveRun, LiveSegment,
+                    PaperSession, ParticipationRecord, PeerRating, QuestionVote, Review,
+                    ReviewExcuse, ReviewStatus, SlideDeck, Slot, User, db)
+from review.core.errors import DomainError
+from review.grading.services import add_manual_participation
+from review.reviews import services as review_services
+from review.signup.presenters import presenters_by_session, slot_presenters
+
+MAX_EXTENSION_MINUTES = 30
+MAX_QUESTION_CHARS = 500
+QUESTION_STATUSES = ("raised", "answered")
+
+
+class LiveError(DomainError):
+    """A run sheet or question queue rule said no."""
+
+
+class StaleSegment(LiveError):
+    """The request expected a segment that is no longer the current one."""
+
+
+# ============================================================================ segments
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One time box of a paper session: a role's presentation, or the discussion."""
+
+    position: int
+    label: str
+    planned_seconds: int
+    slot: Optional[Slot]          # None for the discussion
+
+    @property
+    def is_discussion(self) -> bool:
+        return self.slot is None
+
+
+def segments_of(session: PaperSession) -> list[Segment]:
+    """The course file's roles in order, each with its slot, then the discussion."""
+    course = session.course
+    slots = {slot.role_id: slot for slot in session.slots}
+    segments = [Segment(index, role.name, role.minutes * 60, slots.get(role.id))
+                for index, role in enumerate(course.roles) if role.id in slots]
+    if course.discussion_minutes > 0:
+        segments.append(Segment(len(segments), "Discussion", course.discussion_minutes * 60, None))
+    return segments
+
+
+def session_by_week(course: Course, week: int) -> Optional[PaperSession]:
+    from models import Week
+
+    return db.session.scalar(
+        select(PaperSession).join(Week, Week.id == PaperSession.week_id)
+        .where(PaperSession.course_id == course.id, Week.number == week)
+        .options(selectinload(PaperSession.slots).selectinload(Slot.group),
+                 selectinload(PaperSession.paper), selectinload(PaperSession.week)))
+
+
+def run_of(session: PaperSession) -> Optional[LiveRun]:
+    return db.session.scalar(select(LiveRun).where(LiveRun.session_id == session.id))
+
+
+# ============================================================================ the clock
+
+
+def elapsed_seconds(run: LiveRun, now: datetime) -> int:
+    """Seconds the current segment has run, pauses excluded."""
+    until = run.paused_at or now
+    return max(0, int((until - run.segment_started_at).total_seconds()) - run.paused_seconds)
+
+
+def remaining_seconds(run: LiveRun, segment: Segment, now: datetime) -> int:
+    """Negative once the time box is over (the view counts overtime up from there)."""
+    return segment.planned_seconds + run.extension_seconds - elapsed_seconds(run, now)
+
+
+def is_finished(run: LiveRun, segments: list[Segment]) -> bool:
+    return run.segment >= len(segments)
+
+
+def current_segment(run: Optional[LiveRun], segments: list[Segment]) -> Optional[Segment]:
+    if run is None or is_finished(run, segments):
+        return None
+    return segments[run.segment]
+
+
+# ============================================================================ who controls
+
+
+def is_staff(course: Course, user: User) -> bool:
+    return review_services.is_staff_of(course, user)
+
+
+def can_control(user: User, run: Optional[LiveRun], session: PaperSession) -> bool:
+    """Staff always; the presenters of the current segment while it runs."""
+    if is_staff(session.course, user):
+        return True
+    if run is None:
+        return False
+    segment = current_segment(run, segments_of(session))
+    return segment is not None and segment.slot is not None and user.id in slot_presenters(segment.slot)
+
+
+def is_session_presenter(session: PaperSession, user: User) -> bool:
+    return user.id in presenters_by_session([session.id]).get(session.id, set())
+
+
+# ============================================================================ actions
+
+
+def start(session: PaperSession, actor: User, now: datetime) -> LiveRun:
+    if not is_staff(session.course, actor):
+        raise LiveError("Only staff start the run sheet.")
+    if not segments_of(session):
+        raise LiveError("This session has no segments: the course file lists no roles and no "
+                        "discussion time.")
+    if run_of(session) is not None:
+        raise StaleSegment("The run sheet has already started.")
+    run = LiveRun(session_id=session.id, segment=0, started_at=now, started_by_id=actor.id,
+                  segment_started_at=now)
+    db.session.add(run)
+    _flush_or_stale("The run sheet has just been started by someone else.")
+    sync_digest_questions(session)
+    return run
+
+
+def _controlled(session: PaperSession, actor: User, expected_segment: int) -> tuple[LiveRun, list[Segment]]:
+    run = run_of(session)
+    if run is None:
+        raise LiveError("The run sheet has not started yet.")
+    segments = segments_of(session)
+    if not can_control(actor, run, session):
+        raise LiveError("Only staff and the presenters of the current segment control the timer.")
+    if expected_segment != run.segment:
+        raise StaleSegment(_stale_message(run, segments))
+    if is_finished(run, segments):
+        raise LiveError("The run sheet is finished.")
+    return run, segments
+
+
+def _stale_message(run: LiveRun, segments: list[Segment]) -> str:
+    if is_finished(run, segments):
+        return "Nothing changed: the run sheet has already finished."
+    return (f"Nothing changed: the session had already moved on to "
+            f"{segments[run.segment].label}. Check the timer and try again.")
+
+
+def _flush_or_stale(message: str) -> None:
+    try:
+        db.session.flush()
+    except (StaleDataError, IntegrityError):
+        raise StaleSegment(message) from None
+
+
+def advance(session: PaperSession, actor: User, expected_segment: int, now: datetime) -> LiveRun:
+    """End the current segment (recording its measured time) and start the next one."""
+    run, segments = _controlled(session, actor, expected_segment)
+    segment = segments[run.segment]
+    db.session.add(LiveSegment(run_id=run.id, position=segment.position,
+                               slot_id=segment.slot.id if segment.slot else None,
+                               label=segment.label, planned_seconds=segment.planned_seconds,
+                               extension_seconds=run.extension_seconds,
+                               actual_seconds=elapsed_seconds(run, now),
+                               started_at=run.segment_started_at, ended_at=now))
+    run.segment += 1
+    run.segment_started_at = now
+    run.paused_at = None
+    run.paused_seconds = 0
+    run.extension_seconds = 0
+    if run.segment >= len(segments):
+        run.finished_at = now
+    _flush_or_stale(_stale_message(run, segments))
+    return run
+
+
+def pause(session: PaperSession, actor: User, expected_segment: int, now: datetime) -> LiveRun:
+    run, segments = _controlled(session, actor, expected_segment)
+    if run.paused_at is not None:
+        raise StaleSegment("The timer is already paused.")
+    run.paused_at = now
+    _flush_or_stale("Nothing changed: someone else controlled the timer at the same moment.")
+    return run
+
+
+def resume(session: PaperSession, actor: User, expected_segment: int, now: datetime) -> LiveRun:
+    run, segments = _controlled(session, actor, expected_segment)
+    if run.paused_at is None:
+        raise StaleSegment("The timer is already running.")
+    run.paused_seconds += max(0, int((now - run.paused_at).total_seconds()))
+    run.paused_at = None
+    _flush_or_stale("Nothing changed: someone else controlled the timer at the same moment.")
+    return run
+
+
+def extend(session: PaperSession, actor: User, expected_segment: int, minutes: int,
+           now: datetime) -> LiveRun:
+    if not 1 <= minutes <= MAX_EXTENSION_MINUTES:
+        raise LiveError(f"Extend by 1 to {MAX_EXTENSION_MINUTES} minutes (got {minutes}).")
+    run, segments = _controlled(session, actor, expected_segment)
+    run.extension_seconds += minutes * 60
+    _flush_or_stale("Nothing changed: someone else controlled the timer at the same moment.")
+    return run
+
+
+def recorded_segments(run: Optional[LiveRun]) -> list[LiveSegment]:
+    if run is None:
+        return []
+    return list(db.session.scalars(select(LiveSegment).where(LiveSegment.run_id == run.id)
+                                   .order_by(LiveSegment.position)))
+
+
+def measured_minutes_by_slot(slot_ids: list[int]) -> dict[int, LiveSegment]:
+    """The recorded presentation segment of each slot (for the grader's time criterion)."""
+    if not slot_ids:
+        return {}
+    return {segment.slot_id: segment for segment in db.session.scalars(
+        select(LiveSegment).where(LiveSegment.slot_id.in_(slot_ids)))}
+
+
+# ============================================================================ questions
+
+
+def sync_digest_questions(session: PaperSession) -> int:
+    """Import new entries of the reviews' digest into the queue; returns how many were new.
+
+    An entry already in the queue (any of its copies) keeps its row and votes; only its count
+    of askers is brought up to date."""
+    existing = {(q.review_id, q.question_index): q for q in db.session.scalars(
+        select(LiveQuestion).where(LiveQuestion.session_id == session.id,
+                                   LiveQuestion.review_id.is_not(None)))}
+    added = 0
+    for cluster in review_services.session_digest(session):
+        for entry in cluster.entries:
+            keys = [(item.review.id, item.index) for item in entry.items]
+            known = next((existing[key] for key in keys if key in existing), None)
+            if known is not None:
+                known.asked_count = entry.count
+                continue
+            first = entry.representative
+            db.session.add(LiveQuestion(session_id=session.id, text=first.text,
+                                        author_id=first.review.user_id, review_id=first.review.id,
+                                        question_index=first.index, asked_count=entry.count))
+            added += 1
+    db.session.flush()
+    return added
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    question: LiveQuestion
+    votes: int
+    voted: bool
+
+
+def question_queue(session: PaperSession, user: Optional[User] = None) -> list[QueueItem]:
+    """Open questions by votes (then by how many asked), then the handled ones."""
+    votes = dict(db.session.execute(
+        select(QuestionVote.question_id, func.count(QuestionVote.id))
+        .join(LiveQuestion, LiveQuestion.id == QuestionVote.question_id)
+        .where(LiveQuestion.session_id == session.id)
+        .group_by(QuestionVote.question_id)).tuples().all())
+    mine: set[int] = set()
+    if user is not None:
+        mine = set(db.session.scalars(
+            select(QuestionVote.question_id).join(LiveQuestion)
+            .where(LiveQuestion.session_id == session.id, QuestionVote.user_id == user.id)))
+    questions = db.session.scalars(
+        select(LiveQuestion).where(LiveQuestion.session_id == session.id)
+        .options(selectinload(LiveQuestion.author), selectinload(LiveQuestion.credited)))
+    items = [QueueItem(q, votes.get(q.id, 0), q.id in mine) for q in questions]
+    items.sort(key=lambda item: (item.question.status != "open", -item.votes,
+                                 -item.question.asked_count, item.question.id))
+    return items
+
+
+def question_of(session: PaperSession, question_id: int) -> Optional[LiveQuestion]:
+    return db.session.scalar(select(LiveQuestion).where(
+        LiveQuestion.id == question_id, LiveQuestion.session_id == session.id))
+
+
+def _require_student(session: PaperSession, user: User, doing: str) -> None:
+    if not review_services.is_student(session.course, user):
+        raise LiveError(f"Only students of the course {doing}.")
+
+
+def toggle_vote(session: PaperSession, question: LiveQuestion, user: User) -> bool:
+    """Add the student's vote, or take it back; returns whether the student now votes for it."""
+    _require_student(session, user, "vote for questions")
+    if question.session_id != session.id:
+        raise LiveError("That question is not in this session's queue.")
+    vote = db.session.scalar(select(QuestionVote).where(
+        QuestionVote.question_id == question.id, QuestionVote.user_id == user.id))
+    if vote is not None:
+        db.session.delete(vote)
+        db.session.flush()
+        return False
+    try:
+        # A double tap racing itself: the unique constraint keeps one vote, the other is a no-op.
+        with db.session.begin_nested():
+            db.session.add(QuestionVote(question_id=question.id, user_id=user.id))
+    except IntegrityError:
+        pass
+    return True
+
+
+def add_question(session: PaperSession, user: User, text: str, now: datetime) -> LiveQuestion:
+    _require_student(session, user, "add questions")
+    text = " ".join(text.split())
+    if len(text) < 3:
+        raise LiveError("Write the question (at least 3 characters).")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise LiveError(f"A question is at most {MAX_QUESTION_CHARS} characters "
+                        f"(this one has {len(text)}).")
+    question = LiveQuestion(session_id=session.id, text=text, author_id=user.id, created_at=now)
+    db.session.add(question)
+    db.session.flush()
+    return question
+
+
+def mark_question(session: PaperSession, question: LiveQuestion, actor: User, status: str,
+                  credited_id: Optional[int], now: datetime) -> ParticipationRecord:
+    """Staff: the question was raised (by its asker unless another student is named) or
+    answered (by the named student); the participation record is written now."""
+    if status not in QUESTION_STATUSES:
+        raise LiveError(f"Mark a question as raised or answered (got {status!r}).")
+    if question.status != "open":
+        raise LiveError(f"That question is already marked {question.status}.")
+    course = session.course
+    if status == "answered" and credited_id is None:
+        raise LiveError("Choose the student who answered.")
+    student_id = credited_id or question.author_id
+    if student_id is None:
+        raise LiveError("Choose the student who raised the question.")
+    if not review_services.is_student(course, db.session.get(User, student_id) or actor):
+        raise LiveError("The person credited must be a student of this course.")
+    if status == "raised" and question.review_id is not None:
+        record = review_services.mark_question_raised(session, question.review_id,
+                                                      question.question_index or 0,
+                                                      student_id, actor)
+    else:
+        verb = "Raised" if status == "raised" else "Answered"
+        record = add_manual_participation(course, actor, session, student_id, 1.0,
+                                          f"{verb} in class: {question.text}"[:1000])
+    question.status = status
+    question.credited_id = student_id
+    question.participation_id = record.id
+    question.handled_at = now
+    db.session.flush()
+    return record
+
+
+# ============================================================================ state for views
+
+
+def state(session: PaperSession, user: User, now: datetime, *, staff: bool,
+          peer_url: Optional[str] = None) -> tuple[dict[str, Any], str]:
+    """The live view's state and its ETag (which leaves out the ticking clock, so a poll gets
+    304 until something changes; the client counts down locally in between)."""
+    run = run_of(session)
+    segments = segments_of(session)
+    current = current_segment(run, segments)
+    group_names = {s.id: (s.group.display_name if s.group else None) for s in session.slots}
+    data: dict[str, Any] = {
+        "segment": run.segment if run else None,
+        "segments": len(segments),
+        "role": current.label if current else None,
+        "group": group_names.get(current.slot.id) if current and current.slot else None,
+        "presenters": _presenter_names(current),
+        "started_at": run.segment_started_at.isoformat() if run and current else None,
+        "planned_seconds": current.planned_seconds if current else None,
+        "extension_seconds": run.extension_seconds if run else 0,
+        "remaining_seconds": remaining_seconds(run, current, now) if run and current else None,
+        "paused": bool(run and run.paused_at is not None),
+        "finished": bool(run and current is None),
+        "next": _next_label(run, segments, group_names),
+        "version": run.version if run else 0,
+        "can_control": can_control(user, run, session) if run else staff,
+        "peer_rating_url": peer_url,
+        "questions": [_question_json(item, staff) for item in question_queue(session, user)],
+    }
+    changing = {key: value for key, value in data.items() if key != "remaining_seconds"}
+    etag = hashlib.sha256(json.dumps([user.id, changing], sort_keys=True, default=str)
+                          .encode()).hexdigest()[:32]
+    return data, etag
+
+
+def _presenter_names(segment: Optional[Segment]) -> list[str]:
+    if segment is None or segment.slot is None:
+        return []
+    ids = slot_presenters(segment.slot)
+    users = db.session.scalars(select(User).where(User.id.in_(ids))) if ids else []
+    return sorted(user.full_name for user in users)
+
+
+def _next_label(run: Optional[LiveRun], segments: list[Segment],
+                group_names: dict[int, Optional[str]]) -> Optional[str]:
+    position = run.segment + 1 if run else 0
+    if position >= len(segments):
+        return None
+    segment = segments[position]
+    group = group_names.get(segment.slot.id) if segment.slot else None
+    return f"{segment.label} ({group})" if group else segment.label
+
+
+def _question_json(item: QueueItem, staff: bool) -> dict[str, Any]:
+    question = item.question
+    data = {"id": question.id, "text": question.text, "votes": item.votes,
+            "asked": question.asked_count, "voted": item.voted, "status": question.status}
+    if staff:
+        data["asker"] = question.author.full_name if question.author else None
+        data["credited"] = question.credited.full_name if question.credited else None
+    return data
+
