@@ -448,3 +448,199 @@ def _question_json(item: QueueItem, staff: bool) -> dict[str, Any]:
         data["credited"] = question.credited.full_name if question.credited else None
     return data
 
+
+
+# ============================================================================ peer rating
+
+
+def peer_rating_slot(session: PaperSession, run: Optional[LiveRun], user: User,
+                     now: datetime) -> Optional[Slot]:
+    """The presentation that last ended, while its peer-rating window is open for this student."""
+    from review.grading import peer
+
+    if run is None:
+        return None
+    ended = db.session.scalar(
+        select(LiveSegment).where(LiveSegment.run_id == run.id, LiveSegment.slot_id.is_not(None))
+        .order_by(LiveSegment.position.desc()).limit(1))
+    if ended is None:
+        return None
+    slot = db.session.get(Slot, ended.slot_id)
+    if slot is None or slot.group_id is None:
+        return None
+    try:
+        peer.check_can_rate(session.course, user, slot, now)
+    except DomainError:
+        return None
+    return slot
+
+
+# ============================================================================ slides
+
+PDF_MAGIC = b"%PDF-"
+DEFAULT_SLIDES_MAX_BYTES = 20 * 1024 * 1024
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MB"
+
+
+def can_upload_slides(slot: Slot, user: User) -> bool:
+    return is_staff(slot.session.course, user) or user.id in slot_presenters(slot)
+
+
+def can_download_slides(slot: Slot, user: User, now: datetime) -> bool:
+    """Staff and the slot's presenters any time; the class once the session has started
+    (by the calendar, or by staff starting its run sheet early)."""
+    if can_upload_slides(slot, user):
+        return True
+    session = slot.session
+    started = now >= session.starts_at or run_of(session) is not None
+    return started and review_services.is_student(session.course, user)
+
+
+def save_slides(slot: Slot, actor: User, *, filename: str, data: Optional[bytes], url: str,
+                directory: Path, max_bytes: int, now: datetime) -> SlideDeck:
+    """A new version of the slot's slides: a PDF (checked by its first bytes, size-limited,
+    stored under a random name) or an http(s) link."""
+    if not can_upload_slides(slot, actor):
+        raise LiveError("Only the presenters of this slot and staff upload its slides.")
+    url = url.strip()
+    if data and url:
+        raise LiveError("Give either a PDF file or a link, not both.")
+    if not data and not url:
+        raise LiveError("Choose a PDF file or give a link to the slides.")
+    version = (db.session.scalar(select(func.max(SlideDeck.version))
+                                 .where(SlideDeck.slot_id == slot.id)) or 0) + 1
+    if url:
+        if not url.lower().startswith(("http://", "https://")) or len(url) > 500:
+            raise LiveError(f"The link must start with http:// or https:// (got {url[:60]!r}).")
+        deck = SlideDeck(slot_id=slot.id, version=version, url=url, uploaded_by_id=actor.id,
+                         uploaded_at=now)
+    else:
+        assert data is not None
+        if len(data) > max_bytes:
+            raise LiveError(f"The slides are larger than the limit of {_megabytes(max_bytes)} "
+                            f"({_megabytes(len(data))}).")
+        if not data.startswith(PDF_MAGIC):
+            raise LiveError(f"{filename or 'The file'} is not a PDF; upload the slides as a PDF "
+                            "or give a link.")
+        directory.mkdir(parents=True, exist_ok=True)
+        stored = secrets.token_hex(16) + ".pdf"
+        (directory / stored).write_bytes(data)
+        deck = SlideDeck(slot_id=slot.id, version=version, stored_name=stored,
+                         original_name=(filename or "slides.pdf")[:255], size_bytes=len(data),
+                         uploaded_by_id=actor.id, uploaded_at=now)
+    db.session.add(deck)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise LiveError("Another version was uploaded at the same moment; try again.") from None
+    return deck
+
+
+def latest_slides(session: PaperSession) -> dict[int, SlideDeck]:
+    """The newest version of each slot's slides."""
+    latest: dict[int, SlideDeck] = {}
+    for deck in db.session.scalars(
+            select(SlideDeck).join(Slot, Slot.id == SlideDeck.slot_id)
+            .where(Slot.session_id == session.id).order_by(SlideDeck.version)):
+        latest[deck.slot_id] = deck
+    return latest
+
+
+def slide_versions(session: PaperSession) -> dict[int, int]:
+    return dict(db.session.execute(
+        select(SlideDeck.slot_id, func.count(SlideDeck.id)).join(Slot, Slot.id == SlideDeck.slot_id)
+        .where(Slot.session_id == session.id).group_by(SlideDeck.slot_id)).tuples().all())
+
+
+def deck_of(session: PaperSession, deck_id: int) -> Optional[SlideDeck]:
+    return db.session.scalar(select(SlideDeck).join(Slot, Slot.id == SlideDeck.slot_id)
+                             .where(SlideDeck.id == deck_id, Slot.session_id == session.id))
+
+
+# ============================================================================ before and after
+
+
+@dataclass(frozen=True)
+class ReviewCounts:
+    submitted: int
+    late: int
+    missing: int
+
+
+def review_counts(session: PaperSession) -> ReviewCounts:
+    """Submitted (late among them) and missing reviews of the students expected to review:
+    the class minus this session's presenters and excused students."""
+    course = session.course
+    students = set(db.session.scalars(select(Enrollment.user_id).where(
+        Enrollment.course_id == course.id, Enrollment.role == CourseRole.student)))
+    excused = set(db.session.scalars(select(ReviewExcuse.user_id).where(
+        ReviewExcuse.session_id == session.id)))
+    presenters = presenters_by_session([session.id]).get(session.id, set())
+    submitted = {user_id: days_late for user_id, days_late in db.session.execute(
+        select(Review.user_id, Review.days_late).where(
+            Review.session_id == session.id, Review.status == ReviewStatus.submitted))}
+    expected = students - excused - presenters
+    return ReviewCounts(submitted=len(submitted),
+                        late=sum(1 for days in submitted.values() if days > 0),
+                        missing=len(expected - set(submitted)))
+
+
+@dataclass(frozen=True)
+class SessionReport:
+    segments: list[LiveSegment]
+    planned: list[Segment]
+    handled: list[LiveQuestion]
+    participation: list[tuple[User, float, int]]   # student, points, records
+    peer_rates: list[tuple[Slot, int, int]]         # slot, ratings, eligible raters
+
+
+def session_report(session: PaperSession) -> SessionReport:
+    run = run_of(session)
+    handled = list(db.session.scalars(
+        select(LiveQuestion).where(LiveQuestion.session_id == session.id,
+                                   LiveQuestion.status != "open")
+        .options(selectinload(LiveQuestion.credited), selectinload(LiveQuestion.author))
+        .order_by(LiveQuestion.handled_at, LiveQuestion.id)))
+    participation = [(user, float(points or 0), int(count)) for user, points, count in
+                     db.session.execute(
+                         select(User, func.sum(ParticipationRecord.points),
+                                func.count(ParticipationRecord.id))
+                         .join(ParticipationRecord, ParticipationRecord.user_id == User.id)
+                         .where(ParticipationRecord.session_id == session.id)
+                         .group_by(User.id).order_by(User.last_name, User.first_name))]
+    students = db.session.scalar(select(func.count(Enrollment.id)).where(
+        Enrollment.course_id == session.course_id, Enrollment.role == CourseRole.student)) or 0
+    ratings = dict(db.session.execute(
+        select(PeerRating.slot_id, func.count(PeerRating.id)).join(Slot)
+        .where(Slot.session_id == session.id).group_by(PeerRating.slot_id)).tuples().all())
+    from review.signup.presenters import presenters_by_slot
+
+    presenters = presenters_by_slot(session.course)
+    peer_rates = [(slot, ratings.get(slot.id, 0), max(0, students - len(presenters.get(slot.id, []))))
+                  for slot in sorted(session.slots, key=lambda s: s.role.position)
+                  if slot.group_id is not None]
+    return SessionReport(recorded_segments(run), segments_of(session), handled, participation,
+                         peer_rates)
+
+
+def report_rows(session: PaperSession, report: SessionReport) -> list[list[Any]]:
+    """The report as spreadsheet rows (one table with a section column)."""
+    rows: list[list[Any]] = [["section", "item", "who", "planned_min", "actual_min",
+                              "overtime_min", "value"]]
+    for segment in report.segments:
+        rows.append(["segment", segment.label, "", round(segment.planned_seconds / 60, 1),
+                     round(segment.actual_seconds / 60, 1),
+                     round(segment.overtime_seconds / 60, 1), ""])
+    for question in report.handled:
+        rows.append(["question", question.text, question.credited.full_name if question.credited
+                     else "", "", "", "", question.status])
+    for user, points, count in report.participation:
+        rows.append(["participation", f"{count} record(s)", user.full_name, "", "", "", points])
+    for slot, rated, eligible in report.peer_rates:
+        rate = f"{rated}/{eligible}" + (f" ({100 * rated / eligible:.0f}%)" if eligible else "")
+        rows.append(["peer_rating", slot.role.name, slot.group.display_name if slot.group else "",
+                     "", "", "", rate])
+    return rows
