@@ -888,6 +888,9 @@ class LiveQuestion(db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     handled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Bumped by every vote, mark and re-count, so the live view's ETag can be computed from the
+    # sum over a session without reading the votes.
+    version: Mapped[int] = mapped_column(default=1)
 
     author: Mapped[Optional[User]] = relationship(foreign_keys=[author_id])
     credited: Mapped[Optional[User]] = relationship(foreign_keys=[credited_id])

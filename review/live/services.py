@@ -24,14 +24,16 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import (Course, CourseRole, Enrollment, LiveQuestion, LiveRun, LiveSegment,
@@ -81,6 +83,14 @@ def segments_of(session: PaperSession) -> list[Segment]:
     if course.discussion_minutes > 0:
         segments.append(Segment(len(segments), "Discussion", course.discussion_minutes * 60, None))
     return segments
+
+
+def session_id_by_week(course: Course, week: int) -> Optional[int]:
+    from models import Week
+
+    return db.session.scalar(
+        select(PaperSession.id).join(Week, Week.id == PaperSession.week_id)
+        .where(PaperSession.course_id == course.id, Week.number == week))
 
 
 def session_by_week(course: Course, week: int) -> Optional[PaperSession]:
@@ -271,7 +281,9 @@ def sync_digest_questions(session: PaperSession) -> int:
             keys = [(item.review.id, item.index) for item in entry.items]
             known = next((existing[key] for key in keys if key in existing), None)
             if known is not None:
-                known.asked_count = entry.count
+                if known.asked_count != entry.count:
+                    known.asked_count = entry.count
+                    known.version += 1
                 continue
             first = entry.representative
             db.session.add(LiveQuestion(session_id=session.id, text=first.text,
@@ -303,7 +315,7 @@ def question_queue(session: PaperSession, user: Optional[User] = None) -> list[Q
             .where(LiveQuestion.session_id == session.id, QuestionVote.user_id == user.id)))
     questions = db.session.scalars(
         select(LiveQuestion).where(LiveQuestion.session_id == session.id)
-        .options(selectinload(LiveQuestion.author), selectinload(LiveQuestion.credited)))
+        .options(joinedload(LiveQuestion.author), joinedload(LiveQuestion.credited)))
     items = [QueueItem(q, votes.get(q.id, 0), q.id in mine) for q in questions]
     items.sort(key=lambda item: (item.question.status != "open", -item.votes,
                                  -item.question.asked_count, item.question.id))
@@ -325,6 +337,7 @@ def toggle_vote(session: PaperSession, question: LiveQuestion, user: User) -> bo
     _require_student(session, user, "vote for questions")
     if question.session_id != session.id:
         raise LiveError("That question is not in this session's queue.")
+    _bump(question)
     vote = db.session.scalar(select(QuestionVote).where(
         QuestionVote.question_id == question.id, QuestionVote.user_id == user.id))
     if vote is not None:
@@ -338,6 +351,12 @@ def toggle_vote(session: PaperSession, question: LiveQuestion, user: User) -> bo
     except IntegrityError:
         pass
     return True
+
+
+def _bump(question: LiveQuestion) -> None:
+    db.session.execute(update(LiveQuestion).where(LiveQuestion.id == question.id)
+                       .values(version=LiveQuestion.version + 1)
+                       .execution_options(synchronize_session=False))
 
 
 def add_question(session: PaperSession, user: User, text: str, now: datetime) -> LiveQuestion:
@@ -379,6 +398,7 @@ def mark_question(session: PaperSession, question: LiveQuestion, actor: User, st
         record = add_manual_participation(course, actor, session, student_id, 1.0,
                                           f"{verb} in class: {question.text}"[:1000])
     question.status = status
+    question.version += 1
     question.credited_id = student_id
     question.participation_id = record.id
     question.handled_at = now
@@ -389,44 +409,121 @@ def mark_question(session: PaperSession, question: LiveQuestion, actor: User, st
 # ============================================================================ state for views
 
 
-def state(session: PaperSession, user: User, now: datetime, *, staff: bool,
-          peer_url: Optional[str] = None) -> tuple[dict[str, Any], str]:
-    """The live view's state and its ETag (which leaves out the ticking clock, so a poll gets
-    304 until something changes; the client counts down locally in between)."""
+SHARED_STATE_SECONDS = 30.0
+
+
+def state_fingerprint(session_id: int) -> tuple[Any, ...]:
+    """What the live state depends on, from two small reads: the run row, and a count and a
+    sum of versions over the questions (every vote, mark and re-count bumps a version)."""
+    run = db.session.execute(select(LiveRun.id, LiveRun.version, LiveRun.segment)
+                             .where(LiveRun.session_id == session_id)).first()
+    questions = db.session.execute(
+        select(func.count(LiveQuestion.id), func.coalesce(func.sum(LiveQuestion.version), 0))
+        .where(LiveQuestion.session_id == session_id)).one()
+    return (tuple(run) if run else None, tuple(questions))
+
+
+def state_etag(fingerprint: tuple[Any, ...], user: User, now: datetime, *, staff: bool) -> str:
+    """The ETag of one member's live state, so an unchanged state is answered 304 without
+    building it. It leaves out the ticking clock (the page counts down itself); students' tags
+    change each minute too, as the peer-rating link closes with its window."""
+    minute = None if staff else int(now.timestamp() // 60)
+    parts = [user.id, staff, fingerprint, minute]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:32]
+
+
+def state(session_id: int, load_session: Callable[[], PaperSession], user: User, now: datetime,
+          *, staff: bool, fingerprint: tuple[Any, ...],
+          peer_url: Optional[Callable[[int], str]] = None) -> dict[str, Any]:
+    """The live view's state for one member. Every phone polls it about once a second and
+    during the discussion every vote changes it, so the part that is the same for everyone is
+    built once per change in each worker process (kept with the fingerprint it was built
+    under, and at most SHARED_STATE_SECONDS) and only the member's own part is read per poll."""
+    cache: dict[int, tuple[tuple[Any, ...], float, dict[str, Any]]] = (
+        current_app.extensions.setdefault("live_state", {}))
+    cached = cache.get(session_id)
+    if cached and cached[0] == fingerprint and time.monotonic() - cached[1] < SHARED_STATE_SECONDS:
+        shared = cached[2]
+    else:
+        shared = _shared_state(load_session(), now)
+        cache[session_id] = (fingerprint, time.monotonic(), shared)
+    return _personal_state(shared, session_id, user, now, staff=staff, peer_url=peer_url)
+
+
+def _shared_state(session: PaperSession, now: datetime) -> dict[str, Any]:
     run = run_of(session)
     segments = segments_of(session)
     current = current_segment(run, segments)
     group_names = {s.id: (s.group.display_name if s.group else None) for s in session.slots}
-    data: dict[str, Any] = {
+    presenter_ids = slot_presenters(current.slot) if current and current.slot else []
+    return {
         "segment": run.segment if run else None,
         "segments": len(segments),
         "role": current.label if current else None,
         "group": group_names.get(current.slot.id) if current and current.slot else None,
-        "presenters": _presenter_names(current),
+        "presenters": _names(presenter_ids),
         "started_at": run.segment_started_at.isoformat() if run and current else None,
         "planned_seconds": current.planned_seconds if current else None,
         "extension_seconds": run.extension_seconds if run else 0,
-        "remaining_seconds": remaining_seconds(run, current, now) if run and current else None,
         "paused": bool(run and run.paused_at is not None),
         "finished": bool(run and current is None),
         "next": _next_label(run, segments, group_names),
         "version": run.version if run else 0,
-        "can_control": can_control(user, run, session) if run else staff,
-        "peer_rating_url": peer_url,
-        "questions": [_question_json(item, staff) for item in question_queue(session, user)],
+        "questions": [_question_json(item) for item in question_queue(session)],
+        # Read per member, not sent as they are:
+        "_presenter_ids": presenter_ids,
+        "_clock": ((run.segment_started_at, run.paused_at, run.paused_seconds,
+                    run.extension_seconds, current.planned_seconds) if run and current else None),
+        "_peer": _peer_window(session, run),
     }
-    changing = {key: value for key, value in data.items() if key != "remaining_seconds"}
-    etag = hashlib.sha256(json.dumps([user.id, changing], sort_keys=True, default=str)
-                          .encode()).hexdigest()[:32]
-    return data, etag
 
 
-def _presenter_names(segment: Optional[Segment]) -> list[str]:
-    if segment is None or segment.slot is None:
+def _personal_state(shared: dict[str, Any], session_id: int, user: User, now: datetime, *,
+                    staff: bool, peer_url: Optional[Callable[[int], str]]) -> dict[str, Any]:
+    data = {key: value for key, value in shared.items() if not key.startswith("_")}
+    remaining = None
+    if shared["_clock"] is not None:
+        started, paused_at, paused_seconds, extension, planned = shared["_clock"]
+        elapsed = max(0, int(((paused_at or now) - started).total_seconds()) - paused_seconds)
+        remaining = planned + extension - elapsed
+    data["remaining_seconds"] = remaining
+    data["can_control"] = staff or (remaining is not None and user.id in shared["_presenter_ids"])
+    mine = set(db.session.scalars(
+        select(QuestionVote.question_id).join(LiveQuestion)
+        .where(LiveQuestion.session_id == session_id, QuestionVote.user_id == user.id)))
+    data["questions"] = [{**{k: v for k, v in question.items()
+                             if staff or k not in ("asker", "credited")},
+                          "voted": question["id"] in mine} for question in shared["questions"]]
+    peer = shared["_peer"]
+    data["peer_rating_url"] = None
+    if (peer and peer_url and not staff and user.id not in peer["presenter_ids"]
+            and peer["opens"] <= now < peer["closes"]):
+        data["peer_rating_url"] = peer_url(peer["slot_id"])
+    return data
+
+
+def _peer_window(session: PaperSession, run: Optional[LiveRun]) -> Optional[dict[str, Any]]:
+    """The presentation that last ended, with its peer-rating window and presenters."""
+    from review.grading import peer
+
+    if run is None:
+        return None
+    ended = db.session.scalar(
+        select(LiveSegment).where(LiveSegment.run_id == run.id, LiveSegment.slot_id.is_not(None))
+        .order_by(LiveSegment.position.desc()).limit(1))
+    slot = next((s for s in session.slots if ended and s.id == ended.slot_id), None)
+    if slot is None or slot.group_id is None:
+        return None
+    opens, closes = peer.peer_window(session.course, session)
+    return {"slot_id": slot.id, "opens": opens, "closes": closes,
+            "presenter_ids": set(slot_presenters(slot))}
+
+
+def _names(user_ids: list[int]) -> list[str]:
+    if not user_ids:
         return []
-    ids = slot_presenters(segment.slot)
-    users = db.session.scalars(select(User).where(User.id.in_(ids))) if ids else []
-    return sorted(user.full_name for user in users)
+    return sorted(user.full_name for user in db.session.scalars(
+        select(User).where(User.id.in_(user_ids))))
 
 
 def _next_label(run: Optional[LiveRun], segments: list[Segment],
@@ -439,40 +536,12 @@ def _next_label(run: Optional[LiveRun], segments: list[Segment],
     return f"{segment.label} ({group})" if group else segment.label
 
 
-def _question_json(item: QueueItem, staff: bool) -> dict[str, Any]:
+def _question_json(item: QueueItem) -> dict[str, Any]:
     question = item.question
-    data = {"id": question.id, "text": question.text, "votes": item.votes,
-            "asked": question.asked_count, "voted": item.voted, "status": question.status}
-    if staff:
-        data["asker"] = question.author.full_name if question.author else None
-        data["credited"] = question.credited.full_name if question.credited else None
-    return data
-
-
-
-# ============================================================================ peer rating
-
-
-def peer_rating_slot(session: PaperSession, run: Optional[LiveRun], user: User,
-                     now: datetime) -> Optional[Slot]:
-    """The presentation that last ended, while its peer-rating window is open for this student."""
-    from review.grading import peer
-
-    if run is None:
-        return None
-    ended = db.session.scalar(
-        select(LiveSegment).where(LiveSegment.run_id == run.id, LiveSegment.slot_id.is_not(None))
-        .order_by(LiveSegment.position.desc()).limit(1))
-    if ended is None:
-        return None
-    slot = db.session.get(Slot, ended.slot_id)
-    if slot is None or slot.group_id is None:
-        return None
-    try:
-        peer.check_can_rate(session.course, user, slot, now)
-    except DomainError:
-        return None
-    return slot
+    return {"id": question.id, "text": question.text, "votes": item.votes,
+            "asked": question.asked_count, "status": question.status,
+            "asker": question.author.full_name if question.author else None,
+            "credited": question.credited.full_name if question.credited else None}
 
 
 # ============================================================================ slides

@@ -81,11 +81,8 @@ def _first_error(form: Any) -> str:
     return "The form was incomplete; reload the page and try again."
 
 
-def _peer_url(session: PaperSession, now: datetime) -> Optional[str]:
-    slot = services.peer_rating_slot(session, services.run_of(session), current_user, now)
-    if slot is None:
-        return None
-    return url_for("grading.peer_rate", course_code=g.course.code, slot_id=slot.id)
+def _peer_url(slot_id: int) -> str:
+    return url_for("grading.peer_rate", course_code=g.course.code, slot_id=slot_id)
 
 
 def _students() -> list[tuple[int, str]]:
@@ -140,8 +137,8 @@ def live(course_code: str, week: int) -> str:
     session = _session_or_404(week)
     now = _now()
     staff = is_staff(g.enrollment)
-    data, _ = services.state(session, current_user, now, staff=staff,
-                             peer_url=_peer_url(session, now))
+    data = services.state(session.id, lambda: session, current_user, now, staff=staff,
+                          fingerprint=services.state_fingerprint(session.id), peer_url=_peer_url)
     mark_form = MarkQuestionForm()
     mark_form.credited_id.choices = [(0, "the asker")] + _students() if staff else []
     return render_template(
@@ -154,15 +151,22 @@ def live(course_code: str, week: int) -> str:
 @bp.get("/c/<course_code>/sessions/<int:week>/live.json")
 @course_member
 def live_json(course_code: str, week: int) -> Response:
-    session = _session_or_404(week)
+    session_id = services.session_id_by_week(g.course, week)
+    if session_id is None:
+        abort(404)
     now = _now()
-    data, etag = services.state(session, current_user, now, staff=is_staff(g.enrollment),
-                                peer_url=_peer_url(session, now))
+    staff = is_staff(g.enrollment)
+    # The tag is read before the state: a change in between makes the next poll fetch again,
+    # never the reverse (an old state under a new tag).
+    fingerprint = services.state_fingerprint(session_id)
+    etag = services.state_etag(fingerprint, current_user, now, staff=staff)
     headers = {"Cache-Control": "private, no-cache"}
     if request.if_none_match.contains(etag):
         response = Response(status=304, headers=headers)
     else:
-        response = jsonify(data)
+        response = jsonify(services.state(session_id, lambda: _session_or_404(week), current_user,
+                                          now, staff=staff, fingerprint=fingerprint,
+                                          peer_url=_peer_url))
         response.headers.update(headers)
     response.set_etag(etag)
     return response

@@ -7,7 +7,7 @@
   var root = document.getElementById("live");
   if (!root) { return; }
   var jsonUrl = root.getAttribute("data-json-url");
-  var POLL_MS = 1000;
+  var POLL_MS = 750;           // a change reaches every view within about a second
   var MAX_BACKOFF_MS = 5000;
   var etag = null;
   var state = null;

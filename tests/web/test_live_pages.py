@@ -96,6 +96,18 @@ def test_live_json_for_every_member_with_etag_and_304(client, login, world) -> N
     # Only the clock moved: 304, and the client counts down itself.
     unchanged = client.get(world["base"] + "/live.json", headers={"If-None-Match": etag})
     assert unchanged.status_code == 304 and unchanged.data == b""
+    # A classmate's vote changes everyone's queue, so the tag changes too.
+    question = services.add_question(world["session"], world["students"][4], "Why?", clock["now"])
+    db.session.commit()
+    assert client.get(world["base"] + "/live.json",
+                      headers={"If-None-Match": etag}).status_code == 200
+    etag = client.get(world["base"] + "/live.json").headers["ETag"]
+    login(world["students"][4])
+    client.post(world["base"] + "/questions/vote", data={"question_id": question.id})
+    login(world["students"][5])
+    voted = client.get(world["base"] + "/live.json", headers={"If-None-Match": etag})
+    assert voted.status_code == 200 and voted.json["questions"][0]["votes"] == 1
+    etag = voted.headers["ETag"]
     login(world["staff"])
     _control(client, world, "pause", 0)
     login(world["students"][5])
@@ -242,3 +254,35 @@ def test_the_grading_page_shows_the_measured_minutes(client, login, world) -> No
     _control(client, world, "next", 0)
     page = client.get(f"/c/live-web/grading/presentations/{world['slots'][0].id}")
     assert "Measured time: 6.5 min of 5 planned" in page.get_data(as_text=True)
+
+
+def _add_people_and_questions(world, count: int) -> None:
+    course, session = world["course"], world["session"]
+    for n in range(count):
+        student = make_member(course)
+        question = services.add_question(session, student, f"Question {n}?", world["clock"]["now"])
+        db.session.add(QuestionVote(question_id=question.id, user_id=world["students"][5].id))
+    db.session.commit()
+
+
+@pytest.mark.parametrize("who", ["staff", "student"])
+def test_live_json_and_pages_make_the_same_number_of_queries_for_a_bigger_class(
+        client, login, world, who) -> None:
+    from tests.querycount import count_queries
+
+    login(world["staff"])
+    client.post(world["base"] + "/live/start")
+    world["clock"]["now"] += timedelta(minutes=9)
+    _control(client, world, "next", 0)      # a presentation ended: the peer link is looked up
+    login(world["staff"] if who == "staff" else world["students"][5])
+    counts = []
+    for extra in (2, 20):
+        _add_people_and_questions(world, extra)
+        db.session.expire_all()
+        with count_queries() as counter:
+            for url in ("/live.json", "/live", "/report", ""):
+                if who == "student" and url in ("/report", ""):
+                    continue
+                assert client.get(world["base"] + url).status_code == 200
+        counts.append(counter.count)
+    assert counts[0] == counts[1]
