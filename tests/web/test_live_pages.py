@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from models import (CourseRole, LiveQuestion, LiveRun, ParticipationRecord, QuestionVote,
+from models import (CourseRole, LiveQuestion, ParticipationRecord, QuestionVote,
                     SlideDeck, db)
 from review.live import services
 from tests.factories import hold_slot, make_course, make_group, make_member
