@@ -81,6 +81,8 @@
         (question.credited ? " (" + question.credited + ")" : "");
       item.querySelector(".status").textContent = status;
       item.classList.toggle("handled", question.status !== "open");
+      var mark = item.querySelector("form.mark");
+      if (mark && question.status !== "open") { mark.remove(); }
       var vote = item.querySelector(".vote-button");
       if (vote) {
         vote.setAttribute("aria-pressed", question.voted ? "true" : "false");

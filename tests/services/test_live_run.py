@@ -240,3 +240,19 @@ def test_marking_raised_and_answered_writes_participation_at_once(world) -> None
         services.mark_question(session, other, staff, "answered", None, t0)
     with pytest.raises(LiveError, match="must be a student"):
         services.mark_question(session, other, staff, "raised", staff.id, t0)
+
+
+def test_review_counts_leave_out_presenters_and_excused_students(world) -> None:
+    from models import Review, ReviewExcuse
+
+    session, students = world["session"], world["students"]
+    # students[0:4] present (two groups); students[4] reviews late, students[5] is excused.
+    _review(session, students[0], ["Why?"])
+    _review(session, students[4], ["How?"])
+    db.session.scalar(select(Review).where(Review.user_id == students[4].id)).days_late = 1
+    db.session.add(ReviewExcuse(session_id=session.id, user_id=students[5].id, reason="ill"))
+    extra = make_member(world["course"])
+    db.session.flush()
+    counts = services.review_counts(session)
+    assert (counts.submitted, counts.late, counts.missing) == (2, 1, 1)   # missing: extra
+    assert extra.id not in {r.user_id for r in db.session.scalars(select(Review))}
