@@ -12,7 +12,7 @@ Sections, in order:
                    RegradeRequest
     Gradebook   -- GradeItem, LateDayEntry
     Audit       -- AuditEntry
-    Live session -- LiveRun, LiveSegment, LiveQuestion, QuestionVote, SlideDeck
+    Live session -- LiveRun, LiveSegment, LiveQuestion, QuestionVote, SlideDeck, ReviewRating
 
 Times are stored as naive UTC and handed to Python as aware UTC datetimes (``UTCDateTime``);
 they are converted to the course timezone only in templates and exports.
@@ -933,4 +933,22 @@ class SlideDeck(db.Model):
         UniqueConstraint("slot_id", "version"),
         CheckConstraint("(stored_name IS NULL) <> (url = '')", name="file_or_link"),
         CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+
+class ReviewRating(db.Model):
+    """A presenter's or staff member's rating of how helpful a review was for the discussion."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id", ondelete="CASCADE"), index=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    helpfulness: Mapped[int]
+    # Tag keys from review.live.services.HELPFULNESS_TAGS.
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("review_id", "rater_id"),
+        CheckConstraint("helpfulness >= 1 AND helpfulness <= 5", name="helpfulness_in_range"),
     )

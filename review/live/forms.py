@@ -1,14 +1,15 @@
-"""Forms of the class session: timer controls, questions, votes, marks, slides."""
+"""Forms of the class session: timer controls, questions, votes, marks, slides, review ratings."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import IntegerField, SelectField, StringField, SubmitField
+from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from review.core.ids import id_range
-from review.live.services import MAX_EXTENSION_MINUTES, MAX_QUESTION_CHARS
+from review.live.services import (HELPFULNESS_SCALE, HELPFULNESS_TAGS, MAX_EXTENSION_MINUTES,
+                                  MAX_QUESTION_CHARS)
 
 CONTROL_ACTIONS = [("next", "Next"), ("pause", "Pause"), ("resume", "Resume"),
                    ("extend", "Extend")]
@@ -55,3 +56,13 @@ class SlidesForm(FlaskForm):
     file = FileField("PDF file")
     url = StringField("or a link (http or https)", validators=[Optional(), Length(max=500)])
     submit = SubmitField("Upload slides")
+
+
+class ReviewRatingForm(FlaskForm):
+    review_id = IntegerField(validators=[InputRequired("Choose a review."), id_range(1)])
+    helpfulness = SelectField("How helpful was it for the discussion?", coerce=int,
+                              choices=[(value, f"{value}: {label}")
+                                       for value, label in HELPFULNESS_SCALE.items()],
+                              validators=[InputRequired("Choose how helpful it was.")])
+    tags = SelectMultipleField("Tags", choices=list(HELPFULNESS_TAGS.items()),
+                               validators=[Optional()])

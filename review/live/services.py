@@ -16,6 +16,10 @@ is imported into ``LiveQuestion`` rows, students add questions live and upvote (
 student per question, a unique constraint); staff mark a question raised or answered, which
 writes the participation record at once.
 
+After class, presenters and staff rate how helpful each review was for the discussion (a 1-5
+scale and tags); the reviewer sees the ratings without names once the review's feedback is
+released, and graders see them beside the review rubric.
+
 Functions take ``now``; none commits.
 """
 
@@ -38,7 +42,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from models import (Course, CourseRole, Enrollment, LiveQuestion, LiveRun, LiveSegment,
                     PaperSession, ParticipationRecord, PeerRating, QuestionVote, Review,
-                    ReviewExcuse, ReviewStatus, SlideDeck, Slot, User, db)
+                    ReviewExcuse, ReviewRating, ReviewStatus, SlideDeck, Slot, User, db)
 from review.core.errors import DomainError
 from review.grading.services import add_manual_participation
 from review.reviews import services as review_services
@@ -713,3 +717,85 @@ def report_rows(session: PaperSession, report: SessionReport) -> list[list[Any]]
         rows.append(["peer_rating", slot.role.name, slot.group.display_name if slot.group else "",
                      "", "", "", rate])
     return rows
+
+
+# ============================================================================ feedback on reviews
+
+HELPFULNESS_SCALE = {1: "not helpful", 2: "a little helpful", 3: "helpful", 4: "very helpful",
+                     5: "shaped the discussion"}
+HELPFULNESS_TAGS = {"insightful-weakness": "insightful weakness", "good-question": "good question",
+                    "clear-summary": "clear summary", "too-vague": "too vague",
+                    "off-topic": "off topic"}
+
+
+def can_rate_reviews(session: PaperSession, user: User, now: datetime) -> bool:
+    """Staff any time; the session's presenters once the review deadline has passed."""
+    if is_staff(session.course, user):
+        return True
+    return now > session.review_deadline and is_session_presenter(session, user)
+
+
+def rate_review(session: PaperSession, review: Review, rater: User, helpfulness: int,
+                tags: list[str], now: datetime) -> ReviewRating:
+    """Save (or change) the rater's rating of one submitted review of the session."""
+    if not can_rate_reviews(session, rater, now):
+        raise LiveError("Staff and this session's presenters rate its reviews, once the review "
+                        "deadline has passed.")
+    if review.session_id != session.id or review.status != ReviewStatus.submitted:
+        raise LiveError("That review is not a submitted review of this session.")
+    if review.user_id == rater.id:
+        raise LiveError("You cannot rate your own review.")
+    if helpfulness not in HELPFULNESS_SCALE:
+        raise LiveError(f"Helpfulness is 1 to 5 (got {helpfulness}).")
+    unknown = [tag for tag in tags if tag not in HELPFULNESS_TAGS]
+    if unknown:
+        raise LiveError(f"Unknown tag {unknown[0][:40]!r}; choose from the listed tags.")
+    rating = db.session.scalar(select(ReviewRating).where(
+        ReviewRating.review_id == review.id, ReviewRating.rater_id == rater.id))
+    if rating is None:
+        rating = ReviewRating(review_id=review.id, rater_id=rater.id, created_at=now,
+                              helpfulness=helpfulness)
+        db.session.add(rating)
+    rating.helpfulness = helpfulness
+    rating.tags = sorted(set(tags))
+    rating.updated_at = now
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise LiveError("You rated this review in another tab at the same moment; reload and "
+                        "try again.") from None
+    return rating
+
+
+@dataclass(frozen=True)
+class Helpfulness:
+    """The ratings of one review, without who gave them."""
+
+    count: int
+    average: float
+    tags: list[tuple[str, int]]     # label, how many raters chose it; most chosen first
+
+
+def helpfulness_of(review_ids: list[int]) -> dict[int, Helpfulness]:
+    ratings: dict[int, list[ReviewRating]] = {}
+    if review_ids:
+        for rating in db.session.scalars(select(ReviewRating)
+                                         .where(ReviewRating.review_id.in_(review_ids))):
+            ratings.setdefault(rating.review_id, []).append(rating)
+    summary = {}
+    for review_id, rows in ratings.items():
+        counts: dict[str, int] = {}
+        for row in rows:
+            for tag in row.tags:
+                if tag in HELPFULNESS_TAGS:
+                    counts[HELPFULNESS_TAGS[tag]] = counts.get(HELPFULNESS_TAGS[tag], 0) + 1
+        summary[review_id] = Helpfulness(
+            count=len(rows), average=sum(r.helpfulness for r in rows) / len(rows),
+            tags=sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return summary
+
+
+def my_review_ratings(session: PaperSession, rater: User) -> dict[int, ReviewRating]:
+    return {rating.review_id: rating for rating in db.session.scalars(
+        select(ReviewRating).join(Review, Review.id == ReviewRating.review_id)
+        .where(Review.session_id == session.id, ReviewRating.rater_id == rater.id))}

@@ -6,6 +6,7 @@ Addresses (``<week>`` is the week number of the paper session):
     /c/<code>/sessions/<week>/live        the live view; controls are plain POST forms
     /c/<code>/sessions/<week>/live.json   its state for every member (ETag / If-None-Match)
     /c/<code>/sessions/<week>/report      after class (staff), and report.csv
+    /c/<code>/sessions/<week>/review-ratings  presenters and staff rate the reviews' helpfulness
 
 Live views follow by short polling of live.json (see README "The class session"): each poll is a
 few indexed queries answered 304 while nothing changed, which gunicorn's sync workers serve
@@ -27,13 +28,14 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from models import PaperSession, User, db, utcnow
+from models import PaperSession, Review, User, db, utcnow
 from review.core.errors import DomainError
 from review.live import services
-from review.live.forms import (ControlForm, MarkQuestionForm, QuestionForm, SlidesForm, StartForm,
-                               VoteForm)
+from review.live.forms import (ControlForm, MarkQuestionForm, QuestionForm, ReviewRatingForm,
+                               SlidesForm, StartForm, VoteForm)
 from review.permissions import course_member, course_staff, course_student, is_staff, require
-from review.reviews.services import students_of
+from review.reviews.rendering import render_markdown
+from review.reviews.services import students_of, submitted_reviews
 from review.signup.presenters import presenters_by_slot
 from review.spreadsheets import neutralise
 
@@ -42,6 +44,13 @@ bp = Blueprint("live", __name__)
 
 def _now() -> datetime:
     return utcnow()
+
+
+@bp.app_template_global("review_helpfulness")
+def review_helpfulness(review_id: int) -> Optional[Any]:
+    """The review's helpfulness ratings without names (the reviewer's feedback page shows them
+    once released; the grading page shows them beside the review rubric)."""
+    return services.helpfulness_of([review_id]).get(review_id)
 
 
 @bp.app_template_global("measured_time")
@@ -357,3 +366,41 @@ def report_csv(course_code: str, week: int) -> Response:
         writer.writerow([neutralise(cell) for cell in row])
     return Response(buffer.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{course_code}-week{week}-session.csv"'})
+
+
+# ============================================================================ feedback on reviews
+
+
+@bp.route("/c/<course_code>/sessions/<int:week>/review-ratings", methods=["GET", "POST"])
+@course_member
+def review_ratings(course_code: str, week: int) -> Any:
+    session = _session_or_404(week)
+    now = _now()
+    require(services.can_rate_reviews(session, current_user, now), status=403)
+    target = url_for("live.review_ratings", course_code=course_code, week=week)
+    if request.method == "POST":
+        form = ReviewRatingForm()
+        if not form.validate_on_submit():
+            flash(_first_error(form), "error")
+            return redirect(target)
+        review = db.session.get(Review, form.review_id.data)
+        if review is None or review.session_id != session.id:
+            abort(404)
+        try:
+            services.rate_review(session, review, current_user, form.helpfulness.data,
+                                 list(form.tags.data or []), now)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(target)
+        flash("Rating saved.", "success")
+        return redirect(f"{target}#review-{review.id}")
+    reviews = [review for review in submitted_reviews(session) if review.user_id != current_user.id]
+    staff = is_staff(g.enrollment)
+    return render_template(
+        "live/review_ratings.html", course=g.course, session=session, week=week, staff=staff,
+        reviews=reviews, mine=services.my_review_ratings(session, current_user),
+        summary=services.helpfulness_of([r.id for r in reviews]) if staff else {},
+        scale=services.HELPFULNESS_SCALE, tags=services.HELPFULNESS_TAGS,
+        form=ReviewRatingForm(formdata=None), render_markdown=render_markdown)

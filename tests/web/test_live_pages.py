@@ -286,3 +286,50 @@ def test_live_json_and_pages_make_the_same_number_of_queries_for_a_bigger_class(
                 assert client.get(world["base"] + url).status_code == 200
         counts.append(counter.count)
     assert counts[0] == counts[1]
+
+
+def _submitted_review(world, student, questions=("Why?",)):
+    from review.reviews import services as review_services
+    from review.reviews.services import ReviewContent
+
+    session = world["session"]
+    return review_services.submit_review(session, student, ReviewContent.build(
+        summary="A summary.", strengths="s", weaknesses="One seed only.", remedies="r",
+        questions=list(questions)), session.review_deadline - timedelta(hours=1))
+
+
+def test_presenters_and_staff_rate_reviews_and_the_reviewer_sees_them_without_names(
+        client, login, world) -> None:
+    from models import Review, ReviewRating
+
+    reviewer, presenter, audience = world["students"][5], world["students"][0], world["students"][4]
+    _submitted_review(world, reviewer)
+    db.session.commit()
+    review = db.session.scalar(select(Review))
+    url = world["base"] + "/review-ratings"
+    login(presenter)
+    world["clock"]["now"] = world["session"].review_deadline - timedelta(hours=1)
+    assert client.get(url).status_code == 403            # before the deadline: not yet
+    world["clock"]["now"] = world["session"].review_deadline + timedelta(hours=2)
+    page = client.get(url).get_data(as_text=True)
+    assert "One seed only." in page and reviewer.last_name not in page   # anonymous to presenters
+    client.post(url, data={"review_id": review.id, "helpfulness": 5,
+                           "tags": ["insightful-weakness", "good-question"]})
+    client.post(url, data={"review_id": review.id, "helpfulness": 4, "tags": ["good-question"]})
+    assert [(r.helpfulness, r.tags) for r in db.session.scalars(select(ReviewRating))] == [
+        (4, ["good-question"])]                           # changed, not added
+    response = client.post(url, data={"review_id": review.id, "helpfulness": 4,
+                                      "tags": ["made-up"]}, follow_redirects=True)
+    assert "not a valid choice" in response.get_data(as_text=True)
+    login(audience)
+    assert client.get(url).status_code == 403
+    login(world["staff"])
+    client.post(url, data={"review_id": review.id, "helpfulness": 2, "tags": ["too-vague"]})
+    grading = client.get(f"/c/live-web/grading/reviews/{review.id}").get_data(as_text=True)
+    assert "2 rating(s), average 3.0 of 5" in grading and "good question ×1" in grading
+    review.feedback_released_at = world["clock"]["now"]
+    db.session.commit()
+    login(reviewer)
+    feedback = client.get(f"/c/live-web/feedback/reviews/{review.id}").get_data(as_text=True)
+    assert "How helpful your review was" in feedback and "average 3.0 of 5" in feedback
+    assert presenter.last_name not in feedback and world["staff"].last_name not in feedback

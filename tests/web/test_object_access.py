@@ -231,7 +231,7 @@ def _plausible_form(side: Side, target: Side | None = None) -> dict[str, Any]:
         "confirm": "1",   # past the confirmation step of destructive actions
         "expected_segment": "0", "minutes": "1", "question_id": t.question.id,
         "status": "raised", "credited_id": "0", "slide_slot": t.slot1.id,
-        "text": "A question from the floor?",
+        "text": "A question from the floor?", "helpfulness": "4", "tags": "good-question",
     }
     data.update(_rubric_values("presentation-overview"))
     for sid in [s.id for s in t.course.sessions]:
@@ -338,6 +338,7 @@ FORM_ID_ROUTES = {
     "live.vote": (None, "question_id"),
     "live.mark_question": (None, "question_id/credited_id"),
     "live.upload_slides": (None, "slide_slot"),
+    "live.review_ratings": (None, "review_id"),
 }
 # POST routes that carry no object id at all (checked so a new one must be classified).
 NO_ID_POSTS = {
@@ -581,7 +582,8 @@ BAD_NUMBERS = ["abc", "-1", "1e308", "nan", "inf", "-inf", "99999999999999999999
 NUMERIC_KEYS = ["version", "target", "from_slot", "to_slot", "slot_a", "slot_b", "group",
                 "user_id", "delta_pct", "points", "student", "keep", "absorb", "student_id",
                 "session_id", "review_id", "question_index", "raised_by_id", "user_ids",
-                "expected_segment", "minutes", "question_id", "credited_id", "slide_slot"]
+                "expected_segment", "minutes", "question_id", "credited_id", "slide_slot",
+                "helpfulness"]
 # Values that look odd but are valid for that field.
 VALID_ODD = {("version", ""),          # not loaded from a page
              ("delta_pct", "-1"), ("delta_pct", "1.5"), ("points", "1.5"),
@@ -604,6 +606,7 @@ ROUTE_NUMBERS = {
     "signup.settings": ["quota", "min_gap_weeks"], "assignment.run": ["quota", "min_gap_weeks"],
     "live.control": ["expected_segment", "minutes"], "live.vote": ["question_id"],
     "live.mark_question": ["question_id", "credited_id"], "live.upload_slides": ["slide_slot"],
+    "live.review_ratings": ["review_id", "helpfulness"],
 }
 
 
