@@ -149,9 +149,12 @@ def live(course_code: str, week: int) -> str:
     data = services.state(session.id, lambda: session, current_user, now, staff=staff,
                           fingerprint=services.state_fingerprint(session.id), peer_url=_peer_url)
     mark_form = MarkQuestionForm()
-    mark_form.credited_id.choices = [(0, "the asker")] + _students() if staff else []
+    # The projector view (for the room) shows neither names nor controls, whoever is signed in.
+    projector = request.args.get("view") == "projector"
+    mark_form.credited_id.choices = [(0, "the asker")] + _students() if staff and not projector else []
     return render_template(
         "live/live.html", course=g.course, session=session, week=week, state=data, staff=staff,
+        names=staff and not projector, projector=projector,
         student=not staff, control_form=ControlForm(), start_form=StartForm(),
         question_form=QuestionForm(), vote_form=VoteForm(), mark_form=mark_form,
         json_url=url_for("live.live_json", course_code=course_code, week=week))

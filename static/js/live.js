@@ -110,11 +110,16 @@
     Array.prototype.forEach.call(document.querySelectorAll("input.expected-segment"), function (input) {
       input.value = started ? String(data.segment) : "";
     });
+    Array.prototype.forEach.call(document.querySelectorAll("form.live-control"), function (form) {
+      var action = form.getAttribute("data-action");
+      if (action === "pause") { form.hidden = data.paused; }
+      if (action === "resume") { form.hidden = !data.paused; }
+    });
     renderQuestions(data.questions || []);
     tick();
     // Who may control, and which forms apply, change with the segment: the server renders those.
     var segment = started ? String(data.segment) : "";
-    var control = data.can_control ? "yes" : "no";
+    var control = data.can_control && root.getAttribute("data-projector") !== "yes" ? "yes" : "no";
     if ((control !== renderedControl || (segment === "") !== (renderedSegment === "") ||
          (data.finished && renderedSegment !== "" && document.querySelector(".live-control")))) {
       window.location.reload();

@@ -333,3 +333,15 @@ def test_presenters_and_staff_rate_reviews_and_the_reviewer_sees_them_without_na
     feedback = client.get(f"/c/live-web/feedback/reviews/{review.id}").get_data(as_text=True)
     assert "How helpful your review was" in feedback and "average 3.0 of 5" in feedback
     assert presenter.last_name not in feedback and world["staff"].last_name not in feedback
+
+
+def test_the_projector_view_shows_no_names_and_no_controls_to_the_room(client, login, world) -> None:
+    login(world["students"][4])
+    client.post(world["base"] + "/questions", data={"text": "Does it transfer?"})
+    login(world["staff"])
+    client.post(world["base"] + "/live/start")
+    staff_page = client.get(world["base"] + "/live").get_data(as_text=True)
+    assert world["students"][4].full_name in staff_page and "Next segment" in staff_page
+    projector = client.get(world["base"] + "/live?view=projector").get_data(as_text=True)
+    assert "Does it transfer?" in projector
+    assert world["students"][4].full_name not in projector and "Next segment" not in projector
