@@ -152,8 +152,13 @@ def live(course_code: str, week: int) -> str:
     # The projector view (for the room) shows neither names nor controls, whoever is signed in.
     projector = request.args.get("view") == "projector"
     mark_form.credited_id.choices = [(0, "the asker")] + _students() if staff and not projector else []
+    slots = {slot.id: slot for slot in session.slots}
+    slides = [(slots[slot_id], deck) for slot_id, deck in services.latest_slides(session).items()
+              if services.can_download_slides(slots[slot_id], current_user, now)]
+    slides.sort(key=lambda pair: pair[0].role.position)
     return render_template(
         "live/live.html", course=g.course, session=session, week=week, state=data, staff=staff,
+        slides=slides,
         names=staff and not projector, projector=projector,
         student=not staff, control_form=ControlForm(), start_form=StartForm(),
         question_form=QuestionForm(), vote_form=VoteForm(), mark_form=mark_form,

@@ -204,9 +204,11 @@ def test_slides_pdf_only_size_limited_and_downloadable_after_the_start(
     assert "Only the presenters" in upload(PDF)
     latest = f"{world['base']}/slides/{decks[1].id}"
     assert client.get(latest).status_code == 302          # before the start: not yet
+    assert latest not in client.get(world["base"] + "/live").get_data(as_text=True)
     world["clock"]["now"] = world["session"].starts_at + timedelta(minutes=1)
     download = client.get(latest)
     assert download.status_code == 200 and download.data == PDF + b"v2"
+    assert latest in client.get(world["base"] + "/live").get_data(as_text=True)
     world["clock"]["now"] = world["session"].starts_at - timedelta(days=1)
     login(presenter)
     assert client.get(latest).status_code == 200           # presenters any time
