@@ -114,10 +114,14 @@ def run_of(session: PaperSession) -> Optional[LiveRun]:
 # ============================================================================ the clock
 
 
+def _elapsed(started: datetime, paused_at: Optional[datetime], paused_seconds: int,
+             now: datetime) -> int:
+    return max(0, int(((paused_at or now) - started).total_seconds()) - paused_seconds)
+
+
 def elapsed_seconds(run: LiveRun, now: datetime) -> int:
     """Seconds the current segment has run, pauses excluded."""
-    until = run.paused_at or now
-    return max(0, int((until - run.segment_started_at).total_seconds()) - run.paused_seconds)
+    return _elapsed(run.segment_started_at, run.paused_at, run.paused_seconds, now)
 
 
 def remaining_seconds(run: LiveRun, segment: Segment, now: datetime) -> int:
@@ -488,8 +492,7 @@ def _personal_state(shared: dict[str, Any], session_id: int, user: User, now: da
     remaining = None
     if shared["_clock"] is not None:
         started, paused_at, paused_seconds, extension, planned = shared["_clock"]
-        elapsed = max(0, int(((paused_at or now) - started).total_seconds()) - paused_seconds)
-        remaining = planned + extension - elapsed
+        remaining = planned + extension - _elapsed(started, paused_at, paused_seconds, now)
     data["remaining_seconds"] = remaining
     data["can_control"] = staff or (remaining is not None and user.id in shared["_presenter_ids"])
     mine = set(db.session.scalars(
