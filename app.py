@@ -307,11 +307,12 @@ def _register_blueprints(app: Flask) -> None:
     from review.gradebook.views import bp as gradebook_bp
     from review.grading.views import bp as grading_bp
     from review.groups.views import bp as groups_bp
+    from review.live.views import bp as live_bp
     from review.reviews.views import bp as reviews_bp
     from review.signup.views import bp as signup_bp
 
     for blueprint in (accounts_bp, courses_bp, groups_bp, signup_bp, assignment_bp, reviews_bp,
-                      grading_bp, gradebook_bp, staff_bp, admin_bp):
+                      grading_bp, gradebook_bp, staff_bp, admin_bp, live_bp):
         app.register_blueprint(blueprint)
 
 

@@ -12,6 +12,7 @@ Sections, in order:
                    RegradeRequest
     Gradebook   -- GradeItem, LateDayEntry
     Audit       -- AuditEntry
+    Live session -- LiveRun, LiveSegment, LiveQuestion, QuestionVote, SlideDeck, ReviewRating
 
 Times are stored as naive UTC and handed to Python as aware UTC datetimes (``UTCDateTime``);
 they are converted to the course timezone only in templates and exports.
@@ -805,3 +806,150 @@ class AuditEntry(db.Model):
     reason: Mapped[str] = mapped_column(Text, default="")
 
     actor: Mapped[Optional[User]] = relationship()
+
+
+# ============================================================================ Live session
+
+
+class LiveRun(db.Model):
+    """The run sheet of one paper session in class: which segment is on and its clock."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("paper_session.id", ondelete="CASCADE"), unique=True
+    )
+    # Index into the session's segments (roles in order, then the discussion); equal to the
+    # number of segments once the run sheet is finished.
+    segment: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    segment_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set while the clock is paused; the pause is added to paused_seconds on resume.
+    paused_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    paused_seconds: Mapped[int] = mapped_column(default=0)
+    extension_seconds: Mapped[int] = mapped_column(default=0)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Every control request checks it: two "next" taps on one segment move only once.
+    version: Mapped[int] = mapped_column(default=1)
+
+    session: Mapped[PaperSession] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("segment >= 0", name="segment_nonnegative"),
+        CheckConstraint("paused_seconds >= 0", name="paused_nonnegative"),
+        CheckConstraint("extension_seconds >= 0", name="extension_nonnegative"),
+    )
+    __mapper_args__ = {"version_id_col": version}
+
+
+class LiveSegment(db.Model):
+    """One finished segment of a run sheet: planned against measured time."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("live_run.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    # NULL for the discussion; the role's slot when a presentation.
+    slot_id: Mapped[Optional[int]] = mapped_column(ForeignKey("slot.id", ondelete="SET NULL"))
+    label: Mapped[str] = mapped_column(String(100))
+    planned_seconds: Mapped[int]
+    extension_seconds: Mapped[int] = mapped_column(default=0)
+    actual_seconds: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def overtime_seconds(self) -> int:
+        return max(0, self.actual_seconds - self.planned_seconds - self.extension_seconds)
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "position"),
+        CheckConstraint("actual_seconds >= 0", name="actual_nonnegative"),
+    )
+
+
+class LiveQuestion(db.Model):
+    """A question in a session's discussion queue: from the reviews' digest or added live."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("paper_session.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # For digest questions: the review question shown for its collapsed copies, and how many
+    # students asked it.
+    review_id: Mapped[Optional[int]] = mapped_column(ForeignKey("review.id", ondelete="CASCADE"))
+    question_index: Mapped[Optional[int]]
+    asked_count: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    # The student credited when staff marked it raised or answered.
+    credited_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    participation_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("participation_record.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Bumped by every vote, mark and re-count, so the live view's ETag can be computed from the
+    # sum over a session without reading the votes.
+    version: Mapped[int] = mapped_column(default=1)
+
+    author: Mapped[Optional[User]] = relationship(foreign_keys=[author_id])
+    credited: Mapped[Optional[User]] = relationship(foreign_keys=[credited_id])
+
+    __table_args__ = (
+        UniqueConstraint("review_id", "question_index"),
+        CheckConstraint("status IN ('open', 'raised', 'answered')", name="status_known"),
+        CheckConstraint("asked_count >= 1", name="asked_positive"),
+    )
+
+
+class QuestionVote(db.Model):
+    """One student's upvote of one queue question (at most one per student per question)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("live_question.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("question_id", "user_id"),)
+
+
+class SlideDeck(db.Model):
+    """One version of a presenting group's slides: a stored PDF or a link."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int]
+    # A random name under instance/slides/ (never the uploaded name), or NULL for a link.
+    stored_name: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    original_name: Mapped[str] = mapped_column(String(255), default="")
+    size_bytes: Mapped[int] = mapped_column(default=0)
+    url: Mapped[str] = mapped_column(String(500), default="")
+    uploaded_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("slot_id", "version"),
+        CheckConstraint("(stored_name IS NULL) <> (url = '')", name="file_or_link"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+
+class ReviewRating(db.Model):
+    """A presenter's or staff member's rating of how helpful a review was for the discussion."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id", ondelete="CASCADE"), index=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    helpfulness: Mapped[int]
+    # Tag keys from review.live.services.HELPFULNESS_TAGS.
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("review_id", "rater_id"),
+        CheckConstraint("helpfulness >= 1 AND helpfulness <= 5", name="helpfulness_in_range"),
+    )

@@ -525,7 +525,7 @@ def feedback_review(course_code: str, review_id: int) -> str:
         scores=scores, regrade=regrade, title=f"Your review of week {review.session.week.number}",
         regrade_action=url_for("grading.regrade_review", course_code=course_code,
                                review_id=review.id),
-        extra={"combined": combined, "result": None, "peer": None})
+        extra={"combined": combined, "result": None, "peer": None, "review": review})
 
 
 @bp.post("/c/<course_code>/feedback/presentations/<int:slot_id>/regrade")

@@ -9,12 +9,16 @@ Public API:
     cluster_questions(questions, *, threshold=DEFAULT_THRESHOLD) -> list[QuestionCluster[Key]]
         Groups of near-duplicate questions, biggest first; groups of equal size keep the order
         in which their first question appeared. Members keep input order. Deterministic: the
-        same input always gives the same output.
+        same input always gives the same output. Within a group, identical and near-identical
+        copies (case, punctuation, a typo) collapse into one ``entries`` item with a count, so
+        fifteen copies of one sentence are listed once.
 
 Data:
     Question(key, author_key, text)             one question, keys are any hashable ids
-    QuestionCluster(representative, members)    ``count``: number of questions;
+    QuestionCluster(representative, members, entries)
+                                                ``count``: number of questions;
                                                 ``author_keys``: distinct askers in input order
+    QuestionEntry(representative, members)      copies of one question; ``count``, ``author_keys``
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ Key = TypeVar("Key", bound=Hashable)
 # one paper, questions on one topic average about 0.2-0.4 and questions on different topics that
 # share the paper's vocabulary stay below about 0.15.
 DEFAULT_THRESHOLD = 0.2
+# Similarity above which two questions are copies of one sentence rather than paraphrases: a
+# changed letter or a dropped word keeps copies above 0.8; paraphrases of one question stay
+# below about 0.5.
+NEAR_IDENTICAL = 0.8
 
 _WORD = re.compile(r"\w+")
 
@@ -50,11 +58,32 @@ class Question(Generic[Key]):
 
 
 @dataclass(frozen=True)
+class QuestionEntry(Generic[Key]):
+    """Copies of one question (identical or nearly so); the first copy stands for them all."""
+
+    members: tuple[Question[Key], ...]
+
+    @property
+    def representative(self) -> Question[Key]:
+        return self.members[0]
+
+    @property
+    def count(self) -> int:
+        return len(self.members)
+
+    @property
+    def author_keys(self) -> tuple[Hashable, ...]:
+        return tuple(dict.fromkeys(question.author_key for question in self.members))
+
+
+@dataclass(frozen=True)
 class QuestionCluster(Generic[Key]):
     """Questions asking the same thing; ``representative`` is the one to show for all of them."""
 
     representative: Question[Key]
     members: tuple[Question[Key], ...]
+    # The members with copies collapsed, most copies first (ties keep input order).
+    entries: tuple[QuestionEntry[Key], ...] = ()
 
     @property
     def count(self) -> int:
@@ -86,9 +115,32 @@ def cluster_questions(
         QuestionCluster(
             representative=questions[_most_central(group, similarity, questions)],
             members=tuple(questions[index] for index in group),
+            entries=_collapse_copies(group, similarity, questions),
         )
         for group in groups
     ]
+
+
+def _normalised(text: str) -> str:
+    return " ".join(_WORD.findall(text.casefold()))
+
+
+def _collapse_copies(
+    group: list[int], similarity: NDArray[np.float64], questions: Sequence[Question[Key]]
+) -> tuple[QuestionEntry[Key], ...]:
+    """Each question joins the first entry it copies (same words, or nearly the same text)."""
+    entries: list[list[int]] = []
+    for index in group:
+        words = _normalised(questions[index].text)
+        for entry in entries:
+            first = entry[0]
+            if words == _normalised(questions[first].text) or similarity[index, first] >= NEAR_IDENTICAL:
+                entry.append(index)
+                break
+        else:
+            entries.append([index])
+    entries.sort(key=len, reverse=True)
+    return tuple(QuestionEntry(tuple(questions[index] for index in entry)) for entry in entries)
 
 
 def _similarity_matrix(texts: list[str]) -> NDArray[np.float64]:

@@ -610,9 +610,22 @@ class DigestItem:
 
 
 @dataclass(frozen=True)
+class DigestEntry:
+    """Copies of one question: shown, and marked raised, once."""
+
+    representative: DigestItem
+    items: list[DigestItem]
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True)
 class DigestCluster:
     representative: DigestItem
     items: list[DigestItem]
+    entries: list[DigestEntry]
 
     @property
     def count(self) -> int:
@@ -644,7 +657,9 @@ def session_digest(session: PaperSession) -> list[DigestCluster]:
     if not questions:
         return []
     clusters = cluster_questions(questions)
-    return [DigestCluster(items[c.representative.key], [items[q.key] for q in c.members])
+    return [DigestCluster(items[c.representative.key], [items[q.key] for q in c.members],
+                          [DigestEntry(items[e.representative.key], [items[q.key] for q in e.members])
+                           for e in c.entries])
             for c in clusters]
 
 

@@ -146,3 +146,29 @@ def test_a_realistic_session_groups_by_topic_not_by_shared_vocabulary() -> None:
         ["hp1"],
         ["hw1"],
     ]
+
+
+# --- identical and near-identical copies collapse into one entry (15 copies were 15 entries) ---
+
+COPIED = "What happens to the results when the batch size is much smaller?"
+
+
+def test_identical_copies_collapse_into_one_entry_with_a_count() -> None:
+    copies = [Question(f"c{n}", f"student{n}", COPIED) for n in range(15)]
+    clusters = cluster_questions(copies + [UNRELATED])
+    assert [len(cluster.entries) for cluster in clusters] == [1, 1]
+    entry = clusters[0].entries[0]
+    assert entry.count == 15 and entry.representative.key == "c0"
+    assert len(entry.author_keys) == 15
+
+
+def test_near_identical_copies_collapse_but_paraphrases_stay_separate_entries() -> None:
+    near = [Question("n1", "a", COPIED),
+            Question("n2", "b", "what happens to the results when the batch size is much smaller"),
+            Question("n3", "c", "What  happens to the results, when the batch-size is much smaller ?!"),
+            Question("n4", "d", "What happens to the result when the batch size is much smaller?")]
+    clusters = cluster_questions(near + [WEIGHT_DECAY_1, WEIGHT_DECAY_2, WEIGHT_DECAY_3])
+    by_key = {cluster.members[0].key: cluster for cluster in clusters}
+    assert [entry.count for entry in by_key["n1"].entries] == [4]
+    # Paraphrases share a topic (one cluster) but are different questions (separate entries).
+    assert [entry.count for entry in by_key["q1"].entries] == [1, 1, 1]

@@ -30,10 +30,12 @@ from models import (
     CourseRole,
     GradeItem,
     Group,
+    LiveQuestion,
     PaperSession,
     PeerRating,
     RegradeRequest,
     Slot,
+    SlideDeck,
     SwapProposal,
     User,
     Week,
@@ -76,6 +78,8 @@ class Side:
     grade: GradeItem
     ids: dict[str, Any] = None  # type: ignore[assignment]
     forms: dict[str, dict[str, Any]] = None  # type: ignore[assignment]
+    deck: Any = None     # slides (a link) of slot1
+    question: Any = None  # a live question of week 3, asked by students[0]
 
     @property
     def code(self) -> str:
@@ -116,9 +120,13 @@ def build_side(code: str) -> Side:
     db.session.add_all([regrade, proposal, grade])
     db.session.flush()
     run = run_assignment(course, instructor, utcnow())
+    deck = SlideDeck(slot_id=slot1.id, version=1, url="https://example.org/slides")
+    question = LiveQuestion(session_id=session.id, text="Why this dataset?",
+                            author_id=students[0].id)
+    db.session.add_all([deck, question])
     db.session.flush()
     return Side(course, instructor, ta, students, g1, g2, slot1, slot2, open_slot, session,
-                review1, review3, regrade, run, proposal, grade)
+                review1, review3, regrade, run, proposal, grade, deck=deck, question=question)
 
 
 @pytest.fixture
@@ -146,9 +154,11 @@ ARG_FILLERS: dict[str, Callable[[Side], Any]] = {
     "user_id": lambda s: s.students[0].id,
     "proposal_id": lambda s: s.proposal.id,
     "code": lambda s: s.g1.join_code,          # a group's join code
+    "deck_id": lambda s: s.deck.id,
 }
 # Arguments that name no object: a fixed, valid value.
-FIXED_ARGS = {"fmt": "xlsx", "decision": "accept"}
+# A week number is looked up within the course named by the URL, so it names no object of its own.
+FIXED_ARGS = {"fmt": "xlsx", "decision": "accept", "week": 3}
 # Routes outside /c/<course_code>/ whose argument is a secret token: a wrong token is refused.
 TOKEN_ROUTES = {"signup.course_feed": 404, "signup.group_feed": 404,
                 "accounts.set_password": 410}
@@ -219,6 +229,9 @@ def _plausible_form(side: Side, target: Side | None = None) -> dict[str, Any]:
         "original": "{}", f"g-{t.students[0].id}-midterm": "95", "payload": "[]",
         "quota": "2", "min_gap_weeks": "0", "mode": "first_come", "keep_fixed": "1",
         "confirm": "1",   # past the confirmation step of destructive actions
+        "expected_segment": "0", "minutes": "1", "question_id": t.question.id,
+        "status": "raised", "credited_id": "0", "slide_slot": t.slot1.id,
+        "text": "A question from the floor?", "helpfulness": "4", "tags": "good-question",
     }
     data.update(_rubric_values("presentation-overview"))
     for sid in [s.id for s in t.course.sessions]:
@@ -322,6 +335,10 @@ FORM_ID_ROUTES = {
     "reviews.mark_raised": ("session_id", "review_id/raised_by_id"),
     "gradebook.grid": (None, "user_ids"),
     "staff.links_csv": (None, "user_ids"),
+    "live.vote": (None, "question_id"),
+    "live.mark_question": (None, "question_id/credited_id"),
+    "live.upload_slides": (None, "slide_slot"),
+    "live.review_ratings": (None, "review_id"),
 }
 # POST routes that carry no object id at all (checked so a new one must be classified).
 NO_ID_POSTS = {
@@ -564,13 +581,17 @@ def test_a_student_cannot_rate_their_own_groups_presentation(
 BAD_NUMBERS = ["abc", "-1", "1e308", "nan", "inf", "-inf", "99999999999999999999999", "", "1.5"]
 NUMERIC_KEYS = ["version", "target", "from_slot", "to_slot", "slot_a", "slot_b", "group",
                 "user_id", "delta_pct", "points", "student", "keep", "absorb", "student_id",
-                "session_id", "review_id", "question_index", "raised_by_id", "user_ids"]
+                "session_id", "review_id", "question_index", "raised_by_id", "user_ids",
+                "expected_segment", "minutes", "question_id", "credited_id", "slide_slot",
+                "helpfulness"]
 # Values that look odd but are valid for that field.
 VALID_ODD = {("version", ""),          # not loaded from a page
              ("delta_pct", "-1"), ("delta_pct", "1.5"), ("points", "1.5"),
              ("raised_by_id", ""),      # "" = the asker
              ("quota", ""),             # "" = derived from slots and groups
-             ("min_gap_weeks", "")}     # "" = the course's setting (assignment run)
+             ("min_gap_weeks", ""),     # "" = the course's setting (assignment run)
+             ("minutes", ""),           # "" = extend by one minute
+             ("credited_id", "")}       # "" = the asker
 # Per route, the numeric fields its form reads (each is fuzzed on its own).
 ROUTE_NUMBERS = {
     "signup.claim": ["version"], "signup.release": ["version"], "signup.move": ["target", "version"],
@@ -583,6 +604,9 @@ ROUTE_NUMBERS = {
     "gradebook.grid": ["user_ids"], "grading.grade_presentation": ["version"],
     "grading.grade_review": ["version"], "reviews.edit": ["version"],
     "signup.settings": ["quota", "min_gap_weeks"], "assignment.run": ["quota", "min_gap_weeks"],
+    "live.control": ["expected_segment", "minutes"], "live.vote": ["question_id"],
+    "live.mark_question": ["question_id", "credited_id"], "live.upload_slides": ["slide_slot"],
+    "live.review_ratings": ["review_id", "helpfulness"],
 }
 
 
@@ -638,7 +662,7 @@ def test_missing_fields_are_refused_with_a_message(app: Flask, client: FlaskClie
                 "assignment.publish",
                 "grading.release_presentation", "grading.release_review",
                 "grading.release_session", "groups.dissolve", "reviews.release",
-                "groups.join_link"}
+                "groups.join_link", "live.start", "live.import_questions"}
 
     def empty(rule: Any, good: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         if rule.endpoint not in harmless:
