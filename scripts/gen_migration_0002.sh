@@ -7,7 +7,7 @@ trap 'rm -rf "$tmp"' EXIT
 rm -f migrations/versions/*_0002_*.py
 export DATABASE_URL="sqlite:///$tmp/gen.sqlite"
 /work/main/.venv/bin/flask --app app db upgrade 0001 >/dev/null 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-/work/main/.venv/bin/flask --app app db migrate -m "term record and course administration" --rev-id 0002 >/dev/null 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+/work/main/.venv/bin/flask --app app db migrate -m "course administration, term record and live sessions" --rev-id 0002 >/dev/null 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
 ls migrations/versions/*_0002_*.py
 python3 - <<'PY'
 import glob
