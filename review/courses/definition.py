@@ -36,7 +36,7 @@ class Strict(BaseModel):
 class WeekDef(Strict):
     number: int = Field(ge=1)
     date: date
-    topic: str = ""
+    topic: str = Field(default="", max_length=200)
     is_break: bool = False
 
 
@@ -55,10 +55,10 @@ class PaperSessionDef(Strict):
     time: Optional[dt.time] = None
     room: str = Field(default="", max_length=100)
     title: str = Field(min_length=1, max_length=300)
-    authors: str = ""
-    venue: str = ""
+    authors: str = Field(default="", max_length=1000)
+    venue: str = Field(default="", max_length=100)
     year: Optional[int] = Field(default=None, ge=1900, le=2100)
-    url: str = ""
+    url: str = Field(default="", max_length=500)
 
     @field_validator("url")
     @classmethod
@@ -71,8 +71,8 @@ class PaperSessionDef(Strict):
 
 
 class RoleDef(Strict):
-    key: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-    name: str
+    key: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=32)
+    name: str = Field(min_length=1, max_length=100)
     minutes: int = Field(gt=0, le=240)
 
 
@@ -80,7 +80,7 @@ ComponentKind = Literal["external", "presentations", "reviews", "participation"]
 
 
 class ComponentDef(Strict):
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)  # GradeItem.component
     label: str
     weight: float = Field(ge=0, le=100)
     kind: ComponentKind = "external"
@@ -215,8 +215,10 @@ TA_ACTIONS: dict[str, str] = {
 
 class CourseDefinition(Strict):
     code: str
-    title: str = Field(min_length=1)
-    term: str = Field(min_length=1)
+    # Lengths are the columns' (models.py): a longer value is named here, not refused by the
+    # database with a driver error (PostgreSQL) or stored whole (SQLite).
+    title: str = Field(min_length=1, max_length=200)
+    term: str = Field(min_length=1, max_length=64)
     timezone: str = "UTC"
     session_time: time = time(9, 0)
     discussion_minutes: int = Field(default=10, ge=0)

@@ -117,3 +117,31 @@ def test_removing_a_session_with_reviews_needs_the_explicit_flag(app, tmp_path) 
     _, changes = apply_course_definition(definition, allow_delete=True)
     assert "removed the week 3 session" in changes.changed
     assert db.session.scalar(select(func.count()).select_from(Review)) == 0
+
+
+@pytest.mark.parametrize("field, value, where", [
+    ("title", "T" * 201, "title"),
+    ("term", "Fall " * 13, "term"),
+])
+def test_an_over_long_course_field_is_a_message_naming_it(tmp_path: Path, runner, field, value,
+                                                          where) -> None:
+    data = course_definition_data()
+    data[field] = value
+    result = runner.invoke(args=["course", "import", str(write(tmp_path, data))])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{where}: String should have at most" in result.output
+
+
+def test_over_long_week_paper_and_role_fields_are_named(tmp_path: Path, runner) -> None:
+    data = course_definition_data()
+    data["weeks"][0]["topic"] = "x" * 201
+    data["paper_sessions"][0]["authors"] = "a" * 1001
+    data["paper_sessions"][0]["venue"] = "v" * 101
+    data["paper_sessions"][0]["url"] = "https://example.org/" + "u" * 500
+    data["roles"][0]["name"] = "n" * 101
+    data["roles"][1]["key"] = "k" * 33
+    result = runner.invoke(args=["course", "import", str(write(tmp_path, data))])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    for where in ("weeks[0].topic", "paper_sessions[0].authors", "paper_sessions[0].venue",
+                  "paper_sessions[0].url", "roles[0].name", "roles[1].key"):
+        assert f"{where}: String should have at most" in result.output, where
