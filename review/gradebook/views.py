@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from models import db, utcnow
 from review.core.errors import DomainError
 from review.core.ids import MAX_ID
-from review.courses.roster import TableFileError, read_table, sorted_sections
+from review.courses.roster import ImportLimits, TableFileError, read_table, sorted_sections
 from review.gradebook import services
 from review.gradebook.charts import distributions_svg
 from review.gradebook.commands import EXPORT_FORMATS, export_bytes
@@ -194,6 +194,13 @@ def confirm_import(course_code: str) -> WerkzeugResponse | tuple[str, int]:
             raise ValueError
     except ValueError:
         flash("The preview was damaged; upload the file again.", "error")
+        return redirect(url_for("gradebook.import_grades", course_code=course_code))
+    # The preview's rows come back from the browser: hold them to the upload's limits, or a
+    # forged confirmation would import what no file may.
+    limits = ImportLimits.from_config()
+    if len(records) > limits.rows or sum(len(r) for r in records) > limits.cells:
+        flash(f"The confirmation holds {len(records):,} rows; imports take at most "
+              f"{limits.rows:,} rows and {limits.cells:,} cells. Nothing was saved.", "error")
         return redirect(url_for("gradebook.import_grades", course_code=course_code))
     try:
         plan = services.plan_from_records(g.course, records)

@@ -336,3 +336,28 @@ def test_no_write_transaction_is_open_while_an_upload_is_parsed(
         db.session.remove()
         db.engine.dispose()
     assert probes == [True]
+
+
+def test_a_crafted_grades_confirmation_cannot_skip_the_row_limit(app, client, login) -> None:
+    """The preview's rows come back in the confirm POST: a forged one with more rows than an
+    upload may have is refused like the file would be, and nothing is saved."""
+    import json
+
+    from models import GradeItem
+
+    app.config["IMPORT_MAX_ROWS"] = 3
+    course = make_course()
+    instructor = make_member(course, CourseRole.instructor)
+    students = [make_member(course) for _ in range(4)]
+    db.session.commit()
+    login(instructor)
+    records = [{"student_id": enrollment_number, "midterm": "50"} for enrollment_number in
+               db.session.scalars(select(Enrollment.student_number).where(
+                   Enrollment.course_id == course.id, Enrollment.role == CourseRole.student))]
+    assert len(records) == len(students)
+    response = client.post(f"/c/{course.code}/gradebook/import/confirm",
+                           data={"payload": json.dumps(records), "source": "forged.csv"},
+                           follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "holds 4 rows" in page and "at most 3 rows" in page
+    assert db.session.scalar(select(GradeItem.id)) is None
