@@ -8,19 +8,31 @@ address, and the ninth correct sign-in in a minute got 429.
 from __future__ import annotations
 
 import logging
+import socket
+from typing import Iterator
 
 import pytest
 
 from models import CourseRole, db
 from tests.factories import make_course, make_member
-from tests.smtp import free_port
 
 PASSWORD = "correct horse battery"
 
 
+STORE_DOWN = "the limiter store is down"
+
+
 @pytest.fixture
-def app_config() -> dict:
-    return {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://"}
+def app_config(request) -> Iterator[dict]:
+    if getattr(request, "param", None) != STORE_DOWN:
+        yield {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://"}
+        return
+    # A port bound for the whole test and never listening refuses every connection; a port
+    # merely free at collection could be taken by then (another test's server picks free ports).
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield {"RATELIMIT_ENABLED": True,
+               "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{held.getsockname()[1]}/0"}
 
 
 @pytest.fixture
@@ -88,11 +100,7 @@ def test_many_failures_for_many_accounts_from_one_address_hit_the_address_ceilin
 # --- the limiter's store is unreachable -------------------------------------------------------
 
 
-@pytest.mark.parametrize("app_config", [{
-    "RATELIMIT_ENABLED": True,
-    # Nothing listens there: the port was free a moment ago.
-    "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{free_port()}/0",
-}])
+@pytest.mark.parametrize("app_config", [STORE_DOWN], indirect=True)
 def test_sign_in_works_when_the_limiter_store_is_down(app, cheap_hash, caplog) -> None:
     course = make_course()
     make_member(course, CourseRole.student, email="s@example.edu",
