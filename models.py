@@ -805,3 +805,39 @@ class AuditEntry(db.Model):
     reason: Mapped[str] = mapped_column(Text, default="")
 
     actor: Mapped[Optional[User]] = relationship()
+
+
+# ============================================================================ Notifications
+
+
+class OutboxStatus(str, enum.Enum):
+    queued = "queued"
+    sent = "sent"
+    failed = "failed"
+
+
+class OutboxMessage(db.Model):
+    """One mail: written in the action's transaction, sent by a job, kept for the staff outbox."""
+
+    __table_args__ = (CheckConstraint("attempts >= 0", name="outbox_attempts_non_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), index=True
+    )
+    # The account a set-password or reset link is for: the link's token is made at sending time,
+    # so no usable token is ever stored here.
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    to: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(200))
+    template: Mapped[str] = mapped_column(String(64))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[OutboxStatus] = mapped_column(
+        Enum(OutboxStatus, native_enum=False, length=10), default=OutboxStatus.queued, index=True
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+    course: Mapped[Optional[Course]] = relationship()

@@ -30,6 +30,8 @@ from models import (
     CourseRole,
     GradeItem,
     Group,
+    OutboxMessage,
+    OutboxStatus,
     PaperSession,
     PeerRating,
     RegradeRequest,
@@ -113,7 +115,9 @@ def build_side(code: str) -> Side:
     proposal = SwapProposal(course_id=course.id, from_slot_id=slot1.id, to_slot_id=slot2.id,
                             proposer_group_id=g1.id, target_group_id=g2.id)
     grade = GradeItem(course_id=course.id, user_id=students[0].id, component="midterm", score=70)
-    db.session.add_all([regrade, proposal, grade])
+    mail = OutboxMessage(course_id=course.id, to=students[0].email, subject="A slot came free",
+                         template="slot_promotion", context={}, status=OutboxStatus.failed)
+    db.session.add_all([regrade, proposal, grade, mail])
     db.session.flush()
     run = run_assignment(course, instructor, utcnow())
     db.session.flush()
@@ -219,6 +223,8 @@ def _plausible_form(side: Side, target: Side | None = None) -> dict[str, Any]:
         "original": "{}", f"g-{t.students[0].id}-midterm": "95", "payload": "[]",
         "quota": "2", "min_gap_weeks": "0", "mode": "first_come", "keep_fixed": "1",
         "confirm": "1",   # past the confirmation step of destructive actions
+        "message_id": db.session.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.course_id == t.course.id)),
     }
     data.update(_rubric_values("presentation-overview"))
     for sid in [s.id for s in t.course.sessions]:
@@ -322,6 +328,7 @@ FORM_ID_ROUTES = {
     "reviews.mark_raised": ("session_id", "review_id/raised_by_id"),
     "gradebook.grid": (None, "user_ids"),
     "staff.links_csv": (None, "user_ids"),
+    "outbox.course_resend": (None, "message_id"),
 }
 # POST routes that carry no object id at all (checked so a new one must be classified).
 NO_ID_POSTS = {
@@ -331,6 +338,7 @@ NO_ID_POSTS = {
     "gradebook.import_grades", "gradebook.confirm_import", "groups.auto_form", "groups.create",
     "groups.import_page", "groups.leave", "groups.lock", "groups.new", "groups.staff_create",
     "reviews.preview", "signup.settings", "staff.page", "admin.create_course",
+    "outbox.admin_resend",
 }
 
 
