@@ -308,9 +308,11 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (accounts_bp, courses_bp, groups_bp, signup_bp, assignment_bp, reviews_bp,
                       grading_bp, gradebook_bp, staff_bp, admin_bp):
         app.register_blueprint(blueprint)
+    from review.notifications.views import bp as notifications_bp
     from review.outbox.views import bp as outbox_bp
 
     app.register_blueprint(outbox_bp)
+    app.register_blueprint(notifications_bp)
 
 
 def _register_commands(app: Flask) -> None:

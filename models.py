@@ -841,3 +841,32 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     course: Mapped[Optional[Course]] = relationship()
+
+
+class ReviewReminder(db.Model):
+    """A review reminder sent to a student for a session: at most one of each kind, ever."""
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "user_id", "hours_before", name="review_reminder_once"),
+        CheckConstraint("hours_before > 0", name="review_reminder_hours_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("paper_session.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    # Which reminder: so many hours before the deadline (24, 2).
+    hours_before: Mapped[int]
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReminderOptOut(db.Model):
+    """A student who asked for no review reminders in a course."""
+
+    __table_args__ = (UniqueConstraint("user_id", "course_id", name="reminder_opt_out_once"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,4 @@
-"""Background jobs on a Huey task queue: mail now, anything slow later.
+"""Background jobs on a Huey task queue: mail, and the periodic review reminders.
 
 The backend comes from JOBS_BACKEND:
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from flask import Flask, current_app
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 from sqlalchemy import event
 
 from models import db
@@ -35,6 +35,7 @@ class Jobs:
     huey: Huey
     send_outbox_message: Any
     forgot_password: Any
+    review_reminders: Any
 
 
 def init_app(app: Flask) -> None:
@@ -78,6 +79,7 @@ def _register_jobs(app: Flask, huey: Huey) -> Jobs:
         return job
 
     from review import mail
+    from review.notifications.reminders import reminder_job
 
     return Jobs(
         huey=huey,
@@ -85,6 +87,9 @@ def _register_jobs(app: Flask, huey: Huey) -> Jobs:
             in_app_context(mail.deliver)),
         forgot_password=huey.task(name="forgot_password")(
             in_app_context(mail.deliver_password_reset)),
+        # Run by the long-running worker (its scheduler), every five minutes.
+        review_reminders=huey.periodic_task(crontab(minute="*/5"), name="review_reminders")(
+            in_app_context(reminder_job)),
     )
 
 

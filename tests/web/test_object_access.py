@@ -338,7 +338,7 @@ NO_ID_POSTS = {
     "gradebook.import_grades", "gradebook.confirm_import", "groups.auto_form", "groups.create",
     "groups.import_page", "groups.leave", "groups.lock", "groups.new", "groups.staff_create",
     "reviews.preview", "signup.settings", "staff.page", "admin.create_course",
-    "outbox.admin_resend",
+    "outbox.admin_resend", "notifications.reminders",
 }
 
 
