@@ -157,6 +157,11 @@ def _register_worker_command(app: Flask) -> None:
     @click.option("--workers", default=2, show_default=True, help="Worker threads.")
     def worker(burst: bool, workers: int) -> None:
         """Run the background jobs (mail): until stopped, or with --burst until none is due."""
+        import logging
+
+        if not logging.getLogger().handlers:
+            # The operator sees each job start, finish or fail on the terminal / in the journal.
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         huey = jobs().huey
         if burst:
             click.echo(f"Ran {run_due_jobs(huey)} job(s).")
