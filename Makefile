@@ -25,8 +25,11 @@ seed: migrate
 
 # Serves the demo on http://127.0.0.1:5000. The session cookie is not marked Secure here because
 # the local server speaks plain HTTP; production keeps the Secure default (see README).
+# A job worker (mail) runs beside the server on the embedded queue (instance/jobs.sqlite) and
+# stops with it.
 run: seed
-	FLASK_SESSION_COOKIE_SECURE=false $(FLASK) run --host $(HOST) --port $(PORT)
+	$(FLASK) worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  FLASK_SESSION_COOKIE_SECURE=false $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install
 	$(FLASK) rubrics check

@@ -22,6 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models import User, db
 from review.core.ids import IdConverter
+from review import jobs
 from review.core.input import register_input_rules
 from review.extensions import csrf, limiter, login_manager, migrate
 
@@ -115,6 +116,7 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     _register_error_pages(app)
     _register_template_helpers(app)
     register_input_rules(app)
+    jobs.init_app(app)
     # Ids beyond the schema's integer range are "not found", not a driver error; the converter
     # must be in place before the blueprints add their routes.
     app.url_map.converters["int"] = IdConverter
@@ -314,6 +316,11 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (accounts_bp, courses_bp, groups_bp, signup_bp, assignment_bp, reviews_bp,
                       grading_bp, gradebook_bp, staff_bp, admin_bp, live_bp):
         app.register_blueprint(blueprint)
+    from review.notifications.views import bp as notifications_bp
+    from review.outbox.views import bp as outbox_bp
+
+    app.register_blueprint(outbox_bp)
+    app.register_blueprint(notifications_bp)
 
 
 def _register_commands(app: Flask) -> None:

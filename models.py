@@ -13,6 +13,7 @@ Sections, in order:
     Gradebook   -- GradeItem, LateDayEntry
     Audit       -- AuditEntry
     Live session -- LiveRun, LiveSegment, LiveQuestion, QuestionVote, SlideDeck, ReviewRating
+    Notifications -- OutboxMessage, ReviewReminder, ReminderOptOut
 
 Times are stored as naive UTC and handed to Python as aware UTC datetimes (``UTCDateTime``);
 they are converted to the course timezone only in templates and exports.
@@ -953,3 +954,68 @@ class ReviewRating(db.Model):
         UniqueConstraint("review_id", "rater_id"),
         CheckConstraint("helpfulness >= 1 AND helpfulness <= 5", name="helpfulness_in_range"),
     )
+
+
+# ============================================================================ Notifications
+
+
+class OutboxStatus(str, enum.Enum):
+    queued = "queued"
+    sent = "sent"
+    failed = "failed"
+
+
+class OutboxMessage(db.Model):
+    """One mail: written in the action's transaction, sent by a job, kept for the staff outbox."""
+
+    __table_args__ = (CheckConstraint("attempts >= 0", name="outbox_attempts_non_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), index=True
+    )
+    # The account a set-password or reset link is for: the link's token is made at sending time,
+    # so no usable token is ever stored here.
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    to: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(200))
+    template: Mapped[str] = mapped_column(String(64))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[OutboxStatus] = mapped_column(
+        Enum(OutboxStatus, native_enum=False, length=10), default=OutboxStatus.queued, index=True
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+    course: Mapped[Optional[Course]] = relationship()
+
+
+class ReviewReminder(db.Model):
+    """A review reminder sent to a student for a session: at most one of each kind, ever."""
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "user_id", "hours_before", name="review_reminder_once"),
+        CheckConstraint("hours_before > 0", name="review_reminder_hours_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("paper_session.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    # Which reminder: so many hours before the deadline (24, 2).
+    hours_before: Mapped[int]
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReminderOptOut(db.Model):
+    """A student who asked for no review reminders in a course."""
+
+    __table_args__ = (UniqueConstraint("user_id", "course_id", name="reminder_opt_out_once"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,7 +15,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from models import Course, CourseRole, utcnow
+from models import Course, CourseRole, db, utcnow
 from review.accounts.services import find_user_by_email
 from review.admin.services import ADMIN_MAIL_REASON, make_admin
 from review.assignment.commands import cli as assign_cli
@@ -129,6 +129,8 @@ def hand_over_links(course: Optional[Course], links: list[dict[str, str]],
         click.echo(f"Wrote {len(links)} set-password link(s) to {links_out}.")
     if links and mail_configured():
         report = mail_links(course, links, why=why)
+        # The accounts are saved; the outbox rows commit on their own, then the mails are sent.
+        db.session.commit()
         click.echo(report.summary())
         if report.failed and not links_out:
             for link in report.failed_links:

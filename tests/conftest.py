@@ -32,6 +32,8 @@ def base_config(**overrides: Any) -> dict[str, Any]:
         "RATELIMIT_ENABLED": False,
         "SERVER_NAME": "localhost",
         "SESSION_COOKIE_SECURE": False,
+        # Jobs (mail) run as soon as they are enqueued; tests of the queue itself choose another.
+        "JOBS_BACKEND": "immediate",
     }
     config.update(overrides)
     return config

@@ -44,6 +44,10 @@ def create_course() -> tuple[str, int]:
                                      last_name=form.last_name.data or "", actor=current_user)
         instructor = new.instructor.user
         links = issue_links([instructor]) if not instructor.password_hash else []
+        report = None
+        if links and mail_configured():
+            report = mail_links(new.course, links,
+                                why=staff_mail_reason(new.course, new.instructor.enrollment.role))
     except CourseFileError as exc:
         db.session.rollback()
         return _index(form, problems=exc.problems, status=422)
@@ -51,9 +55,5 @@ def create_course() -> tuple[str, int]:
         db.session.rollback()
         return _index(form, problems=[str(exc)], status=422)
     db.session.commit()
-    report = None
-    if links and mail_configured():
-        report = mail_links(new.course, links,
-                            why=staff_mail_reason(new.course, new.instructor.enrollment.role))
     shown = report.failed_links if report else links
     return render_template("admin/created.html", new=new, report=report, links=shown), 201

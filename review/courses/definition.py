@@ -172,6 +172,12 @@ class SignupDef(Strict):
     min_gap_weeks: int = Field(default=0, ge=0)
 
 
+class NotificationsDef(Strict):
+    """Which mails the course sends on its own (students may still opt out of reminders)."""
+
+    review_reminders: bool = True
+
+
 class RubricChoiceDef(Strict):
     """Which rubric file (by id) grades what; presentation rubrics are per role key."""
 
@@ -236,6 +242,7 @@ class CourseDefinition(Strict):
     _local_rubrics: Optional[dict[str, Rubric]] = PrivateAttr(default=None)
     staff: list[StaffDef] = Field(default_factory=list)
     ta_can: list[str] = Field(default_factory=list)
+    notifications: NotificationsDef = Field(default_factory=NotificationsDef)
 
     @field_validator("ta_can")
     @classmethod

@@ -3,24 +3,24 @@ mailed, or written to a CSV.
 
 A link must point at the public site. In a web request Flask knows the host; a command does
 not, so commands take ``--base-url`` or the PUBLIC_BASE_URL setting and refuse to start without
-one (``link_base_url``). Mail is sent after the commit; a mail that fails is reported with its
-link so the caller can hand the link over another way, and nothing saved is undone.
+one (``link_base_url``). Mail is queued in the action's transaction and sent after the commit by a
+job; a mail that fails shows in the staff outbox, which can resend it, and nothing saved is undone.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import smtplib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO, Any, Optional
 
 from flask import current_app
+from sqlalchemy import select
 
-from models import Course, TokenPurpose, User, utcnow
+from models import Course, TokenPurpose, User, db, utcnow
 from review.accounts.services import issue_password_token
-from review.mail import public_url, send_mail
+from review.mail import public_url, queue_mail
 from review.spreadsheets import neutralise
 
 LINK_FIELDS = ["email", "name", "link", "expires_utc"]
@@ -68,7 +68,8 @@ def links_csv_text(links: list[dict[str, Any]]) -> str:
 
 @dataclass
 class MailReport:
-    """Which link mails went out and which did not (with the reason and the link itself)."""
+    """Which link mails were queued (they go out after the commit; the outbox shows how each
+    went) and which could not be queued (with the reason and the link itself)."""
 
     sent: list[str] = field(default_factory=list)
     failed: list[tuple[dict[str, Any], str]] = field(default_factory=list)
@@ -78,9 +79,10 @@ class MailReport:
         return [link for link, _ in self.failed]
 
     def summary(self) -> str:
-        text = f"Mailed {len(self.sent)} set-password link(s)."
+        text = (f"Queued {len(self.sent)} set-password mail(s); the outbox shows whether each "
+                f"went out.")
         if self.failed:
-            text += (f" {len(self.failed)} mail(s) did not go out: "
+            text += (f" {len(self.failed)} mail(s) could not be queued: "
                      + "; ".join(f"{link['email']} ({reason})" for link, reason in self.failed)
                      + ".")
         return text
@@ -88,29 +90,25 @@ class MailReport:
 
 def mail_links(course: Optional[Course], links: list[dict[str, Any]], *,
                why: Optional[str] = None) -> MailReport:
-    """Send each link to its owner; call after the commit so no mail names an unsaved token.
+    """Queue a mail with each link to its owner, in the caller's transaction: call before the
+    commit; the mails go out after it, so no mail names an unsaved token and a mail server that
+    is down never undoes or fails the action.
 
     ``why`` says what the account is for (default: being on the course's roster).
     """
     hours = current_app.config["SET_PASSWORD_TOKEN_HOURS"]
+    users = {user.email: user for user in db.session.scalars(
+        select(User).where(User.email.in_([link["email"] for link in links])))}
     report = MailReport()
     for link in links:
+        user = users.get(link["email"])
+        if user is None:
+            report.failed.append((link, "no account has this address"))
+            continue
         reason = why or f"You are on the roster of {course.title} ({course.term})."
         subject = f"{course.title}: set your password" if course else "Set your password"
-        try:
-            send_mail(link["email"], subject,
-                      f"Hello {link['name']},\n\n{reason} Open this link within {hours} hours "
-                      f"to choose your password:\n\n{link['link']}\n\nThe link works once.")
-        except (smtplib.SMTPException, OSError) as exc:
-            report.failed.append((link, _mail_problem(exc)))
-        else:
-            report.sent.append(link["email"])
+        queue_mail(link["email"], subject, "set_password",
+                   {"name": link["name"], "reason": reason, "hours": hours, "link": link["link"]},
+                   course_id=course.id if course else None, user=user)
+        report.sent.append(link["email"])
     return report
-
-
-def _mail_problem(exc: Exception) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "the mail server refused the connection"
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return "the mail server refused the address"
-    return f"mail failed: {type(exc).__name__}"

@@ -48,15 +48,17 @@ def page(course_code: str) -> tuple[str, int]:
                                 first_name=form.first_name.data or "",
                                 last_name=form.last_name.data or "", actor=current_user)
         links = issue_links([added.user]) if not added.user.password_hash else []
+        report = None
+        if links and mail_configured():
+            report = mail_links(course, links,
+                                why=staff.staff_mail_reason(course, added.enrollment.role))
     except DomainError as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return render_staff_page(form, status=422)
     db.session.commit()
     flash(added.summary(course), "success" if added.changed else "info")
-    if links and mail_configured():
-        report = mail_links(course, links,
-                            why=staff.staff_mail_reason(course, added.enrollment.role))
+    if report is not None:
         return render_staff_page(StaffForm(formdata=None), report=report)
     return render_staff_page(StaffForm(formdata=None), links=links)
 

@@ -69,6 +69,9 @@ def roster_page(course_code: str) -> tuple[str, int] | str:
                 rows = roster.parse_roster(roster.read_table(upload.read(), upload.filename))
                 result = roster.import_roster(course, rows)
                 links = issue_links(result.created) if mail_configured() else []
+                # Queued with the roster, sent after the commit: a mail server that is down
+                # neither fails the page nor undoes the import (the outbox shows the failures).
+                report = mail_links(course, links) if links else None
             except DomainError as exc:
                 db.session.rollback()
                 flash(str(exc), "error")
@@ -77,9 +80,7 @@ def roster_page(course_code: str) -> tuple[str, int] | str:
                 db.session.commit()
                 flash("\n".join([f"Roster imported: {result.summary()}",
                                   *(f"Updated {line}" for line in result.updated)]), "success")
-                if links:
-                    # The import is saved: a mail that fails is reported, never undone.
-                    report = mail_links(course, links)
+                if report is not None:
                     flash(report.summary(), "error" if report.failed else "info")
                     failed = {link["email"] for link in report.failed_links}
                     failed_ids = ",".join(str(user.id) for user in result.created

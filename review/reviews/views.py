@@ -121,7 +121,11 @@ def index(course_code: str) -> str | WerkzeugResponse:
                      "presenter": presenter, "open": now >= session.review_opens_at,
                      "past": now > session.review_deadline,
                      "countdown": countdown_text(session.review_deadline, now)})
+    from review.notifications.reminders import is_opted_out, reminders_enabled
+
     return render_template("reviews/index.html", course=course, rows=rows, now=now,
+                           reminders_sent=reminders_enabled(course),
+                           reminders_off=is_opted_out(course, current_user),
                            **_template_helpers())
 
 

@@ -14,7 +14,8 @@ unique ``(session_id, group_id)`` constraint stops a group holding two roles of 
 claims by the same group are serialised by locking the group's row (PostgreSQL) or by SQLite's
 single writer, and every rule is checked again after the update, inside the same transaction.
 
-Services flush and raise; the caller commits once, and sends mail (``send_notices``) after it.
+Services flush and raise; the caller queues mail (``send_notices``) and commits once: the mail
+goes out after the commit.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from datetime import datetime
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from pydantic import ValidationError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -342,11 +342,13 @@ def _closed_message(rules: SignupRules, now: datetime) -> str:
 
 @dataclass
 class Notice:
-    """Mail to send after the commit."""
+    """Mail to queue in the action's transaction: templates/mail/<template>.txt and .html."""
 
     to: list[str]
     subject: str
-    body: str
+    template: str
+    context: dict[str, Any]
+    course_id: int
 
 
 @dataclass
@@ -410,28 +412,31 @@ def promote_waitlist(slot: Slot, rules: SignupRules, now: datetime) -> Optional[
 
 
 def _promotion_notice(slot: Slot, group: Group) -> Notice:
+    from review.mail import public_url
+
     emails = list(db.session.scalars(select(User.email).join(Membership)
                                      .where(Membership.group_id == group.id)))
+    course = group_course(group)
     return Notice(to=emails, subject=f"Your group got a slot: {_slot_label(slot)}",
-                  body=(f"A slot your group {group.name} was waiting for came free and is now "
-                        f"yours: {_slot_label(slot)}.\n\nSee the sign-up board for details."))
+                  template="slot_promotion", course_id=course.id,
+                  context={"group": group.name, "slot": _slot_label(slot),
+                           "link": public_url("signup.board", course_code=course.code)})
 
 
 def send_notices(notices: list[Notice]) -> int:
-    """Send after the commit; a deployment without mail only shows the notice on the board."""
-    from review.mail import mail_configured, send_mail
+    """Queue the mails in the caller's transaction (they go out after its commit); a deployment
+    without mail only shows the notice on the board."""
+    from review.mail import mail_configured, queue_mail
 
     if not mail_configured():
         return 0
-    sent = 0
+    queued = 0
     for notice in notices:
         for address in notice.to:
-            try:
-                send_mail(address, notice.subject, notice.body)
-                sent += 1
-            except OSError:
-                current_app.logger.exception("could not mail %s", address)
-    return sent
+            queue_mail(address, notice.subject, notice.template, notice.context,
+                       course_id=notice.course_id)
+            queued += 1
+    return queued
 
 
 def join_waitlist(slot: Slot, group: Group, actor: User, now: datetime) -> SlotWaitlist:

@@ -118,11 +118,11 @@ def release(course_code: str, slot_id: int) -> WerkzeugResponse:
     if group is not None and _valid(form):
         def action() -> Any:
             services.check_version(slot, form.version.data)
-            return services.release_slot(slot, group, current_user, utcnow())
-
-        result = _act(action, "Your group released the slot.")
-        if result is not None:
+            result = services.release_slot(slot, group, current_user, utcnow())
             services.send_notices(result.notices)
+            return result
+
+        _act(action, "Your group released the slot.")
     return _board()
 
 

@@ -15,6 +15,7 @@ from app import create_app
 from models import CourseRole, db
 from tests.conftest import base_config
 from tests.factories import make_course, make_member
+from tests.smtp import plain_text
 
 PUBLIC = "https://review.example.edu"
 
@@ -26,7 +27,7 @@ def app_config(smtp) -> dict:
 
 
 def _links(message) -> list[str]:
-    return re.findall(r"https?://\S+", message.get_payload())
+    return re.findall(r"https?://\S+", plain_text(message))
 
 
 @pytest.mark.parametrize("headers", [

@@ -198,12 +198,14 @@ def test_release_hands_the_slot_to_the_first_waiting_group_that_fits(world, monk
     db.session.commit()
     sent = []
     app.config["MAIL_SERVER"] = "mail.example.org"
-    monkeypatch.setattr("review.mail.send_mail", lambda to, subject, body: sent.append(to))
+    monkeypatch.setattr("review.mail.send_mail", lambda to, subject, *_: sent.append(to))
     result = services.release_slot(target, groups[0], students[0], NOW)
+    # Queued in the release's transaction, sent once it commits.
+    assert services.send_notices(result.notices) == 2
+    assert sent == []
     db.session.commit()
     assert result.promoted.id == groups[2].id
     assert holder(target.id) == groups[2].id
-    assert services.send_notices(result.notices) == 2
     assert sorted(sent) == sorted([students[4].email, students[5].email])
     remaining = db.session.scalars(select(SlotWaitlist.group_id)).all()
     assert remaining == [groups[1].id]

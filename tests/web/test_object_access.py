@@ -31,6 +31,8 @@ from models import (
     GradeItem,
     Group,
     LiveQuestion,
+    OutboxMessage,
+    OutboxStatus,
     PaperSession,
     PeerRating,
     RegradeRequest,
@@ -117,7 +119,9 @@ def build_side(code: str) -> Side:
     proposal = SwapProposal(course_id=course.id, from_slot_id=slot1.id, to_slot_id=slot2.id,
                             proposer_group_id=g1.id, target_group_id=g2.id)
     grade = GradeItem(course_id=course.id, user_id=students[0].id, component="midterm", score=70)
-    db.session.add_all([regrade, proposal, grade])
+    mail = OutboxMessage(course_id=course.id, to=students[0].email, subject="A slot came free",
+                         template="slot_promotion", context={}, status=OutboxStatus.failed)
+    db.session.add_all([regrade, proposal, grade, mail])
     db.session.flush()
     run = run_assignment(course, instructor, utcnow())
     deck = SlideDeck(slot_id=slot1.id, version=1, url="https://example.org/slides")
@@ -232,6 +236,8 @@ def _plausible_form(side: Side, target: Side | None = None) -> dict[str, Any]:
         "expected_segment": "0", "minutes": "1", "question_id": t.question.id,
         "status": "raised", "credited_id": "0", "slide_slot": t.slot1.id,
         "text": "A question from the floor?", "helpfulness": "4", "tags": "good-question",
+        "message_id": db.session.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.course_id == t.course.id)),
     }
     data.update(_rubric_values("presentation-overview"))
     for sid in [s.id for s in t.course.sessions]:
@@ -339,6 +345,7 @@ FORM_ID_ROUTES = {
     "live.mark_question": (None, "question_id/credited_id"),
     "live.upload_slides": (None, "slide_slot"),
     "live.review_ratings": (None, "review_id"),
+    "outbox.course_resend": (None, "message_id"),
 }
 # POST routes that carry no object id at all (checked so a new one must be classified).
 NO_ID_POSTS = {
@@ -348,6 +355,7 @@ NO_ID_POSTS = {
     "gradebook.import_grades", "gradebook.confirm_import", "groups.auto_form", "groups.create",
     "groups.import_page", "groups.leave", "groups.lock", "groups.new", "groups.staff_create",
     "reviews.preview", "signup.settings", "staff.page", "admin.create_course",
+    "outbox.admin_resend", "notifications.reminders",
 }
 
 

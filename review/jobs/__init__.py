@@ -1,0 +1,169 @@
+"""Background jobs on a Huey task queue: mail, and the periodic review reminders.
+
+The backend comes from JOBS_BACKEND:
+
+- ``sqlite`` (default): a queue file in instance/ (JOBS_SQLITE_PATH), so a fresh machine needs
+  nothing but Python; ``flask --app app worker`` consumes it (``make run`` starts one).
+- ``redis``: production, at JOBS_REDIS_URL; run the worker as its own process.
+- ``immediate``: every job runs inside the call that enqueues it (tests, scripts). Jobs scheduled
+  for later (retries) wait in memory until ``run_due_jobs`` runs them.
+
+Jobs run in their own application context and database session: a job never sees, or commits,
+the request's unfinished work. Enqueue only after the commit (see ``after_commit``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from flask import Flask, current_app
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
+from sqlalchemy import event
+
+from models import db
+
+BACKENDS = ("sqlite", "redis", "immediate")
+
+
+@dataclass
+class Jobs:
+    """The app's queue and the jobs registered on it."""
+
+    huey: Huey
+    send_outbox_message: Any
+    forgot_password: Any
+    review_reminders: Any
+
+
+def init_app(app: Flask) -> None:
+    config = app.config
+    config.setdefault("JOBS_BACKEND", "sqlite")
+    config.setdefault("JOBS_SQLITE_PATH", str(Path(app.instance_path) / "jobs.sqlite"))
+    config.setdefault("JOBS_REDIS_URL", "redis://127.0.0.1:6379/0")
+    # Sites sharing one Redis need a queue name each.
+    config.setdefault("JOBS_QUEUE_NAME", "review")
+    # A mail is tried this many times in all; the n-th retry waits RETRY_DELAY * 2**(n-1) s.
+    config.setdefault("JOBS_MAIL_ATTEMPTS", 4)
+    config.setdefault("JOBS_MAIL_RETRY_DELAY", 60)
+    app.extensions["jobs"] = _register_jobs(app, _make_huey(app))
+    _register_worker_command(app)
+
+
+def _make_huey(app: Flask) -> Huey:
+    backend = app.config["JOBS_BACKEND"]
+    name = app.config["JOBS_QUEUE_NAME"]
+    if backend == "immediate":
+        return MemoryHuey(name, results=False, immediate=True)
+    if backend == "redis":
+        return RedisHuey(name, results=False, url=app.config["JOBS_REDIS_URL"])
+    if backend == "sqlite":
+        path = Path(app.config["JOBS_SQLITE_PATH"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(name, results=False, filename=str(path))
+    raise RuntimeError(f"JOBS_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}.")
+
+
+def _register_jobs(app: Flask, huey: Huey) -> Jobs:
+    def in_app_context(function: Callable[..., None]) -> Callable[..., None]:
+        def job(*args: Any) -> None:
+            with app.app_context():
+                try:
+                    function(*args)
+                finally:
+                    db.session.remove()
+
+        job.__name__ = function.__name__
+        return job
+
+    from review import mail
+    from review.notifications.reminders import reminder_job
+
+    return Jobs(
+        huey=huey,
+        send_outbox_message=huey.task(name="send_outbox_message")(
+            in_app_context(mail.deliver)),
+        forgot_password=huey.task(name="forgot_password")(
+            in_app_context(mail.deliver_password_reset)),
+        # Run by the long-running worker (its scheduler), every five minutes.
+        review_reminders=huey.periodic_task(crontab(minute="*/5"), name="review_reminders")(
+            in_app_context(reminder_job)),
+    )
+
+
+def jobs() -> Jobs:
+    return current_app.extensions["jobs"]
+
+
+def after_commit(enqueue: Callable[[], None]) -> None:
+    """Run ``enqueue`` once the current transaction commits; a rollback drops it.
+
+    A job enqueued before the commit could run before its rows exist, or for rows that a
+    rollback then removes.
+    """
+    session = db.session()
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        event.listen(session, "after_commit", _run_pending)
+        event.listen(session, "after_soft_rollback", _drop_pending)
+    pending.append(enqueue)
+
+
+_PENDING = "jobs_after_commit"
+
+
+def _run_pending(session: Any) -> None:
+    pending, session.info[_PENDING] = session.info.get(_PENDING, []), []
+    for enqueue in pending:
+        enqueue()
+
+
+def _drop_pending(session: Any, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:
+        session.info[_PENDING] = []
+
+
+def run_due_jobs(huey: Huey, *, timeout: float = 0.0) -> int:
+    """Run every job that is due now (scheduled ones whose time has come included) and return
+    how many ran; with ``timeout``, keep polling that long for jobs that become due."""
+    ran = 0
+    deadline = time.monotonic() + timeout
+    while True:
+        for task in huey.read_schedule():
+            if huey.immediate:
+                huey.execute(task)
+                ran += 1
+            else:
+                huey.enqueue(task)
+        task = None if huey.immediate else huey.dequeue()
+        if task is not None:
+            huey.execute(task)
+            ran += 1
+            continue
+        if time.monotonic() >= deadline:
+            return ran
+        time.sleep(0.1)
+
+
+def _register_worker_command(app: Flask) -> None:
+    import click
+
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True,
+                  help="Run every job that is due now, then exit (cron, tests, scripts).")
+    @click.option("--workers", default=2, show_default=True, help="Worker threads.")
+    def worker(burst: bool, workers: int) -> None:
+        """Run the background jobs (mail): until stopped, or with --burst until none is due."""
+        import logging
+
+        if not logging.getLogger().handlers:
+            # The operator sees each job start, finish or fail on the terminal / in the journal.
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        huey = jobs().huey
+        if burst:
+            click.echo(f"Ran {run_due_jobs(huey)} job(s).")
+            return
+        huey.create_consumer(workers=workers, worker_type="thread").run()

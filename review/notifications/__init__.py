@@ -1,0 +1,1 @@
+"""Mail the site sends on its own: review reminders before each deadline."""
