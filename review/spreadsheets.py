@@ -18,9 +18,11 @@ Public API:
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPE = "'"
@@ -36,6 +38,7 @@ def neutralise(value: T) -> T | str:
 
 
 def _neutralise_series(series: pd.Series) -> pd.Series:
+    import pandas as pd
     if pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(series.dtype):
         # Vectorised path for pandas' string dtype (the default for text since pandas 3).
         dangerous = series.str.startswith(FORMULA_TRIGGERS, na=False)

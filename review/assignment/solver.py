@@ -70,11 +70,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import coo_array
+
+if TYPE_CHECKING:
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_array
 
 Status = Literal["optimal", "infeasible"]
 Rule = Literal["group_count", "quota", "availability", "min_gap", "role_balance", "fixed", "combination"]
@@ -414,6 +416,7 @@ class _ConstraintRows:
     def add(self, rows: np.ndarray, columns: np.ndarray, values: np.ndarray,
             block_size: int, low: float, high: float) -> None:
         """Add ``block_size`` rows; ``rows`` are numbered within the block."""
+        import numpy as np
         self.row_blocks.append(self.row_total + rows)
         self.column_blocks.append(columns)
         self.value_blocks.append(values)
@@ -422,6 +425,9 @@ class _ConstraintRows:
         self.row_total += block_size
 
     def constraint(self, column_total: int) -> LinearConstraint:
+        import numpy as np
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        from scipy.sparse import coo_array
         matrix = coo_array(
             (np.concatenate(self.value_blocks),
              (np.concatenate(self.row_blocks), np.concatenate(self.column_blocks))),
@@ -474,6 +480,8 @@ def _solve_milp(
     "role counts differ by at most one", i.e. floor(n/R) or ceil(n/R), whatever load n the
     solver picks for the group.
     """
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
     weeks, roles, groups = problem.weeks, problem.roles, problem.groups
     role_count, group_count = len(roles), len(groups)
     x = _slot_variables(problem, slot_cost)
@@ -779,6 +787,7 @@ def _relax_fixed(problem: AssignmentProblem, time_limit_seconds: float) -> Infea
 
 def _int_columns(records: Sequence[tuple[int, ...]], width: int) -> list[np.ndarray]:
     """Transpose records into integer arrays, one per field (empty arrays when there are none)."""
+    import numpy as np
     table = np.asarray(records, dtype=np.int64).reshape(len(records), width)
     return [table[:, index] for index in range(width)]
 

@@ -22,13 +22,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
 from models import Course, CourseRole, Enrollment, User, db
 from review.core.errors import DomainError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REQUIRED_COLUMNS = ("student_id", "first_name", "last_name", "email")
 #: Optional columns stored on the enrollment.
@@ -83,6 +86,7 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
     the frame as empty strings, so every importer's row numbers are the spreadsheet's, and every
     importer skips blank rows. Columns with an empty header are dropped like any extra column.
     """
+    import pandas as pd
     suffix = Path(filename).suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         try:
@@ -164,6 +168,7 @@ def sniff_delimiter(text: str) -> str:
 
 def _table(records: list[list[str]], delimiter: str | None) -> pd.DataFrame:
     """Header row plus data rows as a frame of stripped strings; every shape problem named."""
+    import pandas as pd
     if not records or not any(cell.strip() for cell in records[0]):
         raise TableFileError(["row 1: empty; the first row must hold the column names"])
     header = [cell.strip().lower().replace(" ", "_") for cell in records[0]]

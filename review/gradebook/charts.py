@@ -11,22 +11,29 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-from matplotlib import rc_context
-from matplotlib.backends.backend_svg import FigureCanvasSVG
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
 
-BINS = np.arange(0, 101, 10)
+BINS = tuple(range(0, 101, 10))
 COLUMNS = 3
 
 
 def _numbers(values: Iterable[float]) -> np.ndarray:
+    import numpy as np
     return np.array([v for v in values if v is not None and not math.isnan(v)], dtype=float)
 
 
 def distributions_svg(panels: Sequence[tuple[str, Iterable[float]]]) -> bytes:
     """Histograms of percentages (0-100, bins of 10, 100 in the last bin), one per panel."""
+    import numpy as np
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
     rows = max(1, math.ceil(len(panels) / COLUMNS))
     figure = Figure(figsize=(4.0 * COLUMNS, 2.4 * rows), dpi=100)
     FigureCanvasSVG(figure)

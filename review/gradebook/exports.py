@@ -28,8 +28,8 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from openpyxl import Workbook
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Font, PatternFill
@@ -38,6 +38,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from review.gradebook.compute import CRITERION_PREFIX, LETTER_ROUNDING_DECIMALS, Gradebook
 from review.spreadsheets import neutralise, neutralise_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Percentages in the workbook show one decimal; the stored values keep full precision.
 PERCENT_FORMAT = "0.0"
@@ -109,10 +112,12 @@ def _identity(frame: pd.DataFrame) -> pd.DataFrame:
 def _side_by_side(*parts: pd.DataFrame) -> pd.DataFrame:
     # Concatenation keeps columns by position, so a component label or rubric criterion that
     # happens to equal a fixed header ("Total") cannot overwrite it and shift the formulas.
+    import pandas as pd
     return pd.concat([part.reset_index(drop=True) for part in parts], axis=1)
 
 
 def _summary_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
+    import pandas as pd
     summary = gradebook.summary
     components = gradebook.course.components
     percentages = summary[[c.key for c in components]].set_axis([c.label for c in components], axis=1)
@@ -132,6 +137,7 @@ def _summary_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
 
 
 def _weights_frame(gradebook: Gradebook) -> pd.DataFrame:
+    import pandas as pd
     components = gradebook.course.components
     return pd.DataFrame(
         {
@@ -149,6 +155,7 @@ def _weights_frame(gradebook: Gradebook) -> pd.DataFrame:
 
 def _boundaries_frame(gradebook: Gradebook) -> pd.DataFrame:
     # VLOOKUP's approximate match needs the keys ascending.
+    import pandas as pd
     ascending = sorted(gradebook.course.boundaries, key=lambda b: b.min_percent)
     return pd.DataFrame(
         {
@@ -193,6 +200,7 @@ def _session_labels(sessions: pd.DataFrame) -> dict[int, str]:
 
 
 def _reviews_sheet_frame(gradebook: Gradebook) -> tuple[pd.DataFrame, list[int]]:
+    import pandas as pd
     reviews = gradebook.reviews
     labels = _session_labels(gradebook.sessions)
     suffix = reviews["status"].map({"pending": " (pending)", "dropped": " (dropped)"}).fillna("")
@@ -232,6 +240,7 @@ def _presentations_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
 
 
 def _participation_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
+    import pandas as pd
     participation = gradebook.participation
     frame = _identity(gradebook.students).reset_index(drop=True)
     if participation.empty:
@@ -268,6 +277,7 @@ def _write(book: Workbook, name: str, frame: pd.DataFrame, freeze: str = "A2") -
     formatting layer cost about a quarter of a second on the 1,000-student benchmark, for
     nothing this workbook uses.
     """
+    import pandas as pd
     safe = neutralise_frame(frame)
     sheet = book.create_sheet(name)
     sheet.append([str(label) for label in safe.columns])
@@ -294,6 +304,7 @@ def _write(book: Workbook, name: str, frame: pd.DataFrame, freeze: str = "A2") -
 
 
 def _column_width(header: str, column: pd.Series) -> float:
+    import pandas as pd
     if pd.api.types.is_numeric_dtype(column.dtype):
         longest = 6
     else:
@@ -316,6 +327,7 @@ def _highlight(sheet: Worksheet, positions: Iterable[int], rows: int, condition:
 
 
 def _number(value: float) -> str:
+    import pandas as pd
     return "" if pd.isna(value) else f"{value:.{CSV_DECIMALS}f}"
 
 

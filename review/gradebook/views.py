@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-import pandas as pd
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -29,6 +28,9 @@ from review.gradebook.forms import ConfirmImportForm, GradesUploadForm, GridForm
 from review.gradebook.loader import GradebookUnavailable, load_gradebook
 from review.permissions import course_staff, course_student
 from review.permissions import course_staff_can
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 bp = Blueprint("gradebook", __name__)
 

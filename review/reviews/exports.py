@@ -9,9 +9,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -29,6 +28,9 @@ from review.reviews.policy import format_local
 from review.reviews.services import TEXT_SECTIONS, ReviewContent, sessions_of, students_of
 from review.reviews.status import ReviewState, ReviewStatus, review_statuses
 from review.spreadsheets import neutralise_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SORTS = ("name", "number", "missing", "late")
 
@@ -100,6 +102,7 @@ def session_label(session: PaperSession) -> str:
 
 
 def matrix_frame(matrix: Matrix) -> pd.DataFrame:
+    import pandas as pd
     records = []
     for row in matrix.rows:
         record: dict[str, object] = {"student_number": row.enrollment.student_number,
@@ -119,6 +122,7 @@ def matrix_frame(matrix: Matrix) -> pd.DataFrame:
 
 def reviews_frame(course: Course) -> pd.DataFrame:
     """Every submitted review with its sections, one row each (one query)."""
+    import pandas as pd
     reviews = db.session.scalars(
         select(Review).join(PaperSession, PaperSession.id == Review.session_id)
         .join(User, User.id == Review.user_id)
@@ -159,6 +163,7 @@ def matrix_csv(matrix: Matrix) -> str:
 
 def export_xlsx(course: Course, now: datetime) -> bytes:
     """The matrix on sheet "Matrix", every submitted review's sections on sheet "Reviews"."""
+    import pandas as pd
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         matrix_frame(review_matrix(course, now)).to_excel(writer, sheet_name="Matrix", index=False)
