@@ -517,6 +517,9 @@ class Review(db.Model):
     late_penalty_pct: Mapped[float] = mapped_column(Float, default=0.0)
     feedback_released_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
+    # ``content`` rendered to sanitised HTML at submit ({"renderer", "sha256", "html"}), so the
+    # reading views render no Markdown; used only while renderer version and hash still match.
+    rendered: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
 
     session: Mapped[PaperSession] = relationship()
     user: Mapped[User] = relationship()

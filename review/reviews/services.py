@@ -44,6 +44,7 @@ from review.core.errors import DomainError
 from review.courses.definition import CourseDefinition, ReviewRulesDef
 from review.reviews.digest import Question, cluster_questions
 from review.reviews.policy import LateAssessment, LatePolicy, assess_late, late_window_closes
+from review.reviews.rendering import stored_rendering
 from review.reviews.similarity import find_similar_reviews, highlight_spans
 from review.reviews.status import presenting_user_ids
 
@@ -385,6 +386,8 @@ def submit_review(session: PaperSession, user: User, content: ReviewContent, now
     review.saved_at = now
     review.submitted_at = now
     review.content_sha256 = digest
+    # Rendered once here rather than on every reading of it.
+    review.rendered = stored_rendering(review.content, digest)
     review.days_late = assessment.days_late
     review.late_penalty_pct = assessment.penalty_pct
     if assessment.grace_days_to_use:

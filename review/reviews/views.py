@@ -51,7 +51,7 @@ from review.permissions import course_staff_can
 from review.reviews import exports, services
 from review.reviews.forms import ExcuseForm, RaiseQuestionForm, ReviewForm
 from review.reviews.policy import countdown_text, format_local
-from review.reviews.rendering import render_markdown
+from review.reviews.rendering import render_markdown, usable_rendering
 from review.reviews.services import (
     LateConfirmationNeeded,
     ReviewContent,
@@ -81,6 +81,12 @@ def _render_sections(content: ReviewContent) -> dict[str, Any]:
                                 for key, _, _ in TEXT_SECTIONS}
     rendered["questions"] = [render_markdown(q) for q in content.questions]
     return rendered
+
+
+def _rendered_review(review: Review) -> dict[str, Any]:
+    """The review's current content as HTML: the copy stored at submit while it is current."""
+    stored = usable_rendering(review.rendered, services.content_sha256(review.content))
+    return stored if stored is not None else _render_sections(ReviewContent.from_dict(review.content))
 
 
 def _template_helpers() -> dict[str, Any]:
@@ -308,7 +314,8 @@ def show(course_code: str, review_id: int) -> str | tuple[str, int]:
     return render_template("reviews/show.html", course=g.course, review=review,
                            session=review.session, named=named, history=staff or own,
                            staff=staff, own=own, version_number=version_number,
-                           rendered=_render_sections(ReviewContent.from_dict(content_dict)),
+                           rendered=(_rendered_review(review) if content_dict is review.content
+                                     else _render_sections(ReviewContent.from_dict(content_dict))),
                            **_template_helpers())
 
 
@@ -333,7 +340,7 @@ def session_reviews(course_code: str, session_id: int) -> str | tuple[str, int]:
     reviews = services.submitted_reviews(session)
     if not named:
         reviews = services.anonymous_order(reviews, session, current_app.config["SECRET_KEY"])
-    items = [(r, _render_sections(ReviewContent.from_dict(r.content))) for r in reviews]
+    items = [(r, _rendered_review(r)) for r in reviews]
     return render_template("reviews/session_reviews.html", course=g.course, session=session,
                            items=items, named=named, staff=staff, released=released,
                            release_form=EmptyForm(), past=now > session.review_deadline,

@@ -194,6 +194,31 @@ def test_review_page_is_sanitized_against_xss(client, login, world, monkeypatch)
     assert not re.search(r"href=[\"']?javascript:", preview.json["html"])
 
 
+def test_reading_views_show_the_html_stored_at_submit(client, login, world, monkeypatch) -> None:
+    session = world["session"]
+    review = services.submit_review(session, world["student"], ReviewContent.build(
+        summary="**sparse**", strengths="s", weaknesses="w", remedies="r", questions=["q?"]),
+        session.review_deadline - timedelta(hours=1)).review
+    db.session.commit()
+    assert review.rendered["html"]["summary"] == "<p><strong>sparse</strong></p>\n"
+    # The pages show what was stored (a marker here), without rendering the Markdown again...
+    review.rendered = {**review.rendered, "html": {**review.rendered["html"],
+                                                   "summary": "<p>stored copy</p>"}}
+    db.session.commit()
+    rendered_now = []
+    monkeypatch.setattr("review.reviews.views._render_sections",
+                        lambda content: rendered_now.append(content) or {})
+    login(world["ta"])
+    for url in (f"/c/rev-web/reviews/r/{review.id}", _url(world, "all")):
+        assert "<p>stored copy</p>" in client.get(url).get_data(as_text=True)
+    assert rendered_now == []
+    # ...and render again once the renderer changed.
+    monkeypatch.undo()
+    monkeypatch.setattr("review.reviews.rendering.RENDERER_VERSION", 999)
+    html = client.get(_url(world, "all")).get_data(as_text=True)
+    assert "stored copy" not in html and "<strong>sparse</strong>" in html
+
+
 def test_privacy_before_and_after_release(client, login, world, monkeypatch) -> None:
     session = world["session"]
     review = services.submit_review(session, world["student"], ReviewContent.build(
