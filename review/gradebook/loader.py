@@ -112,10 +112,11 @@ def load_input(course: Course, now: datetime, *, released_only: bool = False,
     sessions = [Session(id=s.id, week=s.week.number, title=s.paper.title,
                         date=s.starts_at.date()) for s in sessions_rows if s.id in due_ids]
 
-    review_pct = {int(k): float(v) for k, v in review_scores(course).items() if v is not None}
-    released_reviews = _released_review_ids(course) if released_only else None
+    review_pct = {int(k): float(v) for k, v in review_scores(course, user_id=user_id).items()
+                  if v is not None}
+    released_reviews = _released_review_ids(course, user_id) if released_only else None
     reviews: list[ReviewRecord] = []
-    for (uid, sid), status in review_statuses(course, now).items():
+    for (uid, sid), status in review_statuses(course, now, user_id=user_id).items():
         state = str(getattr(status.state, "value", status.state))
         if uid not in wanted or sid not in due_ids or state == "not_due":
             continue
@@ -129,13 +130,14 @@ def load_input(course: Course, now: datetime, *, released_only: bool = False,
             score_pct=score,
             penalty_pct=float(status.late_penalty_pct or 0.0) if state == "late" else 0.0))
 
-    presentations = [p for p in _presentations(course, released_only) if p.user_id in wanted]
+    presentations = [p for p in _presentations(course, released_only, user_id)
+                     if p.user_id in wanted]
     # Participation is released with its session's feedback, like the session's reviews.
     released_sessions = ({s.id for s in sessions_rows if s.feedback_released_at is not None}
                          if released_only else due_ids)
     participation = [ParticipationRecord(user_id=uid, session_id=sid,
                                          pct=float(pct) if sid in released_sessions else None)
-                     for (sid, uid), pct in participation_scores(course).items()
+                     for (sid, uid), pct in participation_scores(course, user_id=user_id).items()
                      if uid in wanted and sid in due_ids and pct is not None]
 
     external_keys = {c.key for c in info.components if c.kind == "external"}
@@ -171,18 +173,21 @@ def _students(course: Course, user_id: Optional[int]) -> list[Student]:
             for uid, number, first, last, email, username, section in db.session.execute(query)]
 
 
-def _released_review_ids(course: Course) -> set[int]:
+def _released_review_ids(course: Course, user_id: Optional[int]) -> set[int]:
     """Reviews whose grading feedback students may see (own release or the session's)."""
-    rows = db.session.execute(
-        select(Review.id, Review.feedback_released_at, PaperSession.feedback_released_at)
-        .join(PaperSession, PaperSession.id == Review.session_id)
-        .where(PaperSession.course_id == course.id))
+    query = (select(Review.id, Review.feedback_released_at, PaperSession.feedback_released_at)
+             .join(PaperSession, PaperSession.id == Review.session_id)
+             .where(PaperSession.course_id == course.id))
+    if user_id is not None:
+        query = query.where(Review.user_id == user_id)
+    rows = db.session.execute(query)
     return {rid for rid, own, session in rows if own is not None or session is not None}
 
 
-def _presentations(course: Course, released_only: bool) -> list[PresentationRecord]:
+def _presentations(course: Course, released_only: bool,
+                   user_id: Optional[int]) -> list[PresentationRecord]:
     records = []
-    for r in presentation_results(course):
+    for r in presentation_results(course, user_id=user_id):
         final = r.final_pct
         if released_only and not r.released:
             final = None  # pending release: neither shown nor counted

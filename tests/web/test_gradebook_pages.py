@@ -254,3 +254,37 @@ def test_page_query_count_does_not_grow(app: Flask, client: FlaskClient, login) 
             event.remove(db.engine, "before_cursor_execute", before)
         counts.append(count)
     assert counts[0] == counts[1]
+
+
+def _student_world(code: str, size: int, session_weeks: tuple[int, ...]):
+    """A course of ``size`` students, every one with a graded review in every session."""
+    course = make_course(code, first_monday=PAST, weeks=max(session_weeks) + 1,
+                         session_weeks=session_weeks)
+    teacher = make_member(course, CourseRole.instructor)
+    students = [make_member(course, CourseRole.student) for _ in range(size)]
+    for session in course.sessions:
+        for student in students:
+            review = make_review(session, student)
+            make_staff_score(course, teacher, 70, rubric_key="review", review_id=review.id)
+            make_staff_score(course, teacher, 80, rubric_key="participation",
+                             session_id=session.id, student_id=student.id)
+    slot = db.session.scalars(select(Slot).where(Slot.session_id == course.sessions[0].id)).first()
+    slot.group_id = make_group(course, students[:2]).id
+    db.session.flush()
+    make_staff_score(course, teacher, 75, rubric_key="presentation-overview", slot_id=slot.id)
+    db.session.commit()
+    return students[0]
+
+
+@pytest.mark.parametrize("page", ["grades", "feedback"])
+def test_student_pages_query_count_is_flat_in_students_sessions_and_reviews(
+        client: FlaskClient, login, page: str) -> None:
+    counts = []
+    for code, size, weeks in (("few", 3, (3, 4)), ("more-students", 12, (3, 4)),
+                              ("more-sessions", 3, (3, 4, 5, 6, 7))):
+        student = _student_world(code, size, weeks)
+        login(student)
+        with count_queries() as counter:
+            assert client.get(f"/c/{code}/{page}").status_code == 200
+        counts.append(counter.count)
+    assert counts[0] == counts[1] == counts[2], counts
