@@ -26,14 +26,19 @@ Public API:
     course_info(course) -> CourseInfo
     load_input(course, now, *, released_only=False, user_id=None) -> GradebookInput
     load_gradebook(course, now, *, released_only=False, user_id=None) -> Gradebook
+    staff_gradebook(course, now) -> CachedGradebook: the whole class's, computed once per
+        grades revision (``review.gradebook.revision``) and set of due sessions
     GradebookUnavailable: the course's grading scheme cannot be computed (a DomainError).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -57,6 +62,7 @@ from review.gradebook.compute import (
     Student,
     compute_gradebook,
 )
+from review.gradebook import revision  # noqa: F401  (its listeners move Course.grades_revision)
 from review.grading.results import participation_scores, presentation_results, review_scores
 from review.reviews.status import review_statuses
 
@@ -84,6 +90,46 @@ def course_info(course: Course) -> CourseInfo:
     except GradebookInputError as exc:
         raise GradebookUnavailable(
             f"The grading section of the course file is not usable: {exc}") from None
+
+
+#: Staff gradebooks a process keeps (the newest per course and revision; oldest dropped first).
+CACHED_GRADEBOOKS = 8
+
+
+@dataclass
+class CachedGradebook:
+    """A computed gradebook and what pages derived from it (the chart), for one revision."""
+
+    gradebook: Gradebook
+    derived: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str, make: Any) -> Any:
+        """``make(gradebook)``, computed once for this revision."""
+        if name not in self.derived:
+            self.derived[name] = make(self.gradebook)
+        return self.derived[name]
+
+
+def staff_gradebook(course: Course, now: datetime) -> CachedGradebook:
+    """The whole class's gradebook for staff pages and downloads, computed once per change.
+
+    Keyed by the course's grades revision, which every grade-changing write moves on, and by
+    the sessions whose review deadline has passed (the only way the clock alone changes it).
+    Callers must not modify the frames: later requests get the same objects.
+    """
+    due = tuple(sorted(s.id for s in course.sessions if now > s.review_deadline))
+    key = (course.id, course.grades_revision, due)
+    cache: OrderedDict[Any, CachedGradebook] = current_app.extensions.setdefault(
+        "gradebook_cache", OrderedDict())
+    entry = cache.get(key)
+    if entry is not None:
+        cache.move_to_end(key)
+        return entry
+    entry = CachedGradebook(load_gradebook(course, now))
+    cache[key] = entry
+    while len(cache) > CACHED_GRADEBOOKS:
+        cache.popitem(last=False)
+    return entry
 
 
 def load_gradebook(course: Course, now: datetime, *, released_only: bool = False,
