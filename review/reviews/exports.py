@@ -9,13 +9,14 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from models import (
     Course,
+    CourseRole,
     Enrollment,
     PaperSession,
     Review,
@@ -25,7 +26,7 @@ from models import (
     db,
 )
 from review.reviews.policy import format_local
-from review.reviews.services import TEXT_SECTIONS, ReviewContent, sessions_of, students_of
+from review.reviews.services import TEXT_SECTIONS, ReviewContent, sessions_of
 from review.reviews.status import ReviewState, ReviewStatus, review_statuses
 from review.spreadsheets import neutralise_frame
 
@@ -35,10 +36,30 @@ if TYPE_CHECKING:
 SORTS = ("name", "number", "missing", "late")
 
 
+class Person(NamedTuple):
+    """The user columns the matrix shows, read as plain values (no ORM object per student)."""
+
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Enrolled(NamedTuple):
+    """The enrollment columns the matrix shows."""
+
+    student_number: Optional[str]
+    section: Optional[str]
+
+
 @dataclass(frozen=True)
 class MatrixRow:
-    user: User
-    enrollment: Enrollment
+    user: Person
+    enrollment: Enrolled
     cells: list[ReviewStatus]
 
     def count(self, *states: ReviewState) -> int:
@@ -49,6 +70,8 @@ class MatrixRow:
 class Matrix:
     sessions: list[PaperSession]
     rows: list[MatrixRow]
+    # Every student of the course, whatever the filters (the excuse form lists them all).
+    students: list[tuple[Person, Enrolled]]
     # session id -> state -> count, over the rows shown
     counts: dict[int, dict[ReviewState, int]]
     # (user id, session id) -> when the student first opened classmates' reviews
@@ -70,7 +93,8 @@ def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
     wanted_state = ReviewState(state) if state in ReviewState._value2member_map_ else None
     needle = q.strip().lower()
     rows = []
-    for user, enrollment in students_of(course):
+    students = _students(course)
+    for user, enrollment in students:
         if section and enrollment.section != section:
             continue
         cells = [statuses[(user.id, s.id)] for s in sessions]
@@ -94,7 +118,18 @@ def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
     first_reads = {(user_id, session_id): at for user_id, session_id, at in db.session.execute(
         select(ReviewAccess.user_id, ReviewAccess.session_id, ReviewAccess.first_read_at)
         .where(ReviewAccess.session_id.in_([s.id for s in sessions]))).tuples()}
-    return Matrix(sessions, rows, counts, first_reads)
+    return Matrix(sessions, rows, students, counts, first_reads)
+
+
+def _students(course: Course) -> list[tuple[Person, Enrolled]]:
+    """The course's students by name, as plain rows (the order of ``students_of``)."""
+    return [(Person(uid, first, last, email), Enrolled(number, section))
+            for uid, first, last, email, number, section in db.session.execute(
+                select(User.id, User.first_name, User.last_name, User.email,
+                       Enrollment.student_number, Enrollment.section)
+                .join(Enrollment, Enrollment.user_id == User.id)
+                .where(Enrollment.course_id == course.id, Enrollment.role == CourseRole.student)
+                .order_by(User.last_name, User.first_name, User.id)).tuples()]
 
 
 def session_label(session: PaperSession) -> str:
