@@ -45,7 +45,7 @@ from sqlalchemy.orm import joinedload
 from models import Course, CourseRole, Enrollment, GradeItem, PaperSession, Review, User, db
 from models import LateDayEntry as LateDayRow
 from review.core.errors import DomainError
-from review.courses.definition import CourseDefinition
+from review.courses.definition import stored_definition
 from review.gradebook.compute import (
     Component,
     CourseInfo,
@@ -76,7 +76,7 @@ class GradebookUnavailable(DomainError):
 
 def course_info(course: Course) -> CourseInfo:
     """The course's grading scheme from its stored definition."""
-    definition = CourseDefinition.model_validate(course.definition)
+    definition = stored_definition(course)
     grading = definition.grading
     try:
         components = tuple(

@@ -30,7 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 import models
 from models import Course, CourseRole, ScoreTarget, db, utcnow
 from review.core.errors import DomainError
-from review.courses.definition import CourseDefinition
+from review.courses.definition import CourseDefinition, stored_definition
 from review.grading.scoring import ScoringError, score_total
 from review.reviews.policy import format_local
 from review.rubrics import Rubric
@@ -44,7 +44,7 @@ class RubricMissing(DomainError):
 
 
 def course_definition(course: Course) -> CourseDefinition:
-    return CourseDefinition.model_validate(course.definition)
+    return stored_definition(course)
 
 
 def loaded_rubrics() -> dict[str, Rubric]:

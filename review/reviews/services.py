@@ -41,7 +41,8 @@ from models import (
     db,
 )
 from review.core.errors import DomainError
-from review.courses.definition import CourseDefinition, ReviewRulesDef
+from review.courses.definition import ReviewRulesDef, stored_definition
+from review.permissions import known_enrollment
 from review.reviews.digest import Question, cluster_questions
 from review.reviews.policy import LateAssessment, LatePolicy, assess_late, late_window_closes
 from review.reviews.rendering import stored_rendering
@@ -213,7 +214,7 @@ class LateConfirmationNeeded(ReviewError):
 
 
 def rules_of(course: Course) -> ReviewRulesDef:
-    return CourseDefinition.model_validate(course.definition).reviews
+    return stored_definition(course).reviews
 
 
 def late_policy_of(rules: ReviewRulesDef) -> LatePolicy:
@@ -229,6 +230,9 @@ def session_of_course(course: Course, session_id: int) -> PaperSession | None:
 
 
 def is_student(course: Course, user: User) -> bool:
+    known = known_enrollment(course, user)  # the route's own check already loaded it
+    if known is not None:
+        return known.role == CourseRole.student
     return db.session.scalar(select(Enrollment.id).where(
         Enrollment.course_id == course.id, Enrollment.user_id == user.id,
         Enrollment.role == CourseRole.student)) is not None

@@ -40,7 +40,7 @@ from models import (
     db,
 )
 from models import ReviewStatus as ReviewRowStatus
-from review.courses.definition import CourseDefinition
+from review.courses.definition import stored_definition
 from review.signup.presenters import presenters_by_session
 
 
@@ -88,7 +88,7 @@ def owes_review(status: ReviewStatus) -> bool:
 
 
 def presenters_exempt(course: Course) -> bool:
-    return CourseDefinition.model_validate(course.definition).reviews.presenters_exempt
+    return stored_definition(course).reviews.presenters_exempt
 
 
 def presenting_user_ids(session_ids: list[int]) -> dict[int, set[int]]:
