@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -177,13 +177,6 @@ def _valid_threshold(threshold: object) -> bool:
             and math.isfinite(threshold) and threshold >= 0)
 
 
-def _grouped(scores: Iterable[Score], key: str) -> dict[object, list[Score]]:
-    grouped: dict[object, list[Score]] = defaultdict(list)
-    for score in scores:
-        grouped[getattr(score, key)].append(score)
-    return grouped
-
-
 def held_slots(course: Course) -> list[Slot]:
     """The course's slots a group holds, with session, week, paper, role and group loaded."""
     return list(db.session.scalars(
@@ -196,33 +189,48 @@ def held_slots(course: Course) -> list[Slot]:
 
 
 def presentation_scores(course: Course, slot_ids: Collection[int] | None = None
-                        ) -> dict[int, list[Score]]:
-    """slot id -> staff scores (with rubric and grader loaded), of ``slot_ids`` if given."""
-    query = (select(Score).where(Score.course_id == course.id,
-                                 Score.target == ScoreTarget.presentation)
-             .options(joinedload(Score.rubric), joinedload(Score.grader)))
+                        ) -> dict[int, list[ScoreRow]]:
+    """slot id -> staff scores as plain rows (what :func:`combine` reads), of ``slot_ids`` if
+    given; no Score entities, no rubric JSON decoded."""
+    rubrics = _rubric_refs(course)
+    query = (select(Score.slot_id, Score.grader_id, Score.total, Score.max_total, Score.values,
+                    Score.rubric_id)
+             .where(Score.course_id == course.id, Score.target == ScoreTarget.presentation))
     if slot_ids is not None:
         query = query.where(Score.slot_id.in_(slot_ids))
-    scores = db.session.scalars(query).unique()
-    return _grouped(scores, "slot_id")  # type: ignore[return-value]
+    grouped: dict[int, list[ScoreRow]] = defaultdict(list)
+    for slot_id, grader_id, total, max_total, values, rubric_id in db.session.execute(
+            query).tuples():
+        grouped[slot_id].append(  # type: ignore[index]
+            ScoreRow(grader_id, total, max_total, values, rubrics[rubric_id]))
+    return grouped
+
+
+class PeerRow(NamedTuple):
+    """The columns of a PeerRating the results read (no entity, no values JSON)."""
+
+    rater_id: int
+    total: float
+    max_total: float
 
 
 def peer_ratings(course: Course, slot_ids: Collection[int] | None = None
-                 ) -> dict[int, list[PeerRating]]:
+                 ) -> dict[int, list[PeerRow]]:
     """slot id -> peer ratings of that presentation, of ``slot_ids`` if given."""
-    query = (select(PeerRating).join(Slot, PeerRating.slot_id == Slot.id)
+    query = (select(PeerRating.slot_id, PeerRating.rater_id, PeerRating.total,
+                    PeerRating.max_total)
+             .join(Slot, PeerRating.slot_id == Slot.id)
              .join(PaperSession, Slot.session_id == PaperSession.id)
              .where(PaperSession.course_id == course.id))
     if slot_ids is not None:
         query = query.where(PeerRating.slot_id.in_(slot_ids))
-    ratings = db.session.scalars(query)
-    grouped: dict[int, list[PeerRating]] = defaultdict(list)
-    for rating in ratings:
-        grouped[rating.slot_id].append(rating)
+    grouped: dict[int, list[PeerRow]] = defaultdict(list)
+    for slot_id, rater_id, total, max_total in db.session.execute(query).tuples():
+        grouped[slot_id].append(PeerRow(rater_id, total, max_total))
     return grouped
 
 
-def peer_pct(ratings: Sequence[PeerRating], method: str) -> float | None:
+def peer_pct(ratings: Sequence[PeerRating] | Sequence[PeerRow], method: str) -> float | None:
     values = [rating.total / rating.max_total * 100 for rating in ratings if rating.max_total]
     return aggregate_peer(values, method)  # type: ignore[arg-type]
 

@@ -92,12 +92,11 @@ def index(course_code: str) -> str:
         select(PaperSession).where(PaperSession.course_id == course.id)
         .options(joinedload(PaperSession.week), joinedload(PaperSession.paper))
         .order_by(PaperSession.starts_at)))
-    queue = services.review_queue(course, utcnow())
+    submitted, graded = services.review_queue_counts(course, utcnow())
     open_regrades = db.session.scalar(select(func.count(RegradeRequest.id)).where(
         RegradeRequest.course_id == course.id, RegradeRequest.status == "open"))
     return render_template("grading/index.html", course=course, slots=list(by_slot.values()),
-                           sessions=sessions, submitted=len(queue.order),
-                           graded=queue.graded_count,
+                           sessions=sessions, submitted=submitted, graded=graded,
                            open_regrades=open_regrades or 0, release_form=ReleaseForm(),
                            sections=course_sections(course))
 

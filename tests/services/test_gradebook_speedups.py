@@ -288,3 +288,13 @@ def test_one_students_results_are_the_course_results_of_that_student(app: Flask,
         assert presentation_results(course, user_id=uid) == [
             r for r in everyone_presentations if r.user_id == uid]
     assert any(presentation_results(course, user_id=s.id) for s in students)
+
+
+def test_review_queue_counts_are_the_queues_sizes(app: Flask) -> None:
+    from review.grading.services import review_queue, review_queue_counts
+
+    course = _graded_course("mean")["course"]
+    queue = review_queue(course, NOW)
+    assert review_queue_counts(course, NOW) == (len(queue.order), queue.graded_count) == (6, 5)
+    before_deadlines = course.sessions[0].review_deadline - timedelta(days=1)
+    assert review_queue_counts(course, before_deadlines) == (0, 0)
