@@ -357,7 +357,8 @@ def matrix(course_code: str) -> str:
     matrix = exports.review_matrix(g.course, _now(), state=args.get("state") or None,
                                    session_id=args.get("session", type=int),
                                    q=args.get("q", ""), sort=args.get("sort", "name"),
-                                   section=args.get("section") or None)
+                                   section=args.get("section") or None,
+                                   page=args.get("page", 1, type=int) or 1)
     form = ExcuseForm()
     _excuse_choices(form, matrix.sessions, matrix.students)
     # One url_for for the ~3,000 review links (a third of the page's time when built per cell).
