@@ -107,7 +107,7 @@ def index(course_code: str) -> tuple[str, int] | str:
 @bp.get("/c/<course_code>/gradebook/distributions.svg")
 @course_staff
 def chart(course_code: str) -> Response:
-    # Drawn once per grades revision: matplotlib takes seconds for a dozen histograms.
+    # Kept per grades revision with the gradebook it is drawn from.
     svg = _cached().get("chart", _distributions)
     return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
 
