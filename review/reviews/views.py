@@ -84,8 +84,13 @@ def _render_sections(content: ReviewContent) -> dict[str, Any]:
 
 
 def _rendered_review(review: Review) -> dict[str, Any]:
-    """The review's current content as HTML: the copy stored at submit while it is current."""
-    stored = usable_rendering(review.rendered, services.content_sha256(review.content))
+    """The review's current content as HTML: the copy stored at submit while it is current.
+
+    A submitted review's ``content_sha256`` is the hash of its ``content`` (both are set by
+    submit_review alone; later edits go to ``revision``), so it is not recomputed here."""
+    digest = (review.content_sha256 if review.status == RowStatus.submitted
+              else services.content_sha256(review.content))
+    stored = usable_rendering(review.rendered, digest)
     return stored if stored is not None else _render_sections(ReviewContent.from_dict(review.content))
 
 
@@ -341,7 +346,10 @@ def session_reviews(course_code: str, session_id: int) -> str | tuple[str, int]:
     if not named:
         reviews = services.anonymous_order(reviews, session, current_app.config["SECRET_KEY"])
     items = [(r, _rendered_review(r)) for r in reviews]
+    # One url_for for the ~300 "open" links.
+    review_href = url_for("reviews.show", course_code=course_code, review_id=1)[:-1]
     return render_template("reviews/session_reviews.html", course=g.course, session=session,
+                           review_href=review_href,
                            items=items, named=named, staff=staff, released=released,
                            release_form=EmptyForm(), past=now > session.review_deadline,
                            **_template_helpers())
