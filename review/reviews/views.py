@@ -177,6 +177,8 @@ def edit(course_code: str, session_id: int) -> tuple[str, int] | WerkzeugRespons
             result = services.submit_review(session, current_user, content, now,
                                             expected_version=form.expected_version(),
                                             confirm_late=form.confirm_late.data == "yes")
+            # Read before the commit expires it (a query otherwise, just for the redirect).
+            version_number = result.version.number
             db.session.commit()
         else:
             saved = services.save_draft(session, current_user, content, now,
@@ -210,11 +212,11 @@ def edit(course_code: str, session_id: int) -> tuple[str, int] | WerkzeugRespons
         return _editor(session, form, review, status=422, check=services.check_content(content))
     if form.submit.data:
         if result.created:
-            flash(f"Review submitted (version {result.version.number}).", "success")
+            flash(f"Review submitted (version {version_number}).", "success")
         else:
             flash("This exact text was already submitted; nothing new was recorded.", "info")
-        return redirect(url_for("reviews.receipt", course_code=course_code, session_id=session.id,
-                                version=result.version.number))
+        return redirect(url_for("reviews.receipt", course_code=course_code, session_id=session_id,
+                                version=version_number))
     flash(f"Draft saved at {format_local(saved.saved_at, session.course.timezone)}.", "success")
     return redirect(url_for("reviews.edit", course_code=course_code, session_id=session.id))
 
@@ -246,6 +248,10 @@ def autosave(course_code: str, session_id: int) -> tuple[Response, int]:
     try:
         review = services.save_draft(session, current_user, content, _now(),
                                      expected_version=expected)
+        # Read before the commit expires them: afterwards each would cost a query (review,
+        # session, course) just to answer.
+        saved = {"version": review.version, "saved_at": review.saved_at.isoformat(),
+                 "saved_text": format_local(review.saved_at, session.course.timezone)}
         db.session.commit()
     except ReviewStale as exc:
         db.session.rollback()
@@ -257,8 +263,7 @@ def autosave(course_code: str, session_id: int) -> tuple[Response, int]:
     except DomainError as exc:
         db.session.rollback()
         return jsonify(ok=False, error=str(exc)), 422
-    return jsonify(ok=True, version=review.version, saved_at=review.saved_at.isoformat(),
-                   saved_text=format_local(review.saved_at, session.course.timezone)), 200
+    return jsonify(ok=True, **saved), 200
 
 
 @bp.post("/c/<course_code>/reviews/preview")
