@@ -301,14 +301,16 @@ class Term:
 CSRF = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-def review_body(student: int, step: int) -> dict[str, Any]:
-    return {"summary": f"Student {student} summarises, draft {step}: **sparse** attention.",
+def review_body(student: int, step: int, run: str = "") -> dict[str, Any]:
+    return {"summary": f"Student {student} summarises, {run} draft {step}: **sparse** attention.",
             "strengths": "Clear ablations.", "weaknesses": "Single seed.",
             "remedies": "Five seeds.", "questions": [f"Question {step} of {student}?"]}
 
 
 def rush(term: Term, server: Server, paced_seconds: float = 0.0) -> dict[str, Any]:
-    """Every student: open the form, autosave three times, submit, open the receipt."""
+    """Every student: open the form, autosave three times, submit, open the receipt. The
+    paced run writes other text, so each submit is a resubmission (a second version)."""
+    run = "paced" if paced_seconds else "burst"
     code, session_id = term.code, term.info["open_session"]
     students = term.info["students"]
     latencies: list[float] = []
@@ -341,13 +343,13 @@ def rush(term: Term, server: Server, paced_seconds: float = 0.0) -> dict[str, An
         csrf = token.group(1).decode()
         version = None
         for save in range(3):
-            body = {**review_body(number, save), "version": version}
+            body = {**review_body(number, save, run), "version": version}
             reply = step(Call("POST", f"/c/{code}/reviews/{session_id}/autosave", cookie,
                               json.dumps(body).encode(), "application/json",
                               {"X-CSRFToken": csrf}), (200,))
             if reply.status == 200:
                 version = json.loads(reply.body).get("version")
-        final = review_body(number, 3)
+        final = review_body(number, 3, run)
         form = {"csrf_token": csrf, "summary": final["summary"], "strengths": final["strengths"],
                 "weaknesses": final["weaknesses"], "remedies": final["remedies"],
                 "questions-0": final["questions"][0], "submit": "Submit review",
