@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint install migrate seed check-rubrics clean
+.PHONY: run test lint install migrate seed check-rubrics clean bench
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,9 @@ check-rubrics: install
 
 clean:
 	rm -rf $(VENV) instance/review.sqlite*
+
+# Not part of `make test`: seeds a full term, runs the application and the bare ceiling app under
+# gunicorn on SQLite and PostgreSQL (127.0.0.1:5432, if it answers), writes bench/RESULTS.md and
+# bench/results.json. About 10-15 minutes; loopback only.
+bench: install
+	$(BIN)/python bench/run_bench.py

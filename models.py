@@ -172,6 +172,9 @@ class Course(db.Model):
     # the columns above are the parts the database itself must check or query by.
     definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Moved on by every write that can change a grade (review.gradebook.revision), so the
+    # gradebook computed for one revision can be reused until the next.
+    grades_revision: Mapped[int] = mapped_column(default=0, server_default="0")
 
     enrollments: Mapped[list["Enrollment"]] = relationship(
         back_populates="course", cascade="all, delete-orphan"
@@ -190,6 +193,7 @@ class Course(db.Model):
         CheckConstraint("group_min_size >= 1", name="group_min_positive"),
         CheckConstraint("group_max_size >= group_min_size", name="group_size_range"),
         CheckConstraint("discussion_minutes >= 0", name="discussion_minutes_nonnegative"),
+        CheckConstraint("grades_revision >= 0", name="grades_revision_nonnegative"),
     )
 
     def __repr__(self) -> str:
@@ -520,6 +524,9 @@ class Review(db.Model):
     late_penalty_pct: Mapped[float] = mapped_column(Float, default=0.0)
     feedback_released_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
+    # ``content`` rendered to sanitised HTML at submit ({"renderer", "sha256", "html"}), so the
+    # reading views render no Markdown; used only while renderer version and hash still match.
+    rendered: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
 
     session: Mapped[PaperSession] = relationship()
     user: Mapped[User] = relationship()

@@ -73,9 +73,23 @@ def site_admin(view: View) -> View:
 def enrollment_of(user: Any, course: Course) -> Enrollment | None:
     if not user.is_authenticated:
         return None
-    return db.session.scalar(
+    enrollment = db.session.scalar(
         select(Enrollment).where(Enrollment.course_id == course.id, Enrollment.user_id == user.id)
     )
+    # Remembered for this database session, so services asking "is this user a student here?"
+    # in the same request reuse it instead of querying again (review.reviews.services).
+    db.session.info[("enrollment", course.id, user.id)] = enrollment
+    return enrollment
+
+
+def known_enrollment(course: Course, user: Any) -> Enrollment | None:
+    """The enrollment ``enrollment_of`` loaded in this session, if still loaded, else None."""
+    from sqlalchemy import inspect
+
+    enrollment = db.session.info.get(("enrollment", course.id, user.id))
+    if enrollment is None or not inspect(enrollment).persistent:
+        return None
+    return enrollment
 
 
 def _course_route(roles: frozenset[CourseRole], rule: str) -> Callable[[View], View]:

@@ -25,11 +25,11 @@ Public API:
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import re
+from typing import TYPE_CHECKING, TypeVar
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 # The same set as openpyxl.cell.cell.ILLEGAL_CHARACTERS_RE.
 ILLEGAL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -51,6 +51,7 @@ def neutralise(value: T) -> T | str:
 
 
 def _neutralise_series(series: pd.Series) -> pd.Series:
+    import pandas as pd
     if pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(series.dtype):
         # Vectorised path for pandas' string dtype (the default for text since pandas 3).
         if series.str.contains(ILLEGAL_CHARACTERS, na=False).any():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import secrets
@@ -18,8 +19,15 @@ from models import PasswordToken, TokenPurpose, User, db, new_token
 from review.core.errors import DomainError
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so a miss costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("no such user: equal work either way")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so a miss costs as long as a wrong password.
+
+    Made at the first such sign-in, not at import: hashing costs every process start 0.3 CPU-s
+    and a 64 MB peak."""
+    return _hasher.hash("no such user: equal work either way")
 
 MIN_PASSWORD_LENGTH = 10
 # The 20,000 most common passwords (lower case), as shipped by Django 5.2 (BSD licence;
@@ -62,7 +70,7 @@ def check_password_strength(password: str, user: Optional[User] = None) -> None:
 def authenticate(email: str, password: str) -> Optional[User]:
     """The user whose email and password match, else None (the same answer for both misses)."""
     user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
     try:
         _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):

@@ -84,11 +84,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import coo_array
+
+if TYPE_CHECKING:
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_array
 
 Status = Literal["optimal", "infeasible"]
 Rule = Literal["group_count", "quota", "availability", "min_gap", "role_balance", "fixed", "fairness",
@@ -545,6 +547,7 @@ class _ConstraintRows:
     def add(self, rows: np.ndarray, columns: np.ndarray, values: np.ndarray,
             block_size: int, low: float | np.ndarray, high: float | np.ndarray) -> None:
         """Add ``block_size`` rows; ``rows`` are numbered within the block."""
+        import numpy as np
         self.row_blocks.append(self.row_total + rows)
         self.column_blocks.append(columns)
         self.value_blocks.append(values)
@@ -553,6 +556,9 @@ class _ConstraintRows:
         self.row_total += block_size
 
     def constraint(self, column_total: int) -> LinearConstraint:
+        import numpy as np
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        from scipy.sparse import coo_array
         matrix = coo_array(
             (np.concatenate(self.value_blocks),
              (np.concatenate(self.row_blocks), np.concatenate(self.column_blocks))),
@@ -621,6 +627,8 @@ def _solve_milp(
     ranked; ``unranked_group_cost`` makes that rule soft (a slack column per group at that cost),
     which the diagnosis uses to name the fewest groups that must go without.
     """
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
     weeks, roles, groups = problem.weeks, problem.roles, problem.groups
     role_count, group_count = len(roles), len(groups)
     x = _slot_variables(problem, slot_cost, max_cost)
@@ -975,6 +983,7 @@ def _explain_fairness(problem: AssignmentProblem, time_limit_seconds: float) -> 
 
 def _int_columns(records: Sequence[tuple[int, ...]], width: int) -> list[np.ndarray]:
     """Transpose records into integer arrays, one per field (empty arrays when there are none)."""
+    import numpy as np
     table = np.asarray(records, dtype=np.int64).reshape(len(records), width)
     return [table[:, index] for index in range(width)]
 

@@ -389,3 +389,24 @@ def load_course_file(path: str | Path) -> CourseDefinition:
             # Each problem already names the rubric file and the field in it.
             raise CourseFileError(str(path), [f"rubrics_dir: {p}" for p in exc.problems]) from None
     return definition
+
+
+_VALIDATED: dict[int, tuple[dict[str, Any], CourseDefinition]] = {}
+_VALIDATED_KEPT = 64
+
+
+def stored_definition(course: Any) -> CourseDefinition:
+    """``course.definition`` validated, once per stored dict (a submit asked for it 3-5 times).
+
+    Keyed by the dict's identity, which is new whenever the row is loaded or the definition is
+    replaced; the dict is kept with its result so the id cannot be reused meanwhile. The result
+    is shared: read it, never modify it (``model_copy`` first)."""
+    stored = course.definition
+    hit = _VALIDATED.get(id(stored))
+    if hit is not None and hit[0] is stored:
+        return hit[1]
+    validated = CourseDefinition.model_validate(stored)
+    if len(_VALIDATED) >= _VALIDATED_KEPT:
+        _VALIDATED.pop(next(iter(_VALIDATED)))
+    _VALIDATED[id(stored)] = (stored, validated)
+    return validated

@@ -26,10 +26,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import openpyxl
-import pandas as pd
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
 from openpyxl.utils.cell import range_boundaries
@@ -38,6 +37,9 @@ from sqlalchemy import select
 from models import Course, CourseRole, Enrollment, User, db
 from review.core.errors import DomainError
 from review.core.input import CONTROL_CHARACTERS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REQUIRED_COLUMNS = ("student_id", "first_name", "last_name", "email")
 #: Optional columns stored on the enrollment.
@@ -409,6 +411,7 @@ def sniff_delimiter(text: str) -> str:
 
 def _table(records: list[list[str]], delimiter: str | None) -> pd.DataFrame:
     """Header row plus data rows as a frame of stripped strings; every shape problem named."""
+    import pandas as pd
     if not records or not any(cell.strip() for cell in records[0]):
         raise TableFileError(["row 1: empty; the first row must hold the column names"])
     header = [cell.strip().lower().replace(" ", "_") for cell in records[0]]

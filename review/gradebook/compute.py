@@ -59,10 +59,12 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
-import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 ComponentKind = Literal["external", "presentations", "reviews", "participation"]
 ReviewState = Literal["missing", "draft", "on_time", "late", "excused", "exempt"]
@@ -341,6 +343,7 @@ class GradedSoFar:
 
 def graded_so_far(gradebook: Gradebook, user_id: int) -> GradedSoFar:
     """Mid-term, the total counts ungraded components as 0; this is the mean over graded ones."""
+    import pandas as pd
     row = gradebook.summary.loc[user_id]
     graded = [(c.weight, float(row[c.key])) for c in gradebook.course.components
               if not pd.isna(row[c.key]) and c.weight > 0]
@@ -353,6 +356,8 @@ def graded_so_far(gradebook: Gradebook, user_id: int) -> GradedSoFar:
 
 def compute_gradebook(data: GradebookInput) -> Gradebook:
     """Compute every component, the weighted total and the letter for every student."""
+    import numpy as np
+    import pandas as pd
     course = data.course
     students = _students_frame(data.students)
     user_ids = students.index
@@ -408,6 +413,7 @@ def compute_gradebook(data: GradebookInput) -> Gradebook:
 
 
 def _students_frame(students: Sequence[Student]) -> pd.DataFrame:
+    import pandas as pd
     frame = pd.DataFrame(
         {
             "user_id": [s.user_id for s in students],
@@ -425,6 +431,7 @@ def _students_frame(students: Sequence[Student]) -> pd.DataFrame:
 
 
 def _sessions_frame(sessions: Sequence[Session]) -> pd.DataFrame:
+    import pandas as pd
     frame = pd.DataFrame(
         {
             "session_id": [s.id for s in sessions],
@@ -446,6 +453,8 @@ def _check_known(ids: pd.Series, known: pd.Index, what: str) -> None:
 
 
 def _reviews_frame(data: GradebookInput, user_ids: pd.Index, sessions: pd.DataFrame) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
     records = pd.DataFrame(
         {
             "user_id": pd.Series([r.user_id for r in data.reviews], dtype="int64"),
@@ -487,6 +496,7 @@ def _reviews_frame(data: GradebookInput, user_ids: pd.Index, sessions: pd.DataFr
 
 
 def _apply_drop_lowest(reviews: pd.DataFrame, drop_lowest: int) -> pd.DataFrame:
+    import numpy as np
     if drop_lowest <= 0 or reviews.empty:
         return reviews
     counted = reviews[reviews["status"] == "counted"]
@@ -501,6 +511,8 @@ def _apply_drop_lowest(reviews: pd.DataFrame, drop_lowest: int) -> pd.DataFrame:
 
 
 def _presentations_frame(data: GradebookInput, user_ids: pd.Index) -> tuple[pd.DataFrame, list[str]]:
+    import numpy as np
+    import pandas as pd
     records = data.presentations
     criteria = list(dict.fromkeys(name for r in records for name in r.criterion_scores))
     frame = pd.DataFrame(
@@ -531,6 +543,8 @@ def _presentations_frame(data: GradebookInput, user_ids: pd.Index) -> tuple[pd.D
 def _participation_frame(
     data: GradebookInput, user_ids: pd.Index, sessions: pd.DataFrame
 ) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
     frame = pd.DataFrame(
         {
             "user_id": pd.Series([p.user_id for p in data.participation], dtype="int64"),
@@ -548,6 +562,7 @@ def _participation_frame(
 
 
 def _imported_points(data: GradebookInput, user_ids: pd.Index) -> pd.DataFrame:
+    import pandas as pd
     external = [c.key for c in data.course.components if c.kind == "external"]
     frame = pd.DataFrame(
         {
@@ -567,6 +582,7 @@ def _imported_points(data: GradebookInput, user_ids: pd.Index) -> pd.DataFrame:
 
 
 def _late_days_frame(data: GradebookInput, user_ids: pd.Index, identity: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
     frame = pd.DataFrame(
         {
             "user_id": pd.Series([e.user_id for e in data.late_days], dtype="int64"),
@@ -586,6 +602,7 @@ def _status_frame(
     participation: pd.DataFrame,
     imported_points: pd.DataFrame,
 ) -> pd.DataFrame:
+    import pandas as pd
     def count(frame: pd.DataFrame, mask: pd.Series | None = None) -> pd.Series:
         rows = frame if mask is None else frame[mask]
         return rows.groupby("user_id").size().reindex(user_ids, fill_value=0).astype("int64")

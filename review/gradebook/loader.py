@@ -26,21 +26,26 @@ Public API:
     course_info(course) -> CourseInfo
     load_input(course, now, *, released_only=False, user_id=None) -> GradebookInput
     load_gradebook(course, now, *, released_only=False, user_id=None) -> Gradebook
+    staff_gradebook(course, now) -> CachedGradebook: the whole class's, computed once per
+        grades revision (``review.gradebook.revision``) and set of due sessions
     GradebookUnavailable: the course's grading scheme cannot be computed (a DomainError).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from models import Course, CourseRole, Enrollment, GradeItem, PaperSession, Review, User, db
 from models import LateDayEntry as LateDayRow
 from review.core.errors import DomainError
-from review.courses.definition import CourseDefinition
+from review.courses.definition import stored_definition
 from review.gradebook.compute import (
     Component,
     CourseInfo,
@@ -57,6 +62,7 @@ from review.gradebook.compute import (
     Student,
     compute_gradebook,
 )
+from review.gradebook import revision  # noqa: F401  (its listeners move Course.grades_revision)
 from review.grading.results import participation_scores, presentation_results, review_scores
 from review.reviews.status import review_statuses
 
@@ -70,7 +76,7 @@ class GradebookUnavailable(DomainError):
 
 def course_info(course: Course) -> CourseInfo:
     """The course's grading scheme from its stored definition."""
-    definition = CourseDefinition.model_validate(course.definition)
+    definition = stored_definition(course)
     grading = definition.grading
     try:
         components = tuple(
@@ -84,6 +90,46 @@ def course_info(course: Course) -> CourseInfo:
     except GradebookInputError as exc:
         raise GradebookUnavailable(
             f"The grading section of the course file is not usable: {exc}") from None
+
+
+#: Staff gradebooks a process keeps (the newest per course and revision; oldest dropped first).
+CACHED_GRADEBOOKS = 8
+
+
+@dataclass
+class CachedGradebook:
+    """A computed gradebook and what pages derived from it (the chart), for one revision."""
+
+    gradebook: Gradebook
+    derived: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str, make: Any) -> Any:
+        """``make(gradebook)``, computed once for this revision."""
+        if name not in self.derived:
+            self.derived[name] = make(self.gradebook)
+        return self.derived[name]
+
+
+def staff_gradebook(course: Course, now: datetime) -> CachedGradebook:
+    """The whole class's gradebook for staff pages and downloads, computed once per change.
+
+    Keyed by the course's grades revision, which every grade-changing write moves on, and by
+    the sessions whose review deadline has passed (the only way the clock alone changes it).
+    Callers must not modify the frames: later requests get the same objects.
+    """
+    due = tuple(sorted(s.id for s in course.sessions if now > s.review_deadline))
+    key = (course.id, course.grades_revision, due)
+    cache: OrderedDict[Any, CachedGradebook] = current_app.extensions.setdefault(
+        "gradebook_cache", OrderedDict())
+    entry = cache.get(key)
+    if entry is not None:
+        cache.move_to_end(key)
+        return entry
+    entry = CachedGradebook(load_gradebook(course, now))
+    cache[key] = entry
+    while len(cache) > CACHED_GRADEBOOKS:
+        cache.popitem(last=False)
+    return entry
 
 
 def load_gradebook(course: Course, now: datetime, *, released_only: bool = False,
@@ -112,10 +158,11 @@ def load_input(course: Course, now: datetime, *, released_only: bool = False,
     sessions = [Session(id=s.id, week=s.week.number, title=s.paper.title,
                         date=s.starts_at.date()) for s in sessions_rows if s.id in due_ids]
 
-    review_pct = {int(k): float(v) for k, v in review_scores(course).items() if v is not None}
-    released_reviews = _released_review_ids(course) if released_only else None
+    review_pct = {int(k): float(v) for k, v in review_scores(course, user_id=user_id).items()
+                  if v is not None}
+    released_reviews = _released_review_ids(course, user_id) if released_only else None
     reviews: list[ReviewRecord] = []
-    for (uid, sid), status in review_statuses(course, now).items():
+    for (uid, sid), status in review_statuses(course, now, user_id=user_id).items():
         state = str(getattr(status.state, "value", status.state))
         if uid not in wanted or sid not in due_ids or state == "not_due":
             continue
@@ -129,13 +176,14 @@ def load_input(course: Course, now: datetime, *, released_only: bool = False,
             score_pct=score,
             penalty_pct=float(status.late_penalty_pct or 0.0) if state == "late" else 0.0))
 
-    presentations = [p for p in _presentations(course, released_only) if p.user_id in wanted]
+    presentations = [p for p in _presentations(course, released_only, user_id)
+                     if p.user_id in wanted]
     # Participation is released with its session's feedback, like the session's reviews.
     released_sessions = ({s.id for s in sessions_rows if s.feedback_released_at is not None}
                          if released_only else due_ids)
     participation = [ParticipationRecord(user_id=uid, session_id=sid,
                                          pct=float(pct) if sid in released_sessions else None)
-                     for (sid, uid), pct in participation_scores(course).items()
+                     for (sid, uid), pct in participation_scores(course, user_id=user_id).items()
                      if uid in wanted and sid in due_ids and pct is not None]
 
     external_keys = {c.key for c in info.components if c.kind == "external"}
@@ -171,18 +219,21 @@ def _students(course: Course, user_id: Optional[int]) -> list[Student]:
             for uid, number, first, last, email, username, section in db.session.execute(query)]
 
 
-def _released_review_ids(course: Course) -> set[int]:
+def _released_review_ids(course: Course, user_id: Optional[int]) -> set[int]:
     """Reviews whose grading feedback students may see (own release or the session's)."""
-    rows = db.session.execute(
-        select(Review.id, Review.feedback_released_at, PaperSession.feedback_released_at)
-        .join(PaperSession, PaperSession.id == Review.session_id)
-        .where(PaperSession.course_id == course.id))
+    query = (select(Review.id, Review.feedback_released_at, PaperSession.feedback_released_at)
+             .join(PaperSession, PaperSession.id == Review.session_id)
+             .where(PaperSession.course_id == course.id))
+    if user_id is not None:
+        query = query.where(Review.user_id == user_id)
+    rows = db.session.execute(query)
     return {rid for rid, own, session in rows if own is not None or session is not None}
 
 
-def _presentations(course: Course, released_only: bool) -> list[PresentationRecord]:
+def _presentations(course: Course, released_only: bool,
+                   user_id: Optional[int]) -> list[PresentationRecord]:
     records = []
-    for r in presentation_results(course):
+    for r in presentation_results(course, user_id=user_id):
         final = r.final_pct
         if released_only and not r.released:
             final = None  # pending release: neither shown nor counted

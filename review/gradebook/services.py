@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
 
-import pandas as pd
 from sqlalchemy import select
 
 from models import AuditEntry, Course, CourseRole, Enrollment, GradeItem, User, db, utcnow
@@ -35,6 +34,9 @@ from review.core.errors import DomainError
 from review.courses.roster import TableFileError, require_columns
 from review.gradebook.compute import Component
 from review.gradebook.loader import course_info
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 IGNORED_COLUMNS = frozenset({"first_name", "last_name", "name", "email", "full_name", "section",
                              "username"})
@@ -206,6 +208,7 @@ def plan_import(course: Course, frame: pd.DataFrame) -> ImportPlan:
 
 def plan_from_records(course: Course, records: Iterable[Mapping[str, str]]) -> ImportPlan:
     """Re-validate the records a preview showed (the confirm step of the import page)."""
+    import pandas as pd
     records = list(records)
     if not records:
         raise TableFileError(["the preview is empty; upload the file again"])

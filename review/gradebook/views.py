@@ -12,7 +12,6 @@ import json
 import math
 from typing import Any, Optional
 
-import pandas as pd
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -26,7 +25,7 @@ from review.gradebook.charts import distributions_svg
 from review.gradebook.commands import EXPORT_FORMATS, export_bytes
 from review.gradebook.compute import Gradebook, graded_so_far
 from review.gradebook.forms import ConfirmImportForm, GradesUploadForm, GridForm
-from review.gradebook.loader import GradebookUnavailable, load_gradebook
+from review.gradebook.loader import GradebookUnavailable, load_gradebook, staff_gradebook
 from review.permissions import course_staff, course_student
 from review.permissions import course_staff_can
 
@@ -58,9 +57,13 @@ def _load(**kwargs: Any) -> Gradebook:
 # --- Staff: the gradebook -------------------------------------------------------------------
 
 
-def sorted_filtered(gradebook: Gradebook, args: Any) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The summary rows the query string asks for: sort, direction, text, letter and section
-    filters (over the rows already loaded: no query per filter)."""
+def _cached() -> Any:
+    return staff_gradebook(g.course, utcnow())
+
+
+def sorted_filtered(gradebook: Gradebook, args: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The summary rows the query string asks for, as plain dicts (``user_id`` included): sort,
+    direction, text, letter and section filters (over the rows already loaded: no query)."""
     summary = gradebook.summary
     sortable = ["student_id", "last_name", "first_name", *gradebook.course.component_keys,
                 "total", "letter"]
@@ -83,14 +86,14 @@ def sorted_filtered(gradebook: Gradebook, args: Any) -> tuple[pd.DataFrame, dict
         rows = rows[rows["section"] == section]
     keys = [sort] if sort in ("last_name", "first_name") else [sort, "last_name"]
     rows = rows.sort_values(keys, ascending=direction == "asc", na_position="last", kind="stable")
-    return rows, {"sort": sort, "dir": direction, "q": q, "letter": letter, "section": section}
+    return rows.reset_index().to_dict("records"), {"sort": sort, "dir": direction, "q": q, "letter": letter, "section": section}
 
 
 @bp.get("/c/<course_code>/gradebook")
 @course_staff
 def index(course_code: str) -> tuple[str, int] | str:
     try:
-        gradebook = _load()
+        gradebook = _cached().gradebook
     except GradebookUnavailable as exc:
         return render_template("gradebook/unavailable.html", course=g.course, message=str(exc)), 200
     rows, params = sorted_filtered(gradebook, request.args)
@@ -104,11 +107,15 @@ def index(course_code: str) -> tuple[str, int] | str:
 @bp.get("/c/<course_code>/gradebook/distributions.svg")
 @course_staff
 def chart(course_code: str) -> Response:
-    gradebook = _load()
+    # Kept per grades revision with the gradebook it is drawn from.
+    svg = _cached().get("chart", _distributions)
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+def _distributions(gradebook: Gradebook) -> bytes:
     panels = [("Course total", gradebook.summary["total"].tolist())]
     panels += [(c.label, gradebook.summary[c.key].tolist()) for c in gradebook.course.components]
-    return Response(distributions_svg(panels), mimetype="image/svg+xml",
-                    headers={"Cache-Control": "no-store"})
+    return distributions_svg(panels)
 
 
 @bp.get("/c/<course_code>/gradebook/export/<fmt>")
@@ -116,7 +123,7 @@ def chart(course_code: str) -> Response:
 def export(course_code: str, fmt: str) -> Response:
     if fmt not in EXPORT_FORMATS:
         abort(404)
-    data = export_bytes(_load(), fmt, g.course.title)
+    data = export_bytes(_cached().gradebook, fmt, g.course.title)
     return Response(data, mimetype=_MIMETYPES[fmt], headers={
         "Content-Disposition": f"attachment; filename={course_code}-{_SUFFIX[fmt]}",
         "Cache-Control": "no-store"})

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -37,6 +37,7 @@ from models import (
     PaperSession,
     ParticipationRecord,
     PeerRating,
+    Review,
     Rubric,
     Score,
     ScoreTarget,
@@ -176,13 +177,6 @@ def _valid_threshold(threshold: object) -> bool:
             and math.isfinite(threshold) and threshold >= 0)
 
 
-def _grouped(scores: Iterable[Score], key: str) -> dict[object, list[Score]]:
-    grouped: dict[object, list[Score]] = defaultdict(list)
-    for score in scores:
-        grouped[getattr(score, key)].append(score)
-    return grouped
-
-
 def held_slots(course: Course) -> list[Slot]:
     """The course's slots a group holds, with session, week, paper, role and group loaded."""
     return list(db.session.scalars(
@@ -194,53 +188,82 @@ def held_slots(course: Course) -> list[Slot]:
         .order_by(PaperSession.starts_at, Slot.role_id)).unique())
 
 
-def presentation_scores(course: Course) -> dict[int, list[Score]]:
-    """slot id -> staff scores (with rubric and grader loaded)."""
-    scores = db.session.scalars(
-        select(Score).where(Score.course_id == course.id,
-                            Score.target == ScoreTarget.presentation)
-        .options(joinedload(Score.rubric), joinedload(Score.grader))).unique()
-    return _grouped(scores, "slot_id")  # type: ignore[return-value]
-
-
-def peer_ratings(course: Course) -> dict[int, list[PeerRating]]:
-    """slot id -> peer ratings of that presentation."""
-    ratings = db.session.scalars(
-        select(PeerRating).join(Slot, PeerRating.slot_id == Slot.id)
-        .join(PaperSession, Slot.session_id == PaperSession.id)
-        .where(PaperSession.course_id == course.id))
-    grouped: dict[int, list[PeerRating]] = defaultdict(list)
-    for rating in ratings:
-        grouped[rating.slot_id].append(rating)
+def presentation_scores(course: Course, slot_ids: Collection[int] | None = None
+                        ) -> dict[int, list[ScoreRow]]:
+    """slot id -> staff scores as plain rows (what :func:`combine` reads), of ``slot_ids`` if
+    given; no Score entities, no rubric JSON decoded."""
+    rubrics = _rubric_refs(course)
+    query = (select(Score.slot_id, Score.grader_id, Score.total, Score.max_total, Score.values,
+                    Score.rubric_id)
+             .where(Score.course_id == course.id, Score.target == ScoreTarget.presentation))
+    if slot_ids is not None:
+        query = query.where(Score.slot_id.in_(slot_ids))
+    grouped: dict[int, list[ScoreRow]] = defaultdict(list)
+    for slot_id, grader_id, total, max_total, values, rubric_id in db.session.execute(
+            query).tuples():
+        grouped[slot_id].append(  # type: ignore[index]
+            ScoreRow(grader_id, total, max_total, values, rubrics[rubric_id]))
     return grouped
 
 
-def peer_pct(ratings: Sequence[PeerRating], method: str) -> float | None:
+class PeerRow(NamedTuple):
+    """The columns of a PeerRating the results read (no entity, no values JSON)."""
+
+    rater_id: int
+    total: float
+    max_total: float
+
+
+def peer_ratings(course: Course, slot_ids: Collection[int] | None = None
+                 ) -> dict[int, list[PeerRow]]:
+    """slot id -> peer ratings of that presentation, of ``slot_ids`` if given."""
+    query = (select(PeerRating.slot_id, PeerRating.rater_id, PeerRating.total,
+                    PeerRating.max_total)
+             .join(Slot, PeerRating.slot_id == Slot.id)
+             .join(PaperSession, Slot.session_id == PaperSession.id)
+             .where(PaperSession.course_id == course.id))
+    if slot_ids is not None:
+        query = query.where(PeerRating.slot_id.in_(slot_ids))
+    grouped: dict[int, list[PeerRow]] = defaultdict(list)
+    for slot_id, rater_id, total, max_total in db.session.execute(query).tuples():
+        grouped[slot_id].append(PeerRow(rater_id, total, max_total))
+    return grouped
+
+
+def peer_pct(ratings: Sequence[PeerRating] | Sequence[PeerRow], method: str) -> float | None:
     values = [rating.total / rating.max_total * 100 for rating in ratings if rating.max_total]
     return aggregate_peer(values, method)  # type: ignore[arg-type]
 
 
-def presentation_results(course: Course) -> list[PresentationResult]:
-    """One result per (held slot x presenter of that slot).
+def presentation_results(course: Course, *, user_id: int | None = None
+                         ) -> list[PresentationResult]:
+    """One result per (held slot x presenter of that slot); ``user_id``: that student's only.
 
     The presenters are the record taken when the session was held or first graded, else the
     holder's current members (``review.signup.presenters``): a student who left or joined a
-    group afterwards neither loses nor gains that talk.
+    group afterwards neither loses nor gains that talk. With ``user_id`` the scores, peer
+    ratings and adjustments are read for that student's slots only (same number of queries).
     """
     definition = course_definition(course)
     grading = definition.grading
     slots = held_slots(course)
     presenters = presenters_by_slot(course)
-    scores = presentation_scores(course)
+    slot_ids: list[int] | None = None
+    if user_id is not None:
+        presenters = {slot_id: [user_id] for slot_id, users in presenters.items()
+                      if user_id in users}
+        slots = [slot for slot in slots if slot.id in presenters]
+        slot_ids = [slot.id for slot in slots]
+    scores = presentation_scores(course, slot_ids)
     roles = staff_roles(course)
-    peers = peer_ratings(course)
-    adjustments = {
-        (adjustment.slot_id, adjustment.user_id): adjustment
-        for adjustment in db.session.scalars(
-            select(MemberAdjustment).join(Slot, MemberAdjustment.slot_id == Slot.id)
-            .join(PaperSession, Slot.session_id == PaperSession.id)
-            .where(PaperSession.course_id == course.id))
-    }
+    peers = peer_ratings(course, slot_ids)
+    adjustment_query = (select(MemberAdjustment).join(Slot, MemberAdjustment.slot_id == Slot.id)
+                        .join(PaperSession, Slot.session_id == PaperSession.id)
+                        .where(PaperSession.course_id == course.id))
+    if user_id is not None:
+        adjustment_query = adjustment_query.where(MemberAdjustment.user_id == user_id)
+    adjustments = {(adjustment.slot_id, adjustment.user_id): adjustment
+                   for adjustment in db.session.scalars(adjustment_query)}
     results: list[PresentationResult] = []
     for slot in slots:
         combined = combine(scores.get(slot.id, []), roles, method=grading.combine_graders,
@@ -278,15 +301,19 @@ def _rubric_refs(course: Course) -> dict[int, RubricRef]:
         select(Rubric.id, Rubric.key, Rubric.version).where(Rubric.id.in_(used))).tuples()}
 
 
-def review_score_details(course: Course) -> dict[int, Combined]:
-    """review id -> combined staff score, graded reviews only."""
+def review_score_details(course: Course, *, user_id: int | None = None) -> dict[int, Combined]:
+    """review id -> combined staff score, graded reviews only (of one student's reviews if
+    ``user_id`` is given)."""
     grading = course_definition(course).grading
     rubrics = _rubric_refs(course)
     grouped: dict[int, list[ScoreRow]] = defaultdict(list)
+    query = (select(Score.review_id, Score.grader_id, Score.total, Score.max_total, Score.values,
+                    Score.rubric_id)
+             .where(Score.course_id == course.id, Score.target == ScoreTarget.review))
+    if user_id is not None:
+        query = query.where(Score.review_id.in_(select(Review.id).where(Review.user_id == user_id)))
     for review_id, grader_id, total, max_total, values, rubric_id in db.session.execute(
-            select(Score.review_id, Score.grader_id, Score.total, Score.max_total, Score.values,
-                   Score.rubric_id)
-            .where(Score.course_id == course.id, Score.target == ScoreTarget.review)).tuples():
+            query).tuples():
         grouped[review_id].append(  # type: ignore[index]
             ScoreRow(grader_id, total, max_total, values, rubrics[rubric_id]))
     roles = staff_roles(course)
@@ -299,17 +326,19 @@ def review_score_details(course: Course) -> dict[int, Combined]:
     return out
 
 
-def review_scores(course: Course) -> dict[int, float]:
+def review_scores(course: Course, *, user_id: int | None = None) -> dict[int, float]:
     """review id -> combined staff percentage, graded reviews only (no zeros are stored).
 
     The percentage of :func:`review_score_details` without the criteria: three numeric columns
-    per score, no JSON decoded.
+    per score, no JSON decoded. ``user_id``: that student's reviews only.
     """
     grading = course_definition(course).grading
     grouped: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
-    for review_id, grader_id, total, max_total in db.session.execute(
-            select(Score.review_id, Score.grader_id, Score.total, Score.max_total)
-            .where(Score.course_id == course.id, Score.target == ScoreTarget.review)).tuples():
+    query = (select(Score.review_id, Score.grader_id, Score.total, Score.max_total)
+             .where(Score.course_id == course.id, Score.target == ScoreTarget.review))
+    if user_id is not None:
+        query = query.where(Score.review_id.in_(select(Review.id).where(Review.user_id == user_id)))
+    for review_id, grader_id, total, max_total in db.session.execute(query).tuples():
         grouped[review_id].append((grader_id, total, max_total))  # type: ignore[index]
     roles = staff_roles(course)
     method, threshold = grading.combine_graders, grading.disagreement_pct
@@ -327,14 +356,17 @@ def derived_participation_pct(questions: int, manual_points: float, course: Cour
     return score_from_count(criterion, count) / criterion.points * 100
 
 
-def participation_counts(course: Course) -> dict[tuple[int, int], tuple[int, float]]:
+def participation_counts(course: Course, *, user_id: int | None = None
+                         ) -> dict[tuple[int, int], tuple[int, float]]:
     """(session id, user id) -> (questions raised, manual points) from ParticipationRecords."""
     counts: dict[tuple[int, int], tuple[int, float]] = {}
-    rows = db.session.execute(
-        select(ParticipationRecord.session_id, ParticipationRecord.user_id,
-               ParticipationRecord.kind, ParticipationRecord.points)
-        .join(PaperSession, ParticipationRecord.session_id == PaperSession.id)
-        .where(PaperSession.course_id == course.id)).tuples()
+    query = (select(ParticipationRecord.session_id, ParticipationRecord.user_id,
+                    ParticipationRecord.kind, ParticipationRecord.points)
+             .join(PaperSession, ParticipationRecord.session_id == PaperSession.id)
+             .where(PaperSession.course_id == course.id))
+    if user_id is not None:
+        query = query.where(ParticipationRecord.user_id == user_id)
+    rows = db.session.execute(query).tuples()
     for session_id, user_id, kind, points in rows:
         questions, manual = counts.get((session_id, user_id), (0, 0.0))
         if kind == "question":
@@ -345,11 +377,13 @@ def participation_counts(course: Course) -> dict[tuple[int, int], tuple[int, flo
     return counts
 
 
-def participation_scores(course: Course) -> dict[tuple[int, int], float]:
-    """(session id, user id) -> participation percentage: a staff Score if any, else records."""
+def participation_scores(course: Course, *, user_id: int | None = None
+                         ) -> dict[tuple[int, int], float]:
+    """(session id, user id) -> participation percentage: a staff Score if any, else records.
+    ``user_id``: that student's only."""
     grading = course_definition(course).grading
     out: dict[tuple[int, int], float] = {}
-    counts = participation_counts(course)
+    counts = participation_counts(course, user_id=user_id)
     if counts:
         derive = _participation_deriver(course)
         for key, (questions, manual) in counts.items():
@@ -357,11 +391,13 @@ def participation_scores(course: Course) -> dict[tuple[int, int], float]:
             if derived is not None:
                 out[key] = derived
     grouped: dict[tuple[int, int], list[tuple[int, float, float]]] = defaultdict(list)
+    query = (select(Score.session_id, Score.student_id, Score.grader_id, Score.total,
+                    Score.max_total)
+             .where(Score.course_id == course.id, Score.target == ScoreTarget.participation))
+    if user_id is not None:
+        query = query.where(Score.student_id == user_id)
     for session_id, student_id, grader_id, total, max_total in db.session.execute(
-            select(Score.session_id, Score.student_id, Score.grader_id, Score.total,
-                   Score.max_total)
-            .where(Score.course_id == course.id,
-                   Score.target == ScoreTarget.participation)).tuples():
+            query).tuples():
         grouped[(session_id, student_id)].append(  # type: ignore[index]
             (grader_id, total, max_total))
     roles = staff_roles(course)

@@ -31,12 +31,12 @@ import math
 import statistics
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
-
-import krippendorff
-import numpy as np
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from review.rubrics import Criterion, Rubric
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Rater = TypeVar("Rater", bound=Hashable)
 Item = TypeVar("Item", bound=Hashable)
@@ -311,6 +311,9 @@ def krippendorff_alpha(
     raters, or a single value used throughout (no variation to agree about). ``interval`` suits
     rubric totals; ``ordinal`` suits single criteria scored on level anchors.
     """
+    import krippendorff
+    import numpy as np
+
     if level not in ("nominal", "ordinal", "interval", "ratio"):
         raise ScoringError([f"unknown level {level!r}"])
     if len({len(row) for row in ratings}) > 1:

@@ -30,7 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 import models
 from models import Course, CourseRole, ScoreTarget, db, utcnow
 from review.core.errors import DomainError
-from review.courses.definition import CourseDefinition
+from review.courses.definition import CourseDefinition, stored_definition
 from review.grading.scoring import ScoringError, score_total
 from review.reviews.policy import format_local
 from review.rubrics import Rubric
@@ -44,7 +44,7 @@ class RubricMissing(DomainError):
 
 
 def course_definition(course: Course) -> CourseDefinition:
-    return CourseDefinition.model_validate(course.definition)
+    return stored_definition(course)
 
 
 def loaded_rubrics() -> dict[str, Rubric]:
@@ -480,6 +480,21 @@ def review_queue(course: Course, now: datetime, section: str | None = None) -> R
     graded = frozenset(db.session.scalars(select(models.Score.review_id).where(
         models.Score.course_id == course.id, models.Score.target == ScoreTarget.review)))
     return ReviewQueue(order, graded)
+
+
+def review_queue_counts(course: Course, now: datetime) -> tuple[int, int]:
+    """(reviews in the queue, of which graded): :func:`review_queue`'s sizes, counted by the
+    database instead of listing ~3,000 ids to count them (the grading overview)."""
+    graded = (select(models.Score.id).where(models.Score.review_id == models.Review.id,
+                                            models.Score.target == ScoreTarget.review)
+              .exists())
+    total, graded_count = db.session.execute(
+        select(func.count(models.Review.id), func.count(models.Review.id).filter(graded))
+        .join(models.PaperSession, models.Review.session_id == models.PaperSession.id)
+        .where(models.PaperSession.course_id == course.id,
+               models.PaperSession.review_deadline < now,
+               models.Review.status == models.ReviewStatus.submitted)).one()
+    return int(total), int(graded_count)
 
 
 # ============================================================================ adjustments

@@ -92,12 +92,11 @@ def index(course_code: str) -> str:
         select(PaperSession).where(PaperSession.course_id == course.id)
         .options(joinedload(PaperSession.week), joinedload(PaperSession.paper))
         .order_by(PaperSession.starts_at)))
-    queue = services.review_queue(course, utcnow())
+    submitted, graded = services.review_queue_counts(course, utcnow())
     open_regrades = db.session.scalar(select(func.count(RegradeRequest.id)).where(
         RegradeRequest.course_id == course.id, RegradeRequest.status == "open"))
     return render_template("grading/index.html", course=course, slots=list(by_slot.values()),
-                           sessions=sessions, submitted=len(queue.order),
-                           graded=queue.graded_count,
+                           sessions=sessions, submitted=submitted, graded=graded,
                            open_regrades=open_regrades or 0, release_form=ReleaseForm(),
                            sections=course_sections(course))
 
@@ -457,8 +456,7 @@ def audit_log(course_code: str) -> str:
 @course_student
 def feedback(course_code: str) -> str:
     course = g.course
-    mine = [r for r in presentation_results(course)
-            if r.user_id == current_user.id and r.released]
+    mine = [r for r in presentation_results(course, user_id=current_user.id) if r.released]
     reviews = list(db.session.scalars(
         select(Review).where(Review.user_id == current_user.id)
         .join(PaperSession, Review.session_id == PaperSession.id)
@@ -466,7 +464,7 @@ def feedback(course_code: str) -> str:
         .options(joinedload(Review.session).joinedload(PaperSession.week))
         .order_by(PaperSession.starts_at)))
     released_reviews = [review for review in reviews if services.review_released(review)]
-    details = review_score_details(course)
+    details = review_score_details(course, user_id=current_user.id)
     updated_slots, updated_reviews = services.updated_after_release(
         course, slot_ids=[r.slot_id for r in mine], review_ids=[r.id for r in released_reviews])
     return render_template("grading/feedback.html", course=course, presentations=mine,
@@ -492,8 +490,8 @@ def _feedback_page(*, scores: list[Score], regrade: RegradeRequest | None, title
 def feedback_presentation(course_code: str, slot_id: int) -> str:
     slot = _lookup(lambda course, sid: services.student_slot(course, current_user, sid), slot_id)
     scores = services.scores_of(services.ScoreItem(ScoreTarget.presentation, slot=slot))
-    result = next((r for r in presentation_results(g.course)
-                   if r.slot_id == slot.id and r.user_id == current_user.id), None)
+    result = next((r for r in presentation_results(g.course, user_id=current_user.id)
+                   if r.slot_id == slot.id), None)
     regrade = db.session.scalar(select(RegradeRequest).where(
         RegradeRequest.user_id == current_user.id, RegradeRequest.slot_id == slot.id))
     return _feedback_page(
@@ -518,7 +516,7 @@ def feedback_review(course_code: str, review_id: int) -> str:
     review = _lookup(lambda course, rid: services.student_review(course, current_user, rid),
                      review_id)
     scores = services.scores_of(services.ScoreItem(ScoreTarget.review, review=review))
-    combined = review_score_details(g.course).get(review.id)
+    combined = review_score_details(g.course, user_id=current_user.id).get(review.id)
     regrade = db.session.scalar(select(RegradeRequest).where(
         RegradeRequest.user_id == current_user.id, RegradeRequest.review_id == review.id))
     return _feedback_page(

@@ -28,9 +28,8 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-import pandas as pd
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -41,6 +40,9 @@ from review.core.errors import DomainError
 from review.courses.definition import GroupRulesDef
 from review.courses.roster import TableFileError, require_columns
 from review.signup.presenters import record_due_presenters
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class GroupError(DomainError):

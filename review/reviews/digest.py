@@ -26,13 +26,15 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-import numpy as np
-from numpy.typing import NDArray
-from sklearn.cluster import AgglomerativeClustering
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
-from sklearn.metrics.pairwise import cosine_similarity
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
 
 Key = TypeVar("Key", bound=Hashable)
 
@@ -148,6 +150,9 @@ def _similarity_matrix(texts: list[str]) -> NDArray[np.float64]:
     # unrelated questions look alike. Character n-grams within words then match the same terms
     # in different forms ("restart"/"restarts", "generalize"/"generalization"), which is most of
     # what tells paraphrases apart from different questions that use the paper's vocabulary.
+    import numpy as np
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
     content = [
         " ".join(word for word in _WORD.findall(text.casefold()) if word not in ENGLISH_STOP_WORDS)
         for text in texts
@@ -163,6 +168,8 @@ def _similarity_matrix(texts: list[str]) -> NDArray[np.float64]:
 
 
 def _cluster_labels(similarity: NDArray[np.float64], threshold: float) -> NDArray[np.int64]:
+    import numpy as np
+    from sklearn.cluster import AgglomerativeClustering
     if len(similarity) == 1:
         return np.zeros(1, dtype=np.int64)
     # Average linkage rather than connected components over the threshold: a single borderline

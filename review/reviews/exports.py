@@ -9,14 +9,14 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional
 
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from models import (
     Course,
+    CourseRole,
     Enrollment,
     PaperSession,
     Review,
@@ -26,17 +26,43 @@ from models import (
     db,
 )
 from review.reviews.policy import format_local
-from review.reviews.services import TEXT_SECTIONS, ReviewContent, sessions_of, students_of
+from review.reviews.services import TEXT_SECTIONS, ReviewContent, sessions_of
 from review.reviews.status import ReviewState, ReviewStatus, review_statuses
 from review.spreadsheets import neutralise_frame
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 SORTS = ("name", "number", "missing", "late")
+#: Students per page of the matrix (the downloads have them all): 50 x 10 cells keep the page
+#: within 4x of a bare 200-row page, where all 300 x 10 took 12x.
+MATRIX_PAGE_SIZE = 50
+
+
+class Person(NamedTuple):
+    """The user columns the matrix shows, read as plain values (no ORM object per student)."""
+
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Enrolled(NamedTuple):
+    """The enrollment columns the matrix shows."""
+
+    student_number: Optional[str]
+    section: Optional[str]
 
 
 @dataclass(frozen=True)
 class MatrixRow:
-    user: User
-    enrollment: Enrollment
+    user: Person
+    enrollment: Enrolled
     cells: list[ReviewStatus]
 
     def count(self, *states: ReviewState) -> int:
@@ -47,10 +73,16 @@ class MatrixRow:
 class Matrix:
     sessions: list[PaperSession]
     rows: list[MatrixRow]
+    # Every student of the course, whatever the filters (the excuse form lists them all).
+    students: list[tuple[Person, Enrolled]]
     # session id -> state -> count, over the rows shown
     counts: dict[int, dict[ReviewState, int]]
     # (user id, session id) -> when the student first opened classmates' reviews
     first_reads: dict[tuple[int, int], datetime]
+    # The page shown (1-based) and how many there are; rows_matched counts every page's rows.
+    page: int = 1
+    pages: int = 1
+    rows_matched: int = 0
 
     def read_before_submitting(self, user_id: int, session_id: int, cell: ReviewStatus) -> bool:
         """They read the class's reviews, then submitted their own (late) after that."""
@@ -60,15 +92,18 @@ class Matrix:
 
 def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
                   session_id: Optional[int] = None, q: str = "", sort: str = "name",
-                  section: Optional[str] = None) -> Matrix:
+                  section: Optional[str] = None, page: Optional[int] = None) -> Matrix:
     """Every student x every session; filters: a state (in the chosen session, or any session),
-    a name/number search, a section; sorts: name, number, most missing, most late."""
+    a name/number search, a section; sorts: name, number, most missing, most late. With
+    ``page``, only that page's rows (``MATRIX_PAGE_SIZE``); the counts cover every matching
+    row."""
     sessions = sessions_of(course)
     statuses = review_statuses(course, now)
     wanted_state = ReviewState(state) if state in ReviewState._value2member_map_ else None
     needle = q.strip().lower()
     rows = []
-    for user, enrollment in students_of(course):
+    students = _students(course)
+    for user, enrollment in students:
         if section and enrollment.section != section:
             continue
         cells = [statuses[(user.id, s.id)] for s in sessions]
@@ -92,7 +127,23 @@ def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
     first_reads = {(user_id, session_id): at for user_id, session_id, at in db.session.execute(
         select(ReviewAccess.user_id, ReviewAccess.session_id, ReviewAccess.first_read_at)
         .where(ReviewAccess.session_id.in_([s.id for s in sessions]))).tuples()}
-    return Matrix(sessions, rows, counts, first_reads)
+    matched, pages = len(rows), 1
+    if page is not None:
+        pages = max(1, -(-matched // MATRIX_PAGE_SIZE))
+        page = min(max(1, page), pages)
+        rows = rows[(page - 1) * MATRIX_PAGE_SIZE:page * MATRIX_PAGE_SIZE]
+    return Matrix(sessions, rows, students, counts, first_reads, page or 1, pages, matched)
+
+
+def _students(course: Course) -> list[tuple[Person, Enrolled]]:
+    """The course's students by name, as plain rows (the order of ``students_of``)."""
+    return [(Person(uid, first, last, email), Enrolled(number, section))
+            for uid, first, last, email, number, section in db.session.execute(
+                select(User.id, User.first_name, User.last_name, User.email,
+                       Enrollment.student_number, Enrollment.section)
+                .join(Enrollment, Enrollment.user_id == User.id)
+                .where(Enrollment.course_id == course.id, Enrollment.role == CourseRole.student)
+                .order_by(User.last_name, User.first_name, User.id)).tuples()]
 
 
 def session_label(session: PaperSession) -> str:
@@ -100,6 +151,7 @@ def session_label(session: PaperSession) -> str:
 
 
 def matrix_frame(matrix: Matrix) -> pd.DataFrame:
+    import pandas as pd
     records = []
     for row in matrix.rows:
         record: dict[str, object] = {"student_number": row.enrollment.student_number,
@@ -119,6 +171,7 @@ def matrix_frame(matrix: Matrix) -> pd.DataFrame:
 
 def reviews_frame(course: Course) -> pd.DataFrame:
     """Every submitted review with its sections, one row each (one query)."""
+    import pandas as pd
     reviews = db.session.scalars(
         select(Review).join(PaperSession, PaperSession.id == Review.session_id)
         .join(User, User.id == Review.user_id)
@@ -159,6 +212,7 @@ def matrix_csv(matrix: Matrix) -> str:
 
 def export_xlsx(course: Course, now: datetime) -> bytes:
     """The matrix on sheet "Matrix", every submitted review's sections on sheet "Reviews"."""
+    import pandas as pd
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         matrix_frame(review_matrix(course, now)).to_excel(writer, sheet_name="Matrix", index=False)

@@ -7,6 +7,9 @@ into MathML on the server, so pages need no JavaScript (browsers render MathML n
 Public API:
     render_markdown(text: str) -> markupsafe.Markup
         The sanitized HTML for ``text``; safe to drop into a Jinja template as is.
+    stored_rendering(content, sha256) / usable_rendering(stored, sha256)
+        A review's sections rendered once, at submit, and stored beside the source with the
+        renderer version and content hash; shown only while both still match.
 
 What the reader gets, and why:
     - Raw HTML in the source is shown as text, never passed through.
@@ -24,8 +27,8 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 from xml.etree import ElementTree
 
 import nh3
@@ -103,26 +106,65 @@ ALLOWED_CLASSES: dict[str, set[str]] = {
 }
 
 
+#: Bumped whenever the output of the renderer changes (Markdown rules, allow-lists, MathML), so
+#: HTML stored by an older renderer is made again instead of being shown.
+RENDERER_VERSION = 1
+
+
+def sanitizer_settings() -> dict[str, Any]:
+    """The allow-list as nh3 keyword arguments (one definition for the cleaner and its tests)."""
+    return dict(
+        tags=set(HTML_TAGS | MATHML_TAGS),
+        attributes=ALLOWED_ATTRIBUTES,
+        tag_attribute_values=ALLOWED_ATTRIBUTE_VALUES,
+        allowed_classes=ALLOWED_CLASSES,
+        attribute_filter=_filter_mathml_attribute_value,
+        url_schemes=set(ALLOWED_URL_SCHEMES),
+        # Relative URLs would resolve against the platform itself; a review has no reason
+        # to link into the application, so only absolute URLs with an allowed scheme stay.
+        url_relative="deny",
+        link_rel=LINK_REL,
+        strip_comments=True,
+    )
+
+
 def render_markdown(text: str) -> Markup:
     """Render student Markdown with ``$``/``$$`` math to sanitized HTML."""
-    unsafe_html = _MARKDOWN.render(text)
-    # Markup only around nh3's allow-list output: what reaches the page is sanitized HTML.
-    return Markup(  # nosec B704
-        nh3.clean(
-            unsafe_html,
-            tags=set(HTML_TAGS | MATHML_TAGS),
-            attributes=ALLOWED_ATTRIBUTES,
-            tag_attribute_values=ALLOWED_ATTRIBUTE_VALUES,
-            allowed_classes=ALLOWED_CLASSES,
-            attribute_filter=_filter_mathml_attribute_value,
-            url_schemes=set(ALLOWED_URL_SCHEMES),
-            # Relative URLs would resolve against the platform itself; a review has no reason
-            # to link into the application, so only absolute URLs with an allowed scheme stay.
-            url_relative="deny",
-            link_rel=LINK_REL,
-            strip_comments=True,
-        )
-    )
+    return _sanitized(_CLEANER.clean(_MARKDOWN.render(text)))
+
+
+def _sanitized(html: str) -> Markup:
+    """Marks HTML safe for templates: only ever nh3's allow-list output, made now or stored."""
+    return Markup(html)  # nosec B704
+
+
+def render_content(content: Mapping[str, Any]) -> dict[str, Any]:
+    """Every text section of a review's content rendered: strings to HTML, lists item by item.
+
+    Plain ``str`` values (not Markup) so the result can be stored as JSON; wrap with
+    :func:`as_markup` to show it."""
+    return {key: [str(render_markdown(item)) for item in value] if isinstance(value, list)
+            else str(render_markdown(value))
+            for key, value in content.items() if isinstance(value, (str, list))}
+
+
+def stored_rendering(content: Mapping[str, Any], sha256: str) -> dict[str, Any]:
+    """The rendered content as stored beside its source, with what it was made from."""
+    return {"renderer": RENDERER_VERSION, "sha256": sha256, "html": render_content(content)}
+
+
+def as_markup(rendered: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored HTML (sanitised when it was stored) marked safe for the templates."""
+    return {key: [_sanitized(item) for item in value] if isinstance(value, list)
+            else _sanitized(value) for key, value in rendered.items()}
+
+
+def usable_rendering(stored: Optional[Mapping[str, Any]], sha256: Optional[str]) -> Optional[dict[str, Any]]:
+    """The stored HTML if it was made from this very content by this renderer, else None."""
+    if (stored and sha256 and stored.get("renderer") == RENDERER_VERSION
+            and stored.get("sha256") == sha256 and isinstance(stored.get("html"), dict)):
+        return as_markup(stored["html"])
+    return None
 
 
 def _render_formula(latex: str, options: dict[str, Any]) -> str:
@@ -224,3 +266,5 @@ def _build_markdown() -> MarkdownIt:
 
 
 _MARKDOWN = _build_markdown()
+# Built once: nh3.clean() rebuilds the allow-list on every call (177-246 us a call against 3-6 us).
+_CLEANER = nh3.Cleaner(**sanitizer_settings())

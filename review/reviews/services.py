@@ -41,9 +41,11 @@ from models import (
     db,
 )
 from review.core.errors import DomainError
-from review.courses.definition import CourseDefinition, ReviewRulesDef
+from review.courses.definition import ReviewRulesDef, stored_definition
+from review.permissions import known_enrollment
 from review.reviews.digest import Question, cluster_questions
 from review.reviews.policy import LateAssessment, LatePolicy, assess_late, late_window_closes
+from review.reviews.rendering import stored_rendering
 from review.reviews.similarity import find_similar_reviews, highlight_spans
 from review.reviews.status import presenting_user_ids
 
@@ -212,7 +214,7 @@ class LateConfirmationNeeded(ReviewError):
 
 
 def rules_of(course: Course) -> ReviewRulesDef:
-    return CourseDefinition.model_validate(course.definition).reviews
+    return stored_definition(course).reviews
 
 
 def late_policy_of(rules: ReviewRulesDef) -> LatePolicy:
@@ -228,6 +230,9 @@ def session_of_course(course: Course, session_id: int) -> PaperSession | None:
 
 
 def is_student(course: Course, user: User) -> bool:
+    known = known_enrollment(course, user)  # the route's own check already loaded it
+    if known is not None:
+        return known.role == CourseRole.student
     return db.session.scalar(select(Enrollment.id).where(
         Enrollment.course_id == course.id, Enrollment.user_id == user.id,
         Enrollment.role == CourseRole.student)) is not None
@@ -385,6 +390,8 @@ def submit_review(session: PaperSession, user: User, content: ReviewContent, now
     review.saved_at = now
     review.submitted_at = now
     review.content_sha256 = digest
+    # Rendered once here rather than on every reading of it.
+    review.rendered = stored_rendering(review.content, digest)
     review.days_late = assessment.days_late
     review.late_penalty_pct = assessment.penalty_pct
     if assessment.grace_days_to_use:

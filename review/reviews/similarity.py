@@ -33,11 +33,13 @@ import re
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from markupsafe import Markup, escape
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics.pairwise import cosine_similarity
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
 
 Key = TypeVar("Key", bound=Hashable)
 
@@ -94,6 +96,8 @@ def find_similar_reviews(
     min_passage_words: int = DEFAULT_MIN_PASSAGE_WORDS,
 ) -> list[SimilarPair[Key]]:
     """Flag the pairs of reviews whose TF-IDF cosine similarity is at least ``threshold``."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     keys = [key for key, _ in reviews]

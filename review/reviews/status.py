@@ -40,7 +40,7 @@ from models import (
     db,
 )
 from models import ReviewStatus as ReviewRowStatus
-from review.courses.definition import CourseDefinition
+from review.courses.definition import stored_definition
 from review.signup.presenters import presenters_by_session
 
 
@@ -88,7 +88,7 @@ def owes_review(status: ReviewStatus) -> bool:
 
 
 def presenters_exempt(course: Course) -> bool:
-    return CourseDefinition.model_validate(course.definition).reviews.presenters_exempt
+    return stored_definition(course).reviews.presenters_exempt
 
 
 def presenting_user_ids(session_ids: list[int]) -> dict[int, set[int]]:
@@ -97,18 +97,21 @@ def presenting_user_ids(session_ids: list[int]) -> dict[int, set[int]]:
     return presenters_by_session(session_ids)
 
 
-def review_statuses(course: Course, now: datetime) -> dict[tuple[int, int], ReviewStatus]:
-    """Every enrolled student x every paper session -> their ReviewStatus (fixed query count).
+def review_statuses(course: Course, now: datetime, *, user_id: int | None = None
+                    ) -> dict[tuple[int, int], ReviewStatus]:
+    """Every enrolled student (or the one ``user_id``) x every paper session -> their
+    ReviewStatus (fixed query count).
 
     Reviews are read as plain columns (never their content JSON), and the statuses that carry
     nothing per student (missing, not due, excused or exempt without a review) are shared
     instances: ReviewStatus is frozen, so sharing is safe, and a 1,000 x 10 course builds
     only the statuses of the reviews it has.
     """
-    student_ids = list(db.session.scalars(
-        select(Enrollment.user_id).where(Enrollment.course_id == course.id,
-                                         Enrollment.role == CourseRole.student)
-    ))
+    students = select(Enrollment.user_id).where(Enrollment.course_id == course.id,
+                                                Enrollment.role == CourseRole.student)
+    if user_id is not None:
+        students = students.where(Enrollment.user_id == user_id)
+    student_ids = list(db.session.scalars(students))
     sessions = list(db.session.execute(
         select(PaperSession.id, PaperSession.review_deadline)
         .where(PaperSession.course_id == course.id)
@@ -117,21 +120,20 @@ def review_statuses(course: Course, now: datetime) -> dict[tuple[int, int], Revi
     reviews: dict[tuple[int, int], _ReviewRow] = {}
     excused: set[tuple[int, int]] = set()
     if session_ids:
-        rows = db.session.execute(
-            select(Review.user_id, Review.session_id, Review.id, Review.status, Review.days_late,
-                   Review.late_penalty_pct, Review.submitted_at)
-            .where(Review.session_id.in_(session_ids))
-        ).tuples()
-        for user_id, session_id, review_id, status, days_late, penalty, submitted_at in rows:
-            reviews[(user_id, session_id)] = _ReviewRow(review_id, status, days_late, penalty,
+        review_query = (select(Review.user_id, Review.session_id, Review.id, Review.status,
+                               Review.days_late, Review.late_penalty_pct, Review.submitted_at)
+                        .where(Review.session_id.in_(session_ids)))
+        excuse_query = (select(ReviewExcuse.user_id, ReviewExcuse.session_id)
+                        .where(ReviewExcuse.session_id.in_(session_ids)))
+        if user_id is not None:
+            review_query = review_query.where(Review.user_id == user_id)
+            excuse_query = excuse_query.where(ReviewExcuse.user_id == user_id)
+        rows = db.session.execute(review_query).tuples()
+        for student, session_id, review_id, status, days_late, penalty, submitted_at in rows:
+            reviews[(student, session_id)] = _ReviewRow(review_id, status, days_late, penalty,
                                                         submitted_at)
-        excused = {
-            (user_id, session_id)
-            for user_id, session_id in db.session.execute(
-                select(ReviewExcuse.user_id, ReviewExcuse.session_id)
-                .where(ReviewExcuse.session_id.in_(session_ids))
-            )
-        }
+        excused = {(student, session_id)
+                   for student, session_id in db.session.execute(excuse_query)}
     exempt_by_session = (presenting_user_ids(session_ids)
                          if presenters_exempt(course) else {})
 
@@ -140,14 +142,14 @@ def review_statuses(course: Course, now: datetime) -> dict[tuple[int, int], Revi
     for session_id, deadline in sessions:
         exempt = exempt_by_session.get(session_id, no_exempt)
         past_deadline = now > deadline
-        for user_id in student_ids:
-            key = (user_id, session_id)
+        for student in student_ids:
+            key = (student, session_id)
             review = reviews.get(key)
-            if review is None and key not in excused and user_id not in exempt:
+            if review is None and key not in excused and student not in exempt:
                 result[key] = _MISSING if past_deadline else _NOT_DUE
             else:
                 result[key] = _status_of(review, past_deadline,
-                                         excused=key in excused, exempt=user_id in exempt)
+                                         excused=key in excused, exempt=student in exempt)
     return result
 
 

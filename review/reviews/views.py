@@ -51,7 +51,7 @@ from review.permissions import course_staff_can
 from review.reviews import exports, services
 from review.reviews.forms import ExcuseForm, RaiseQuestionForm, ReviewForm
 from review.reviews.policy import countdown_text, format_local
-from review.reviews.rendering import render_markdown
+from review.reviews.rendering import render_markdown, usable_rendering
 from review.reviews.services import (
     LateConfirmationNeeded,
     ReviewContent,
@@ -81,6 +81,17 @@ def _render_sections(content: ReviewContent) -> dict[str, Any]:
                                 for key, _, _ in TEXT_SECTIONS}
     rendered["questions"] = [render_markdown(q) for q in content.questions]
     return rendered
+
+
+def _rendered_review(review: Review) -> dict[str, Any]:
+    """The review's current content as HTML: the copy stored at submit while it is current.
+
+    A submitted review's ``content_sha256`` is the hash of its ``content`` (both are set by
+    submit_review alone; later edits go to ``revision``), so it is not recomputed here."""
+    digest = (review.content_sha256 if review.status == RowStatus.submitted
+              else services.content_sha256(review.content))
+    stored = usable_rendering(review.rendered, digest)
+    return stored if stored is not None else _render_sections(ReviewContent.from_dict(review.content))
 
 
 def _template_helpers() -> dict[str, Any]:
@@ -170,6 +181,8 @@ def edit(course_code: str, session_id: int) -> tuple[str, int] | WerkzeugRespons
             result = services.submit_review(session, current_user, content, now,
                                             expected_version=form.expected_version(),
                                             confirm_late=form.confirm_late.data == "yes")
+            # Read before the commit expires it (a query otherwise, just for the redirect).
+            version_number = result.version.number
             db.session.commit()
         else:
             saved = services.save_draft(session, current_user, content, now,
@@ -203,11 +216,11 @@ def edit(course_code: str, session_id: int) -> tuple[str, int] | WerkzeugRespons
         return _editor(session, form, review, status=422, check=services.check_content(content))
     if form.submit.data:
         if result.created:
-            flash(f"Review submitted (version {result.version.number}).", "success")
+            flash(f"Review submitted (version {version_number}).", "success")
         else:
             flash("This exact text was already submitted; nothing new was recorded.", "info")
-        return redirect(url_for("reviews.receipt", course_code=course_code, session_id=session.id,
-                                version=result.version.number))
+        return redirect(url_for("reviews.receipt", course_code=course_code, session_id=session_id,
+                                version=version_number))
     flash(f"Draft saved at {format_local(saved.saved_at, session.course.timezone)}.", "success")
     return redirect(url_for("reviews.edit", course_code=course_code, session_id=session.id))
 
@@ -239,6 +252,10 @@ def autosave(course_code: str, session_id: int) -> tuple[Response, int]:
     try:
         review = services.save_draft(session, current_user, content, _now(),
                                      expected_version=expected)
+        # Read before the commit expires them: afterwards each would cost a query (review,
+        # session, course) just to answer.
+        saved = {"version": review.version, "saved_at": review.saved_at.isoformat(),
+                 "saved_text": format_local(review.saved_at, session.course.timezone)}
         db.session.commit()
     except ReviewStale as exc:
         db.session.rollback()
@@ -250,8 +267,7 @@ def autosave(course_code: str, session_id: int) -> tuple[Response, int]:
     except DomainError as exc:
         db.session.rollback()
         return jsonify(ok=False, error=str(exc)), 422
-    return jsonify(ok=True, version=review.version, saved_at=review.saved_at.isoformat(),
-                   saved_text=format_local(review.saved_at, session.course.timezone)), 200
+    return jsonify(ok=True, **saved), 200
 
 
 @bp.post("/c/<course_code>/reviews/preview")
@@ -312,7 +328,8 @@ def show(course_code: str, review_id: int) -> str | tuple[str, int]:
     return render_template("reviews/show.html", course=g.course, review=review,
                            session=review.session, named=named, history=staff or own,
                            staff=staff, own=own, version_number=version_number,
-                           rendered=_render_sections(ReviewContent.from_dict(content_dict)),
+                           rendered=(_rendered_review(review) if content_dict is review.content
+                                     else _render_sections(ReviewContent.from_dict(content_dict))),
                            **_template_helpers())
 
 
@@ -337,8 +354,11 @@ def session_reviews(course_code: str, session_id: int) -> str | tuple[str, int]:
     reviews = services.submitted_reviews(session)
     if not named:
         reviews = services.anonymous_order(reviews, session, current_app.config["SECRET_KEY"])
-    items = [(r, _render_sections(ReviewContent.from_dict(r.content))) for r in reviews]
+    items = [(r, _rendered_review(r)) for r in reviews]
+    # One url_for for the ~300 "open" links.
+    review_href = url_for("reviews.show", course_code=course_code, review_id=1)[:-1]
     return render_template("reviews/session_reviews.html", course=g.course, session=session,
+                           review_href=review_href,
                            items=items, named=named, staff=staff, released=released,
                            release_form=EmptyForm(), past=now > session.review_deadline,
                            **_template_helpers())
@@ -354,18 +374,22 @@ def matrix(course_code: str) -> str:
     matrix = exports.review_matrix(g.course, _now(), state=args.get("state") or None,
                                    session_id=args.get("session", type=int),
                                    q=args.get("q", ""), sort=args.get("sort", "name"),
-                                   section=args.get("section") or None)
+                                   section=args.get("section") or None,
+                                   page=args.get("page", 1, type=int) or 1)
     form = ExcuseForm()
-    _excuse_choices(form, matrix.sessions)
+    _excuse_choices(form, matrix.sessions, matrix.students)
+    # One url_for for the ~3,000 review links (a third of the page's time when built per cell).
+    review_href = url_for("reviews.show", course_code=course_code, review_id=1)[:-1]
     return render_template("reviews/matrix.html", course=g.course, matrix=matrix, form=form,
                            args=args, sorts=exports.SORTS, states=list(ReviewState),
-                           class_sections=course_sections(g.course),
+                           class_sections=course_sections(g.course), review_href=review_href,
                            session_label=exports.session_label, **_template_helpers())
 
 
-def _excuse_choices(form: ExcuseForm, sessions: list[PaperSession]) -> None:
+def _excuse_choices(form: ExcuseForm, sessions: list[PaperSession],
+                    students: list[tuple[Any, Any]]) -> None:
     form.student_id.choices = [(u.id, f"{u.last_name}, {u.first_name} ({e.student_number})")
-                               for u, e in services.students_of(g.course)]
+                               for u, e in students]
     form.session_id.choices = [(s.id, exports.session_label(s)) for s in sessions]
 
 
@@ -392,7 +416,7 @@ def matrix_xlsx(course_code: str) -> Response:
 @course_staff_can("excuse_reviews")
 def excuse(course_code: str) -> tuple[str, int] | WerkzeugResponse:
     form = ExcuseForm()
-    _excuse_choices(form, services.sessions_of(g.course))
+    _excuse_choices(form, services.sessions_of(g.course), services.students_of(g.course))
     remove = request.form.get("remove") == "yes"
     if remove:
         # Removing needs no reason; only the two ids.

@@ -43,7 +43,8 @@ def cheap_hash(monkeypatch):
     from review.accounts import services
 
     monkeypatch.setattr(services, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(services, "_DUMMY_HASH", services._hasher.hash("dummy"))
+    cheap_dummy = services._hasher.hash("dummy")
+    monkeypatch.setattr(services, "_dummy_hash", lambda: cheap_dummy)
     return services.hash_password
 
 

@@ -247,3 +247,54 @@ def test_review_statuses_match_status_of_one(app: Flask) -> None:
     assert statuses[(students[1].id, s3.id)].late_penalty_pct == 20
     assert statuses[(students[1].id, s3.id)].submitted_at is not None
     assert review_statuses(course, NOW) == _old_statuses(course, NOW)
+
+
+@pytest.mark.parametrize("method", ["mean", "instructor_override"])
+def test_one_students_results_are_the_course_results_of_that_student(app: Flask,
+                                                                      method: str) -> None:
+    # The student pages ask for one student; the answer must be that student's part of the
+    # course-wide answer, read with the student filter in the queries.
+    from review.grading.results import presentation_results
+    from review.signup.presenters import presenters_by_slot
+
+    world = _graded_course(method)
+    course, students = world["course"], world["students"]
+    teacher = make_member(course, CourseRole.instructor)
+    slot = db.session.scalars(select(Slot).where(
+        Slot.session_id == course.sessions[0].id)).first()
+    slot.group_id = make_group(course, students[:2]).id
+    db.session.flush()
+    db.session.add(Score(course_id=course.id, rubric_id=make_rubric_row("presentation-overview").id,
+                         grader_id=teacher.id, target=ScoreTarget.presentation,
+                         slot_id=slot.id, total=7, max_total=10, values={}))
+    db.session.commit()
+    assert presenters_by_slot(course)[slot.id]
+    everyone_details = review_score_details(course)
+    everyone_pcts = review_scores(course)
+    everyone_participation = participation_scores(course)
+    everyone_statuses = review_statuses(course, NOW)
+    everyone_presentations = presentation_results(course)
+    reviews_of = {r.id: r.user_id for r in db.session.scalars(select(Review))}
+    for student in students:
+        uid = student.id
+        assert review_score_details(course, user_id=uid) == {
+            rid: c for rid, c in everyone_details.items() if reviews_of[rid] == uid}
+        assert review_scores(course, user_id=uid) == {
+            rid: p for rid, p in everyone_pcts.items() if reviews_of[rid] == uid}
+        assert participation_scores(course, user_id=uid) == {
+            key: p for key, p in everyone_participation.items() if key[1] == uid}
+        assert review_statuses(course, NOW, user_id=uid) == {
+            key: s for key, s in everyone_statuses.items() if key[0] == uid}
+        assert presentation_results(course, user_id=uid) == [
+            r for r in everyone_presentations if r.user_id == uid]
+    assert any(presentation_results(course, user_id=s.id) for s in students)
+
+
+def test_review_queue_counts_are_the_queues_sizes(app: Flask) -> None:
+    from review.grading.services import review_queue, review_queue_counts
+
+    course = _graded_course("mean")["course"]
+    queue = review_queue(course, NOW)
+    assert review_queue_counts(course, NOW) == (len(queue.order), queue.graded_count) == (6, 5)
+    before_deadlines = course.sessions[0].review_deadline - timedelta(days=1)
+    assert review_queue_counts(course, before_deadlines) == (0, 0)

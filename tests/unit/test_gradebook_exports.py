@@ -478,3 +478,20 @@ def test_libreoffice_recalculates_the_platform_totals_and_follows_a_changed_weig
     totals = column(openpyxl.load_workbook(recalculated_changed, data_only=True)["Summary"], "Total")
     assert totals == pytest.approx(expected.tolist(), abs=1e-6)
     assert sum(not math.isclose(t, p, abs_tol=1e-3) for t, p in zip(totals, platform, strict=True)) >= 5
+
+
+def test_distribution_chart_bins_like_a_histogram_and_escapes_labels() -> None:
+    import re
+    from xml.etree import ElementTree
+
+    from review.gradebook.charts import _counts, distributions_svg
+
+    # Bins of 10 points, 100 in the last bin (numpy.histogram's rule), out-of-range clipped.
+    assert _counts([0, 9.99, 10, 55, 99.9, 100, 120, -3]) == [3, 1, 0, 0, 0, 1, 0, 0, 0, 3]
+    svg = distributions_svg([("Total <&>", [50.0, 70.0, float("nan")]), ("Empty", [])])
+    root = ElementTree.fromstring(svg)  # well-formed, labels escaped
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "Total <&>" in texts and "Empty" not in texts
+    assert "percent (n=2, mean 60.0)" in texts
+    assert len(list(root.iter("{http://www.w3.org/2000/svg}rect"))) == 2
+    assert not re.search(rb"\sstyle=", svg)  # the strict CSP forbids inline styles

@@ -244,3 +244,40 @@ def test_images_become_links_so_readers_are_not_tracked() -> None:
 
 def test_result_is_markup_so_templates_do_not_escape_it_again() -> None:
     assert isinstance(render_markdown("*x*"), Markup)
+
+
+# --- one cleaner built once, and HTML stored at submit ------------------------------------------
+
+RAW_HTML_SNIPPETS = [
+    *XSS_PAYLOADS,
+    '<a href="https://example.com" onclick="x()">ok</a><a href="/relative">rel</a>',
+    '<math display="block"><mstyle mathcolor="url(javascript:x)"><mi>x</mi></mstyle></math>',
+    '<span class="math inline evil">x</span><code class="math-error other">y</code>',
+    '<annotation encoding="text/html"><b>x</b></annotation><ol start="3" type="a"><li>x</li></ol>',
+]
+
+
+@pytest.mark.parametrize("snippet", RAW_HTML_SNIPPETS)
+def test_cleaner_built_once_cleans_exactly_like_a_fresh_clean_call(snippet: str) -> None:
+    # The snippets go to the sanitiser raw (not through Markdown, which would escape them), so
+    # every allow-list rule is exercised against the per-call nh3.clean of before.
+    import nh3
+
+    from review.reviews.rendering import _CLEANER, sanitizer_settings
+
+    assert _CLEANER.clean(snippet) == nh3.clean(snippet, **sanitizer_settings())
+
+
+def test_stored_rendering_is_used_only_for_the_content_it_was_made_from(monkeypatch) -> None:
+    from review.reviews import rendering
+
+    content = {"summary": "**bold** $x^2$", "questions": ["Why *this*?"]}
+    stored = rendering.stored_rendering(content, "hash-1")
+    shown = rendering.usable_rendering(stored, "hash-1")
+    assert shown == {"summary": render_markdown(content["summary"]),
+                     "questions": [render_markdown("Why *this*?")]}
+    assert isinstance(shown["summary"], Markup)
+    assert rendering.usable_rendering(stored, "hash-2") is None  # content changed since
+    assert rendering.usable_rendering(None, "hash-1") is None
+    monkeypatch.setattr(rendering, "RENDERER_VERSION", rendering.RENDERER_VERSION + 1)
+    assert rendering.usable_rendering(stored, "hash-1") is None  # renderer changed since

@@ -194,6 +194,31 @@ def test_review_page_is_sanitized_against_xss(client, login, world, monkeypatch)
     assert not re.search(r"href=[\"']?javascript:", preview.json["html"])
 
 
+def test_reading_views_show_the_html_stored_at_submit(client, login, world, monkeypatch) -> None:
+    session = world["session"]
+    review = services.submit_review(session, world["student"], ReviewContent.build(
+        summary="**sparse**", strengths="s", weaknesses="w", remedies="r", questions=["q?"]),
+        session.review_deadline - timedelta(hours=1)).review
+    db.session.commit()
+    assert review.rendered["html"]["summary"] == "<p><strong>sparse</strong></p>\n"
+    # The pages show what was stored (a marker here), without rendering the Markdown again...
+    review.rendered = {**review.rendered, "html": {**review.rendered["html"],
+                                                   "summary": "<p>stored copy</p>"}}
+    db.session.commit()
+    rendered_now = []
+    monkeypatch.setattr("review.reviews.views._render_sections",
+                        lambda content: rendered_now.append(content) or {})
+    login(world["ta"])
+    for url in (f"/c/rev-web/reviews/r/{review.id}", _url(world, "all")):
+        assert "<p>stored copy</p>" in client.get(url).get_data(as_text=True)
+    assert rendered_now == []
+    # ...and render again once the renderer changed.
+    monkeypatch.undo()
+    monkeypatch.setattr("review.reviews.rendering.RENDERER_VERSION", 999)
+    html = client.get(_url(world, "all")).get_data(as_text=True)
+    assert "stored copy" not in html and "<strong>sparse</strong>" in html
+
+
 def test_privacy_before_and_after_release(client, login, world, monkeypatch) -> None:
     session = world["session"]
     review = services.submit_review(session, world["student"], ReviewContent.build(
@@ -337,3 +362,25 @@ def test_cli_export_writes_both_sheets(app, runner, world, tmp_path) -> None:
     assert book["Matrix"].max_row == 3  # header + two students
     bad = runner.invoke(args=["reviews", "export", "no-such", "--out", str(out)])
     assert bad.exit_code != 0 and "Traceback" not in bad.output
+
+
+def test_matrix_pages_the_students_and_counts_them_all(client, login, world, monkeypatch) -> None:
+    monkeypatch.setattr("review.reviews.exports.MATRIX_PAGE_SIZE", 4)
+    _populate(world, 5)  # 7 students in all: pages of 4 and 3
+    login(world["ta"])
+    first = client.get("/c/rev-web/reviews/matrix?sort=name").get_data(as_text=True)
+    second = client.get("/c/rev-web/reviews/matrix?sort=name&page=2").get_data(as_text=True)
+
+    def rows(html: str) -> list[str]:
+        body = html.split('id="matrix"', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+        return re.findall(r'<th scope="row">([^<]+)', body)
+
+    assert len(rows(first)) == 4 and len(rows(second)) == 3
+    assert not set(rows(first)) & set(rows(second))
+    assert "7 student(s)" in first and "Page 1 of 2" in first
+    assert "page=2" in first and "sort=name" in first
+    on_time = re.search(r"<th>On time</th>((?:<td>\d+</td>)+)", first) or re.search(
+        r"<th>on time</th>((?:<td>\d+</td>)+)", first)
+    assert on_time and "<td>5</td>" in on_time.group(1)  # all five, not the page's share
+    assert _queries(client, "/c/rev-web/reviews/matrix?page=2") == _queries(
+        client, "/c/rev-web/reviews/matrix")

@@ -1,0 +1,14 @@
+"""The gunicorn settings both the application and the ceiling run under in `make bench`.
+
+For production the same shape applies: sync workers, one per core. The application freezes its
+start-up objects out of the cyclic garbage collector at the end of create_app() (gc.freeze), so
+no post_fork hook is needed; with --preload, gc.freeze() before the fork would also keep the
+pages shared copy-on-write.
+"""
+
+workers = 2
+worker_class = "sync"
+timeout = 60
+accesslog = None
+errorlog = "-"
+loglevel = "warning"

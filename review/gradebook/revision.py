@@ -1,0 +1,133 @@
+"""The course's grades revision: a counter every write that can change a grade moves on.
+
+The staff gradebook and its chart are computed once per revision and kept in the process
+(``review.gradebook.loader``). Rather than trusting every service that writes a review, a score,
+a membership or the course file to remember a bump, one ``before_flush`` listener looks at what
+the flush writes: any new, changed or deleted row of a kind the gradebook reads moves its
+course's ``Course.grades_revision`` on by one, as a SQL expression (``grades_revision + 1``), so
+two workers bumping at once both count. A row whose course cannot be told bumps every course:
+a wasted recomputation, never a stale grade. So does an ``insert()``/``update()``/``delete()``
+statement on such a table (its rows are not known to the listener).
+
+What does not bump: a draft's autosave (only its text and save time change; a draft counts the
+same whatever its text), a user's sign-in (only names and email are shown), and writes to tables
+the gradebook never reads (audit, tokens, waitlists, preferences).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session as OrmSession
+
+from models import (
+    Course,
+    Enrollment,
+    GradeItem,
+    Group,
+    LateDayEntry,
+    MemberAdjustment,
+    Membership,
+    Paper,
+    PaperSession,
+    ParticipationRecord,
+    PeerRating,
+    PresentationRole,
+    Review,
+    ReviewExcuse,
+    Score,
+    Slot,
+    SlotPresenter,
+    User,
+    Week,
+)
+
+#: Rows the gradebook reads, directly or through the grading results.
+GRADE_INPUTS = (Course, Enrollment, GradeItem, Group, LateDayEntry, MemberAdjustment, Membership,
+                Paper, PaperSession, ParticipationRecord, PeerRating, PresentationRole, Review,
+                ReviewExcuse, Score, Slot, SlotPresenter, Week)
+
+#: Review columns that change only while a student types; the gradebook reads none of them.
+_REVIEW_TEXT_ONLY = frozenset({"content", "revision", "saved_at", "version", "rendered"})
+#: User columns the gradebook shows.
+_USER_SHOWN = ("first_name", "last_name", "email")
+_EVERY_COURSE = -1
+
+
+def _changed(obj: Any, columns: Any) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in columns)
+
+
+def _course_of(session: OrmSession, obj: Any) -> Optional[int]:
+    if isinstance(obj, Course):
+        return obj.id
+    course_id = getattr(obj, "course_id", None)
+    if course_id is not None:
+        return course_id
+    slot_id = getattr(obj, "slot_id", None)
+    if isinstance(obj, (SlotPresenter, MemberAdjustment, PeerRating)) and slot_id is not None:
+        slot = session.get(Slot, slot_id)
+        obj = slot if slot is not None else obj
+    session_id = getattr(obj, "session_id", None)
+    if session_id is not None:
+        paper_session = session.get(PaperSession, session_id)
+        return paper_session.course_id if paper_session is not None else None
+    return None
+
+
+def _touched_courses(session: OrmSession) -> set[int]:
+    courses: set[int] = set()
+    for obj in session.dirty:
+        if isinstance(obj, User) and _changed(obj, _USER_SHOWN):
+            courses.update(session.scalars(select(Enrollment.course_id)
+                                           .where(Enrollment.user_id == obj.id)))
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(obj, GRADE_INPUTS) or (isinstance(obj, Course) and obj in session.new):
+            continue
+        if obj in session.dirty:
+            if not session.is_modified(obj):
+                continue
+            if isinstance(obj, Review) and not _changed(
+                    obj, [a.key for a in inspect(Review).column_attrs
+                          if a.key not in _REVIEW_TEXT_ONLY]):
+                continue
+            if isinstance(obj, Course) and not _changed(
+                    obj, [a.key for a in inspect(Course).column_attrs
+                          if a.key != "grades_revision"]):
+                continue
+        course_id = _course_of(session, obj)
+        courses.add(course_id if course_id is not None else _EVERY_COURSE)
+    return courses
+
+
+def _bump(session: OrmSession, courses: set[int]) -> None:
+    statement = update(Course).values(grades_revision=Course.grades_revision + 1)
+    if _EVERY_COURSE not in courses:
+        statement = statement.where(Course.id.in_(courses))
+    # A Core update (no ORM bookkeeping); the loaded Course objects' counters are expired so
+    # the next read sees the new value.
+    session.connection().execute(statement)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Course) and (_EVERY_COURSE in courses or obj.id in courses):
+            session.expire(obj, ["grades_revision"])
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _bump_for_flushed_rows(session: OrmSession, flush_context: Any, instances: Any) -> None:
+    courses = _touched_courses(session)
+    if courses:
+        _bump(session, courses)
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _bump_for_bulk_statements(state: ORMExecuteState) -> None:
+    # insert()/update()/delete() statements (a slot claim, a group merge) write no flushed
+    # objects; their rows are not known here, so every course moves on.
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    mapper = state.bind_mapper
+    if mapper is not None and issubclass(mapper.class_, GRADE_INPUTS):
+        _bump(state.session, {_EVERY_COURSE})
