@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-12-06 03:49:49.173355
+Create Date: 2026-12-06 03:52:31.539068
 
 """
 from datetime import datetime, timezone
@@ -215,6 +215,9 @@ def upgrade():
     with op.batch_alter_table('question_vote', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_question_vote_question_id'), ['question_id'], unique=False)
 
+    with op.batch_alter_table('course', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('grades_revision', sa.Integer(), server_default='0', nullable=False))
+
     with op.batch_alter_table('enrollment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('section', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('username', sa.String(length=64), nullable=True))
@@ -223,6 +226,9 @@ def upgrade():
 
     with op.batch_alter_table('paper_session', schema=None) as batch_op:
         batch_op.add_column(sa.Column('room', sa.String(length=100), server_default='', nullable=False))
+
+    with op.batch_alter_table('review', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('rendered', sa.JSON(), nullable=True))
 
     with op.batch_alter_table('rubric', schema=None) as batch_op:
         batch_op.add_column(sa.Column('scope', sa.String(length=64), server_default='', nullable=False))
@@ -287,6 +293,9 @@ def downgrade():
         batch_op.create_unique_constraint(batch_op.f('uq_rubric_key_content_hash'), ['key', 'content_hash'])
         batch_op.drop_column('scope')
 
+    with op.batch_alter_table('review', schema=None) as batch_op:
+        batch_op.drop_column('rendered')
+
     with op.batch_alter_table('paper_session', schema=None) as batch_op:
         batch_op.drop_column('room')
 
@@ -295,6 +304,9 @@ def downgrade():
         batch_op.drop_column('from_course_file')
         batch_op.drop_column('username')
         batch_op.drop_column('section')
+
+    with op.batch_alter_table('course', schema=None) as batch_op:
+        batch_op.drop_column('grades_revision')
 
     with op.batch_alter_table('question_vote', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_question_vote_question_id'))
