@@ -31,7 +31,6 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 from flask import current_app
@@ -44,6 +43,7 @@ from models import (Course, CourseRole, Enrollment, LiveQuestion, LiveRun, LiveS
                     PaperSession, ParticipationRecord, PeerRating, QuestionVote, Review,
                     ReviewExcuse, ReviewRating, ReviewStatus, SlideDeck, Slot, User, db)
 from review.core.errors import DomainError
+from review.live.storage import SlideStore
 from review.grading.services import add_manual_participation
 from review.reviews import services as review_services
 from review.signup.presenters import presenters_by_session, slot_presenters
@@ -576,9 +576,10 @@ def can_download_slides(slot: Slot, user: User, now: datetime) -> bool:
 
 
 def save_slides(slot: Slot, actor: User, *, filename: str, data: Optional[bytes], url: str,
-                directory: Path, max_bytes: int, now: datetime) -> SlideDeck:
+                store: SlideStore, max_bytes: int, now: datetime) -> SlideDeck:
     """A new version of the slot's slides: a PDF (checked by its first bytes, size-limited,
-    stored under a random name) or an http(s) link."""
+    stored under a random name) or an http(s) link. The file is stored before its row is
+    flushed and removed again if the row fails; the caller removes it if its commit fails."""
     if not can_upload_slides(slot, actor):
         raise LiveError("Only the presenters of this slot and staff upload its slides.")
     url = url.strip()
@@ -601,9 +602,8 @@ def save_slides(slot: Slot, actor: User, *, filename: str, data: Optional[bytes]
         if not data.startswith(PDF_MAGIC):
             raise LiveError(f"{filename or 'The file'} is not a PDF; upload the slides as a PDF "
                             "or give a link.")
-        directory.mkdir(parents=True, exist_ok=True)
         stored = secrets.token_hex(16) + ".pdf"
-        (directory / stored).write_bytes(data)
+        store.put(stored, data)
         deck = SlideDeck(slot_id=slot.id, version=version, stored_name=stored,
                          original_name=(filename or "slides.pdf")[:255], size_bytes=len(data),
                          uploaded_by_id=actor.id, uploaded_at=now)
@@ -611,6 +611,8 @@ def save_slides(slot: Slot, actor: User, *, filename: str, data: Optional[bytes]
     try:
         db.session.flush()
     except IntegrityError:
+        if deck.stored_name:
+            store.delete(deck.stored_name)
         raise LiveError("Another version was uploaded at the same moment; try again.") from None
     return deck
 

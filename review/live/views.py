@@ -18,19 +18,20 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Optional
 
 from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect,
-                   render_template, request, send_from_directory, url_for)
+                   render_template, request, url_for)
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from models import PaperSession, Review, User, db, utcnow
 from review.core.errors import DomainError
 from review.live import services
+from review.live.storage import SlideStore, SlideStoreError, slide_store
 from review.live.forms import (ControlForm, MarkQuestionForm, QuestionForm, ReviewRatingForm,
                                SlidesForm, StartForm, VoteForm)
 from review.permissions import course_member, course_staff, course_student, is_staff, require
@@ -298,9 +299,13 @@ def _slides_max_bytes() -> int:
     return int(current_app.config.get("SLIDES_MAX_BYTES") or services.DEFAULT_SLIDES_MAX_BYTES)
 
 
-def _slides_dir() -> Path:
-    configured = current_app.config.get("SLIDES_DIR")
-    return Path(configured) if configured else Path(current_app.instance_path) / "slides"
+def _slide_store() -> SlideStore:
+    # One store per app: the S3 client is built once, on the first slide that needs it.
+    store = current_app.extensions.get("slide_store")
+    if store is None:
+        store = current_app.extensions["slide_store"] = slide_store(current_app.config,
+                                                                    current_app.instance_path)
+    return store
 
 
 @bp.post("/c/<course_code>/sessions/<int:week>/slides")
@@ -323,14 +328,26 @@ def upload_slides(course_code: str, week: int) -> WerkzeugResponse:
     slot = next(slot for slot in session.slots if slot.id == form.slide_slot.data)
     upload = form.file.data
     data = upload.read(limit + 1) if upload and upload.filename else None
+    store = _slide_store()
     try:
         deck = services.save_slides(slot, current_user, filename=upload.filename if data else "",
-                                    data=data, url=form.url.data or "", directory=_slides_dir(),
+                                    data=data, url=form.url.data or "", store=store,
                                     max_bytes=limit, now=_now())
-        db.session.commit()
     except DomainError as exc:
         db.session.rollback()
         flash(str(exc), "error")
+        return redirect(target)
+    stored_name = deck.stored_name
+    try:
+        db.session.commit()
+    except SQLAlchemyError:
+        # The file is already stored: without its row nothing refers to it, so remove it.
+        db.session.rollback()
+        if stored_name:
+            store.delete(stored_name)
+        current_app.logger.exception("slides: the upload's row could not be saved")
+        flash("The slides could not be saved (the database did not answer); nothing was kept. "
+              "Try again in a moment.", "error")
         return redirect(target)
     flash(f"Slides saved as version {deck.version}.", "success")
     return redirect(target)
@@ -349,8 +366,12 @@ def slides(course_code: str, week: int, deck_id: int) -> WerkzeugResponse:
         return redirect(_live_url(week))
     if deck.url:
         return redirect(deck.url)
-    return send_from_directory(_slides_dir(), deck.stored_name or "", mimetype="application/pdf",
-                               as_attachment=True, download_name=deck.original_name or "slides.pdf")
+    try:
+        return _slide_store().download(deck.stored_name or "",
+                                       download_name=deck.original_name or "slides.pdf")
+    except SlideStoreError as exc:
+        flash(str(exc), "error")
+        return redirect(_live_url(week))
 
 
 # ============================================================================ after class
