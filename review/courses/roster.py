@@ -28,10 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-import openpyxl
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
-from openpyxl.utils.cell import range_boundaries
 from sqlalchemy import select
 
 from models import Course, CourseRole, Enrollment, User, db
@@ -219,6 +217,8 @@ def _csv_records(text: str, delimiter: str, limits: ImportLimits) -> list[list[s
 def _xlsx_records(data: bytes, filename: str, suffix: str,
                   limits: ImportLimits) -> list[list[str]]:
     """Rows of the first sheet as text; the archive is measured before a sheet is parsed."""
+    import openpyxl  # imported here: it loads numpy, which start-up must not pay for
+
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             _check_archive(archive, limits)
@@ -277,6 +277,8 @@ def _check_archive(archive: zipfile.ZipFile, limits: ImportLimits) -> None:
 def _check_dimension(reference: str, where: str, note: str, limits: ImportLimits) -> None:
     """The range a sheet declares it uses: Excel always writes it, so a sheet too big for an
     import is refused from its first bytes, with the range named."""
+    from openpyxl.utils.cell import range_boundaries
+
     try:
         _, _, last_column, last_row = range_boundaries(reference)
     except (TypeError, ValueError):
