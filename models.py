@@ -930,7 +930,8 @@ class SlideDeck(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id", ondelete="CASCADE"), index=True)
     version: Mapped[int]
-    # A random name under instance/slides/ (never the uploaded name), or NULL for a link.
+    # A random name in the slide store (instance/slides/ or the S3 bucket; never the uploaded
+    # name), or NULL for a link.
     stored_name: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     original_name: Mapped[str] = mapped_column(String(255), default="")
     size_bytes: Mapped[int] = mapped_column(default=0)
