@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect,
                    render_template, request, url_for)
@@ -82,6 +82,18 @@ def _done(week: int, message: str, category: str, status: int = 200,
         return jsonify({"ok": category == "success", "message": message}), status
     flash(message, category)
     return redirect(target or _live_url(week))
+
+
+def _act(week: int, action: Callable[[], Any], success: Callable[[Any], str] | str, *,
+         refused_status: int) -> Any:
+    """One user action: run it, commit once, and answer; a refusal rolls back and says why."""
+    try:
+        result = action()
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return _done(week, str(exc), "error", refused_status)
+    return _done(week, success(result) if callable(success) else success, "success")
 
 
 def _first_error(form: Any) -> str:
@@ -194,13 +206,8 @@ def live_json(course_code: str, week: int) -> Response:
 @course_staff
 def start(course_code: str, week: int) -> Any:
     session = _session_or_404(week)
-    try:
-        services.start(session, current_user, _now())
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        return _done(week, str(exc), "error", 409)
-    return _done(week, "The run sheet has started.", "success")
+    return _act(week, lambda: services.start(session, current_user, _now()),
+                "The run sheet has started.", refused_status=409)
 
 
 @bp.post("/c/<course_code>/sessions/<int:week>/live/control")
@@ -212,25 +219,16 @@ def control(course_code: str, week: int) -> Any:
         return _done(week, _first_error(form), "error", 422)
     now = _now()
     action, expected = form.action.data, form.expected_segment.data
-    try:
-        if action == "next":
-            services.advance(session, current_user, expected, now)
-            message = "Moved on."
-        elif action == "pause":
-            services.pause(session, current_user, expected, now)
-            message = "Paused."
-        elif action == "resume":
-            services.resume(session, current_user, expected, now)
-            message = "Resumed."
-        else:
-            minutes = form.minutes.data or 1
-            services.extend(session, current_user, expected, minutes, now)
-            message = f"Extended by {minutes} minute(s)."
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        return _done(week, str(exc), "error", 409)
-    return _done(week, message, "success")
+    minutes = form.minutes.data or 1
+    steps: dict[str, tuple[Callable[[], Any], str]] = {
+        "next": (lambda: services.advance(session, current_user, expected, now), "Moved on."),
+        "pause": (lambda: services.pause(session, current_user, expected, now), "Paused."),
+        "resume": (lambda: services.resume(session, current_user, expected, now), "Resumed."),
+    }
+    step, message = steps.get(action, (
+        lambda: services.extend(session, current_user, expected, minutes, now),
+        f"Extended by {minutes} minute(s)."))
+    return _act(week, step, message, refused_status=409)
 
 
 # ============================================================================ questions
@@ -243,13 +241,9 @@ def add_question(course_code: str, week: int) -> Any:
     form = QuestionForm()
     if not form.validate_on_submit():
         return _done(week, _first_error(form), "error", 422)
-    try:
-        services.add_question(session, current_user, form.text.data or "", _now())
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        return _done(week, str(exc), "error", 422)
-    return _done(week, "Your question is in the queue.", "success")
+    return _act(week, lambda: services.add_question(session, current_user, form.text.data or "",
+                                                    _now()),
+                "Your question is in the queue.", refused_status=422)
 
 
 @bp.post("/c/<course_code>/sessions/<int:week>/questions/vote")
@@ -262,13 +256,9 @@ def vote(course_code: str, week: int) -> Any:
     question = services.question_of(session, form.question_id.data)
     if question is None:
         abort(404)
-    try:
-        voted = services.toggle_vote(session, question, current_user)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        return _done(week, str(exc), "error", 422)
-    return _done(week, "Vote counted." if voted else "Vote taken back.", "success")
+    return _act(week, lambda: services.toggle_vote(session, question, current_user),
+                lambda voted: "Vote counted." if voted else "Vote taken back.",
+                refused_status=422)
 
 
 @bp.post("/c/<course_code>/sessions/<int:week>/questions/mark")
@@ -282,14 +272,11 @@ def mark_question(course_code: str, week: int) -> Any:
     question = services.question_of(session, form.question_id.data)
     if question is None:
         abort(404)
-    try:
-        services.mark_question(session, question, current_user, form.status.data,
-                               form.credited_id.data or None, _now())
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        return _done(week, str(exc), "error", 422)
-    return _done(week, f"Marked {form.status.data}; the participation is recorded.", "success")
+    return _act(week, lambda: services.mark_question(session, question, current_user,
+                                                     form.status.data,
+                                                     form.credited_id.data or None, _now()),
+                f"Marked {form.status.data}; the participation is recorded.",
+                refused_status=422)
 
 
 # ============================================================================ slides
