@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import click
 from flask import Flask, current_app
@@ -95,16 +95,23 @@ def roster_import(course_code: str, file: str, links_out: Optional[str],
 @BASE_URL_OPTION
 def roster_links(course_code: str, out: str, base_url: Optional[str]) -> None:
     """New one-time set-password links for every student who has not set a password yet."""
+    write_fresh_links(course_code, out, base_url, "students",
+                      lambda course: [user for _, user in students_without_password(course)])
+
+
+def write_fresh_links(course_code: str, out: str, base_url: Optional[str], who: str,
+                      people: Callable[[Any], list[Any]]) -> None:
+    """New set-password links for ``people(course)``, written to ``out`` (CSV); issuing them
+    ends those people's earlier unused links."""
     base = require_base_url(base_url)
 
     def action() -> list[dict[str, str]]:
-        course = find_course(course_code)
-        return issue_links([user for _, user in students_without_password(course)], base)
+        return issue_links(people(find_course(course_code)), base)
 
     links = run_action(action)
     save_links_csv(Path(out), links)
     click.echo(f"Wrote {len(links)} set-password link(s) to {out}; earlier unused links "
-               "of those students no longer work.")
+               f"of those {who} no longer work.")
 
 
 def require_base_url(explicit: Optional[str]) -> str:
@@ -247,17 +254,9 @@ def staff_list(course_code: str) -> None:
 @BASE_URL_OPTION
 def staff_links(course_code: str, out: str, base_url: Optional[str]) -> None:
     """New set-password links for every staff member who has not set a password yet."""
-    base = require_base_url(base_url)
-
-    def action() -> list[dict[str, str]]:
-        course = find_course(course_code)
-        return issue_links([user for _, user in staff_of(course) if not user.password_hash],
-                           base)
-
-    links = run_action(action)
-    save_links_csv(Path(out), links)
-    click.echo(f"Wrote {len(links)} set-password link(s) to {out}; earlier unused links "
-               "of those people no longer work.")
+    write_fresh_links(course_code, out, base_url, "people",
+                      lambda course: [user for _, user in staff_of(course)
+                                      if not user.password_hash])
 
 
 @admin_cli.command("create")
