@@ -13,7 +13,7 @@ Sections, in order:
     Gradebook   -- GradeItem, LateDayEntry
     Audit       -- AuditEntry
     Live session -- LiveRun, LiveSegment, LiveQuestion, QuestionVote, SlideDeck, ReviewRating
-    Notifications -- OutboxMessage, ReviewReminder, ReminderOptOut
+    Notifications -- OutboxMessage, ReviewReminder, ReminderOptOut, StaffDigest
 
 Times are stored as naive UTC and handed to Python as aware UTC datetimes (``UTCDateTime``);
 they are converted to the course timezone only in templates and exports.
@@ -1027,3 +1027,15 @@ class ReminderOptOut(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StaffDigest(db.Model):
+    """The weekly staff digest of a course, sent: at most one per course and week, ever."""
+
+    __table_args__ = (UniqueConstraint("course_id", "week_start", name="staff_digest_once"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    # The Monday (course-local date) of the week the digest is for.
+    week_start: Mapped[date] = mapped_column(Date)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

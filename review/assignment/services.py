@@ -46,6 +46,7 @@ from review.assignment.solver import (FAIRNESS_RULES, AssignmentProblem, Assignm
 from review.core.errors import DomainError
 from review.courses.roster import TableFileError, read_table, require_columns
 from review.groups.services import course_groups
+from review.notifications import events as notify
 from review.signup.services import (PREFERENCES, frozen_slot_ids, signup_definition,
                                     signup_rules)
 
@@ -635,6 +636,7 @@ def publish_run(run: AssignmentRun, actor: Optional[User], now: datetime) -> int
             "computed, and the past is not rewritten. Nothing was changed; run the assignment "
             "again.")
     changing = {slot.id for slot in to_change}
+    before = {slot.id: slot.group_id for slot in to_change}
     old = {str(slot.id): name_of.get(slot.group_id) if slot.group_id else None
            for slot in to_change}
     # Clear first so (session_id, group_id) stays unique at every step, then fill.
@@ -659,6 +661,7 @@ def publish_run(run: AssignmentRun, actor: Optional[User], now: datetime) -> int
            new={"holders": {str(slot.id): name_of.get(slot.group_id) for slot in to_change},
                 "objective": run.objective, "slots": len(slots)})
     db.session.flush()
+    notify.slots_changed(course, before, cause=f"the slot assignment (run #{run.id}) was published")
     return len(to_change)
 
 

@@ -172,10 +172,30 @@ class SignupDef(Strict):
     min_gap_weeks: int = Field(default=0, ge=0)
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class StaffDigestDef(Strict):
+    """When the weekly staff digest goes: a weekday and an hour of the course's local time."""
+
+    enabled: bool = True
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    hour: int = Field(default=8, ge=0, le=23)
+
+
 class NotificationsDef(Strict):
     """Which mails the course sends on its own (students may still opt out of reminders)."""
 
     review_reminders: bool = True
+    # ``false`` switches the digest off, ``true`` keeps the default time (Monday 08:00).
+    staff_digest: StaffDigestDef = Field(default_factory=StaffDigestDef)
+
+    @field_validator("staff_digest", mode="before")
+    @classmethod
+    def digest_switch(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return {"enabled": value}
+        return value
 
 
 class RubricChoiceDef(Strict):

@@ -32,6 +32,7 @@ from models import Course, CourseRole, ScoreTarget, db, utcnow
 from review.core.errors import DomainError
 from review.courses.definition import CourseDefinition, stored_definition
 from review.grading.scoring import ScoringError, score_total
+from review.notifications import events as notify
 from review.reviews.policy import format_local
 from review.rubrics import Rubric
 from review.signup.presenters import record_slot_presenters, slot_presenters
@@ -634,6 +635,8 @@ def release_session(course: Course, actor: models.User, session: models.PaperSes
     audit(course, actor, "release.session" if release else "withdraw.session", "paper_session",
           session.id, {"released_at": old.isoformat() if old else None},
           {"released_at": now.isoformat() if release else None})
+    if release and old is None:
+        notify.session_feedback_released(course, session)
 
 
 def release_item(course: Course, actor: models.User, item: ScoreItem, now: datetime, *,
@@ -649,6 +652,8 @@ def release_item(course: Course, actor: models.User, item: ScoreItem, now: datet
     audit(course, actor, "release.item" if release else "withdraw.item", item.target.value,
           target.id, {"released_at": old.isoformat() if old else None},
           {"released_at": now.isoformat() if release else None})
+    if release and old is None:
+        notify.item_feedback_released(course, slot=item.slot, review=item.review)
 
 
 def item_released(item: ScoreItem) -> bool:
@@ -765,4 +770,5 @@ def resolve_regrade(course: Course, actor: models.User, request: models.RegradeR
     db.session.flush()
     audit(course, actor, "regrade.resolve", "regrade_request", request.id, {"status": "open"},
           {"status": outcome}, reply.strip())
+    notify.regrade_answered(course, request)
     return request

@@ -1,4 +1,4 @@
-"""Background jobs on a Huey task queue: mail, and the periodic review reminders.
+"""Background jobs on a Huey task queue: mail, the periodic review reminders and staff digest.
 
 The backend comes from JOBS_BACKEND:
 
@@ -36,6 +36,7 @@ class Jobs:
     send_outbox_message: Any
     forgot_password: Any
     review_reminders: Any
+    staff_digest: Any
 
 
 def init_app(app: Flask) -> None:
@@ -79,6 +80,7 @@ def _register_jobs(app: Flask, huey: Huey) -> Jobs:
         return job
 
     from review import mail
+    from review.notifications.digest import digest_job
     from review.notifications.reminders import reminder_job
 
     return Jobs(
@@ -90,6 +92,9 @@ def _register_jobs(app: Flask, huey: Huey) -> Jobs:
         # Run by the long-running worker (its scheduler), every five minutes.
         review_reminders=huey.periodic_task(crontab(minute="*/5"), name="review_reminders")(
             in_app_context(reminder_job)),
+        # Hourly: each course's digest goes at the first run at or after its local hour.
+        staff_digest=huey.periodic_task(crontab(minute="0"), name="staff_digest")(
+            in_app_context(digest_job)),
     )
 
 

@@ -92,6 +92,16 @@ def presenters_by_slot(course: Course) -> dict[int, list[int]]:
     return dict(result)
 
 
+def presenters_of_slots(slot_ids: Iterable[int]) -> dict[int, list[int]]:
+    """slot id -> user ids of its presenters, for the given slots (two queries)."""
+    slot_ids = list(slot_ids)
+    result: dict[int, list[int]] = {slot_id: [] for slot_id in slot_ids}
+    if slot_ids:
+        for slot_id, _session_id, user_id in _presenter_rows(Slot.id.in_(slot_ids)):
+            result[slot_id].append(user_id)
+    return result
+
+
 def presenters_by_session(session_ids: Iterable[int]) -> dict[int, set[int]]:
     """session id -> user ids of the presenters of any of its slots (every id is a key)."""
     session_ids = list(session_ids)

@@ -35,6 +35,7 @@ from models import (AssignmentRun, AuditEntry, Course, CourseRole, Enrollment, G
                     PaperSession, Score, Slot, SlotWaitlist, SwapProposal, User, db)
 from review.core.errors import DomainError
 from review.courses.definition import SignupDef, describe_validation_error
+from review.notifications import events as notify
 from review.signup.presenters import set_presenters
 
 FIRST_COME = "first_come"
@@ -199,6 +200,10 @@ def check_group_may_hold(group: Group, slot: Slot, *, ignoring_slot: Optional[Sl
 
 def group_course(group: Group) -> Course:
     return db.session.get(Course, group.course_id)  # type: ignore[return-value]
+
+
+# What the slot mail says when staff change a holder by hand.
+STAFF_CHANGE = "the course staff changed them"
 
 
 def is_member(group: Group, user: User) -> bool:
@@ -606,6 +611,7 @@ def assign_slot_by_staff(slot: Slot, group: Optional[Group], actor: User, reason
                                                       SlotWaitlist.group_id == new))
     audit(course_id, actor, "staff_assign", slot, old=_holder(old),
           new={**_holder(new), "frozen": frozen}, reason=reason.strip())
+    notify.slots_changed(slot.session.course, {slot.id: old}, cause=STAFF_CHANGE)
     if frozen:
         _correct_presenters(slot, presenters, actor, reason.strip(), now)
     _void_proposals_of([slot.id], now)
@@ -644,6 +650,8 @@ def swap_slots_by_staff(a: Slot, b: Slot, actor: User, reason: str, now: datetim
           old={"slot_a": a.id, "slot_b": b.id, "a": _holder(group_a), "b": _holder(group_b)},
           new={"slot_a": a.id, "slot_b": b.id, "a": _holder(group_b), "b": _holder(group_a)},
           reason=reason.strip())
+    notify.slots_changed(a.session.course, {a.id: group_a, b.id: group_b},
+                         cause=STAFF_CHANGE)
     for slot in frozen:
         _correct_presenters(slot, None, actor, reason.strip(), now)
     _void_proposals_of([a.id, b.id], now)
@@ -684,6 +692,7 @@ def propose_swap(from_slot: Slot, to_slot: Slot, group: Group, actor: User,
     audit(group.course_id, actor, "swap_proposed", from_slot, entity="swap_proposal",
           entity_id=proposal.id, new={"from_slot": from_slot.id, "to_slot": to_slot.id,
                                       "proposer": group.name, "target": target.name})
+    notify.swap_proposed(group_course(group), proposal)
     return proposal
 
 
@@ -721,6 +730,7 @@ def accept_swap(proposal: SwapProposal, actor: User, now: datetime) -> None:
           new={"from_slot": a.id, "from": target.name, "to_slot": b.id, "to": proposer.name})
     _void_proposals_of([a.id, b.id], now, keep=proposal.id)
     db.session.flush()
+    notify.swap_decided(group_course(target), proposal)
 
 
 def decide_swap(proposal: SwapProposal, actor: User, now: datetime, *, decision: str) -> None:
@@ -735,6 +745,7 @@ def decide_swap(proposal: SwapProposal, actor: User, now: datetime, *, decision:
     audit(proposal.course_id, actor, f"swap_{decision}", proposal.from_slot,
           entity="swap_proposal", entity_id=proposal.id)
     db.session.flush()
+    notify.swap_decided(group_course(group), proposal)
 
 
 def _void_proposals_of(slot_ids: list[int], now: datetime, keep: Optional[int] = None) -> None:
