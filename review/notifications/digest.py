@@ -17,7 +17,7 @@ released. A fixed number of queries per course, whatever its size.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
@@ -116,16 +116,11 @@ def digest_facts(course: Course, now: datetime) -> dict[str, Any]:
                   if starts_at <= now and released is None]
     code = course.code
     return {"ungraded": ungraded, "regrades": int(regrades or 0),
-            "oldest_regrade": format_local(_aware(oldest), course.timezone) if oldest else None,
+            "oldest_regrade": format_local(oldest, course.timezone) if oldest else None,
             "unreleased": unreleased,
             "grading_link": public_url("grading.index", course_code=code),
             "reviews_link": public_url("grading.review_queue", course_code=code),
             "regrades_link": public_url("grading.regrades", course_code=code)}
-
-
-def _aware(moment: datetime) -> datetime:
-    # func.min() bypasses the UTC column type on SQLite: the value comes back naive.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _send_digest(course: Course, week: date, now: datetime) -> int:
