@@ -373,3 +373,43 @@ def test_without_a_mail_server_nothing_is_queued(world) -> None:
     db.session.commit()
     assert holdings(course)
     assert db.session.scalar(select(OutboxMessage.id)) is None
+
+
+# ---------------------------------------------------------------------------- query counts
+
+
+def selects_to_notify(notify: Any) -> int:
+    from tests.querycount import count_queries
+
+    with count_queries() as counter:
+        queued = notify()
+    assert queued > 0
+    return sum(1 for statement in counter.statements if statement.lstrip().startswith("SELECT"))
+
+
+@pytest.mark.parametrize("app_config", [{"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": 1,
+                                         "PUBLIC_BASE_URL": BASE}])
+def test_the_queries_to_notify_do_not_grow_with_the_number_of_groups_or_students(app) -> None:
+    from review.notifications import events
+
+    counts = []
+    for size in (2, 8):
+        course = make_course(f"count-{size}", timezone="America/Chicago",
+                             first_monday=date(2026, 10, 12), session_weeks=tuple(range(1, 1 + size)),
+                             weeks=size + 1)
+        ina = make_member(course, CourseRole.instructor)
+        before = {}
+        for index in range(size):
+            students = [make_member(course) for _ in range(2)]
+            group = make_group(course, students)
+            slot = hold_slot(course, group, 1 + index, "overview")
+            before[slot.id] = None
+            make_staff_score(course, ina, 50, rubric_key="presentation-overview", slot_id=slot.id)
+            review = make_submitted_review(course, students[0], 1)
+            make_staff_score(course, ina, 50, rubric_key="review", review_id=review.id)
+        db.session.flush()
+        counts.append((selects_to_notify(lambda: events.slots_changed(course, before, cause="x")),
+                       selects_to_notify(lambda: events.session_feedback_released(
+                           course, session_of(course, 1)))))
+        db.session.rollback()
+    assert counts[0] == counts[1]
