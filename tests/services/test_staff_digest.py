@@ -138,15 +138,21 @@ def test_a_worker_down_for_a_day_skips_that_weeks_digest(app, smtp) -> None:
 
 def test_a_week_with_nothing_to_report_sends_nothing_and_is_not_retried(app, smtp) -> None:
     inbox, _ = smtp
-    from models import Course
-
     course = make_course("quiet-course", timezone="America/Chicago",
                          first_monday=date(2026, 10, 12), session_weeks=(5,))
     make_member(course, CourseRole.instructor)
     db.session.commit()
     assert run_at(MONDAY_CDT) == 0
     assert db.session.scalar(select(StaffDigest.course_id)) == course.id
-    assert db.session.get(Course, course.id) is not None and inbox.messages == []
+    # Work that turns up later that week waits for next week's digest.
+    student = make_member(course)
+    db.session.add(RegradeRequest(course_id=course.id, user_id=student.id, reason="Look again.",
+                                  review_id=make_submitted_review(course, student, 5).id))
+    db.session.commit()
+    assert run_at(MONDAY_CDT + timedelta(hours=3)) == 0
+    assert run_at(MONDAY_CST) == 1
+    assert inbox.messages and all("Open regrade requests: 1" in plain_text(m)
+                                  for m in inbox.messages)
 
 
 def test_the_same_digest_cannot_be_recorded_twice(app) -> None:
