@@ -136,7 +136,9 @@ class StudentFacts:
 
 def student_facts(user: User, courses: Sequence[Course],
                   sessions: Sequence[PaperSession]) -> StudentFacts:
-    """Six queries, whatever the number of courses and sessions."""
+    """Six queries, whatever the number of courses and sessions (none without courses)."""
+    if not courses:
+        return StudentFacts({}, set(), {}, {}, set())
     session_ids = [session.id for session in sessions]
     course_ids = [course.id for course in courses]
     return StudentFacts(

@@ -33,7 +33,8 @@ def index() -> str | WerkzeugResponse:
     items: dict[int, list[DueItem]] = defaultdict(list)
     for item in due_items(current_user, memberships, utcnow()):
         items[item.course.id].append(item)
-    return render_template("courses/index.html", memberships=memberships, items=items)
+    return render_template("courses/index.html", memberships=memberships, items=items,
+                           rotate_form=EmptyForm())
 
 
 @bp.get("/c/<course_code>/")
