@@ -106,6 +106,9 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[Optional[str]] = mapped_column(String(255))
     # Rotated by sign-out and password change; the user loader refuses cookies carrying an old one.
     session_token: Mapped[str] = mapped_column(String(64), default=new_token)
+    # Secret part of the personal calendar feed's URL (review.signup.calendar.personal_feed);
+    # replaced when the user asks for a new address, which makes the old one 404.
+    calendar_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set at each sign-in, so instructors can see which staff have started using the site.

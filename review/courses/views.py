@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import timedelta
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, url_for
@@ -16,6 +17,7 @@ from review.mail import mail_configured
 from review.core.errors import DomainError
 from review.core.timeutil import today_in
 from review.courses import roster, services
+from review.courses.due import DueItem, due_items
 from review.courses.forms import TableUploadForm
 from review.permissions import course_instructor, course_member, course_staff, is_staff, public
 
@@ -27,7 +29,12 @@ bp = Blueprint("courses", __name__)
 def index() -> str | WerkzeugResponse:
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login"))
-    return render_template("courses/index.html", memberships=services.courses_of(current_user))
+    memberships = services.courses_of(current_user)
+    items: dict[int, list[DueItem]] = defaultdict(list)
+    for item in due_items(current_user, memberships, utcnow()):
+        items[item.course.id].append(item)
+    return render_template("courses/index.html", memberships=memberships, items=items,
+                           rotate_form=EmptyForm())
 
 
 @bp.get("/c/<course_code>/")
@@ -44,12 +51,15 @@ def home(course_code: str) -> str:
             my_group = membership.group
             my_slot_ids = set(db.session.scalars(
                 select(Slot.id).where(Slot.group_id == membership.group_id)))
-    today = today_in(course.timezone, utcnow())
+    now = utcnow()
+    today = today_in(course.timezone, now)
     current_week = next((week.number for week in weeks
                          if week.starts_on <= today < week.starts_on + timedelta(days=7)), None)
     return render_template("courses/home.html", course=course, weeks=weeks, roles=course.roles,
                            my_group=my_group, my_slot_ids=my_slot_ids, current_week=current_week,
-                           staff=is_staff(g.enrollment))
+                           staff=is_staff(g.enrollment),
+                           due=due_items(current_user, [(course, g.enrollment)], now),
+                           rotate_form=EmptyForm())
 
 
 @bp.route("/c/<course_code>/roster", methods=["GET", "POST"])

@@ -804,8 +804,13 @@ class Board:
 
 def sessions_with_slots(course: Course) -> list[PaperSession]:
     """The course's sessions in order, each with its paper, week and slots in role order."""
+    return sessions_with_slots_of([course.id])
+
+
+def sessions_with_slots_of(course_ids: list[int]) -> list[PaperSession]:
+    """``sessions_with_slots`` for several courses at once (the same fixed number of queries)."""
     sessions = list(db.session.scalars(
-        select(PaperSession).where(PaperSession.course_id == course.id)
+        select(PaperSession).where(PaperSession.course_id.in_(course_ids))
         .order_by(PaperSession.starts_at)
         .options(joinedload(PaperSession.paper), joinedload(PaperSession.week),
                  selectinload(PaperSession.slots).joinedload(Slot.role),

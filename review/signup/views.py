@@ -12,13 +12,15 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from models import Course, Group, SwapProposal, db, utcnow
+from models import Course, Group, SwapProposal, User, db, utcnow
 from review.accounts.forms import EmptyForm
+from review.accounts.views import safe_next
+from review.courses.services import courses_of
 from review.core.errors import DomainError
 from review.groups.impact import slot_holder_impact
 from review.groups.services import course_groups, group_in_course, group_of
 from review.permissions import (course_member, course_staff_can, course_student, is_staff,
-                                public)
+                                public, signed_in)
 from review.signup import calendar, services
 from review.signup.forms import (MoveForm, SettingsForm, SlotActionForm, StaffAssignForm,
                                  StaffSwapForm, SwapProposalForm)
@@ -298,3 +300,25 @@ def group_feed(token: str) -> Response:
     course = db.session.get(Course, group.course_id)
     return _ics(calendar.group_feed(course, group, utcnow()), f"{course.code}-group-{group.id}")
 
+
+
+@bp.get("/calendar/me/<token>.ics")
+@public
+def personal_feed(token: str) -> Response:
+    user = db.session.scalar(select(User).where(User.calendar_token == token))
+    if user is None:
+        abort(404)
+    return _ics(calendar.personal_feed(user, courses_of(user), utcnow()), "my-courses")
+
+
+@bp.post("/calendar/me/rotate")
+@signed_in
+def rotate_personal_feed() -> WerkzeugResponse:
+    if EmptyForm().validate_on_submit():
+        calendar.rotate_personal_token(current_user)
+        db.session.commit()
+        flash("Your calendar has a new address; the old one no longer works. Subscribe again "
+              "with the new one.", "success")
+    else:
+        flash("The form expired; try again.", "error")
+    return redirect(safe_next(request.form.get("next")) or url_for("courses.index"))

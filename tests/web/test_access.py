@@ -103,3 +103,17 @@ def test_templates_have_no_inline_script_or_style(app: Flask) -> None:
                 or re.search(r"\sstyle=\"", source) or re.search(r"\son[a-z]+=\"", source):
             offenders.append(name)
     assert offenders == []
+
+
+def test_the_personal_calendar_routes(app: Flask, client: FlaskClient, login,
+                                      two_courses: dict) -> None:
+    """The feed is public behind its owner's secret token; making a new one needs sign-in."""
+    assert app.view_functions["signup.personal_feed"].access_rule == "public"
+    assert app.view_functions["signup.rotate_personal_feed"].access_rule == "signed_in"
+    student = two_courses["student"]
+    assert client.get(f"/calendar/me/{student.calendar_token}.ics").status_code == 200
+    assert client.get("/calendar/me/wrong.ics").status_code == 404
+    response = client.post("/calendar/me/rotate")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    login(student)
+    assert client.post("/calendar/me/rotate").status_code == 302

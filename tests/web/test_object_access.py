@@ -165,7 +165,7 @@ ARG_FILLERS: dict[str, Callable[[Side], Any]] = {
 FIXED_ARGS = {"fmt": "xlsx", "decision": "accept", "week": 3}
 # Routes outside /c/<course_code>/ whose argument is a secret token: a wrong token is refused.
 TOKEN_ROUTES = {"signup.course_feed": 404, "signup.group_feed": 404,
-                "accounts.set_password": 410}
+                "signup.personal_feed": 404, "accounts.set_password": 410}
 SKIPPED_ENDPOINTS = {"static"}
 
 
@@ -356,6 +356,7 @@ NO_ID_POSTS = {
     "groups.import_page", "groups.leave", "groups.lock", "groups.new", "groups.staff_create",
     "reviews.preview", "signup.settings", "staff.page", "admin.create_course",
     "outbox.admin_resend", "notifications.reminders",
+    "signup.rotate_personal_feed",   # the signed-in user's own calendar token, nothing else
 }
 
 
@@ -582,6 +583,20 @@ def test_a_student_cannot_rate_their_own_groups_presentation(
     _login(client, a.students[4])
     client.post(f"/c/{a.code}/peer/{a.slot1.id}", data=_rubric_values("peer"))
     assert diff(before, snapshot()) != []
+
+
+def test_a_personal_calendar_feed_carries_only_its_owners_courses(
+        app: Flask, client: FlaskClient, world: tuple[Side, Side]) -> None:
+    a, b = world
+    body = client.get(f"/calendar/me/{a.students[0].calendar_token}.ics").get_data(as_text=True)
+    assert f"@{a.code}" in body and f"@{b.code}" not in body
+    # Rotating needs the owner signed in and touches only the owner's token.
+    tokens = {user.id: user.calendar_token for user in (a.students[0], a.students[1])}
+    _login(client, a.students[0])
+    assert client.post("/calendar/me/rotate").status_code == 302
+    db.session.expire_all()
+    assert a.students[0].calendar_token != tokens[a.students[0].id]
+    assert a.students[1].calendar_token == tokens[a.students[1].id]
 
 
 # ============================================================================ 3. input fuzzing

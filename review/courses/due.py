@@ -1,0 +1,339 @@
+"""What needs a person now: the list at the top of a course home and on "Your courses".
+
+``due_items(user, memberships, now)`` answers for any number of the user's courses at once, each
+with the user's own role there (a TA in one course may be a student in another), in a fixed
+number of queries whatever the class size or the number of courses and sessions.
+
+Students are asked for:
+    review    an open review not submitted yet: "due <local time>", "continue draft" with a draft
+    late      the deadline passed, and a late review is still accepted and worth something
+              (the penalty now, and until when)
+    present   their group's next presentation, with "upload slides" until some are uploaded
+    rate      talks they may rate whose peer-rating window is open and that they have not rated
+Staff are told:
+    grade_reviews        submitted reviews past their deadline without a score, per session
+    grade_presentations  presentations of held sessions without a score, per session
+    regrades             open regrade requests (only to staff who may answer them)
+    release              held sessions whose feedback is not released (only to staff who may)
+
+Nothing done shows: a submitted, excused or exempt review, a rated talk, a graded item, a
+released session are gone. Times in the text are in the course timezone with the weekday;
+``when`` is UTC. Items are ordered by urgency, then time.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import url_for
+from sqlalchemy import func, select
+
+from models import (
+    Course,
+    CourseRole,
+    Enrollment,
+    Group,
+    LateDayEntry,
+    Membership,
+    PaperSession,
+    PeerRating,
+    RegradeRequest,
+    Review,
+    ReviewExcuse,
+    ReviewStatus,
+    Score,
+    SlideDeck,
+    Slot,
+    User,
+    db,
+)
+from review.courses.definition import stored_definition
+from review.permissions import is_staff, staff_can
+from review.reviews.policy import DAY, LatePolicy, assess_late, format_local, late_window_closes
+from review.reviews.services import late_policy_of
+from review.signup.presenters import slots_presented_by
+from review.signup.services import sessions_with_slots_of
+
+
+class DueKind(str, enum.Enum):
+    review = "review"
+    late_review = "late_review"
+    present = "present"
+    rate = "rate"
+    grade_reviews = "grade_reviews"
+    grade_presentations = "grade_presentations"
+    regrades = "regrades"
+    release = "release"
+
+
+class Urgency(enum.IntEnum):
+    now = 0      # overdue, closing within a day, or someone is waiting
+    soon = 1     # within two days
+    later = 2
+
+
+@dataclass(frozen=True)
+class DueItem:
+    kind: DueKind
+    course: Course
+    text: str
+    when: datetime | None   # UTC: the deadline, the start, or when the window closes
+    link: str
+    action: str             # the link's words: "continue draft", "upload slides", ...
+    urgency: Urgency
+
+
+CourseRoleOf = tuple[Course, Enrollment]
+
+
+def due_items(user: User, memberships: Sequence[CourseRoleOf], now: datetime) -> list[DueItem]:
+    """Everything that needs ``user`` now in these courses (each with the user's enrollment)."""
+    if not memberships:
+        return []
+    sessions = sessions_with_slots_of([course.id for course, _ in memberships])
+    by_course: dict[int, list[PaperSession]] = defaultdict(list)
+    for session in sessions:
+        by_course[session.course_id].append(session)
+    students = [course for course, enrollment in memberships
+                if enrollment.role == CourseRole.student]
+    staff = [(course, enrollment) for course, enrollment in memberships if is_staff(enrollment)]
+    items: list[DueItem] = []
+    if students:
+        items += _student_items(user, students, by_course, now)
+    if staff:
+        items += _staff_items(staff, by_course, now)
+    far = now + timedelta(days=3650)
+    return sorted(items, key=lambda item: (item.urgency, item.when or far, item.course.code,
+                                           item.text))
+
+
+# ============================================================================ students
+
+
+@dataclass(frozen=True)
+class StudentFacts:
+    """What one student has done in their courses' sessions, loaded once for all of them."""
+
+    review_status: dict[int, ReviewStatus]   # session id -> their review's status
+    excused: set[int]                        # session ids
+    presented: dict[int, int]                # slot id -> session id of slots they present
+    grace_used: dict[int, int]               # course id -> grace days used
+    group_ids: set[int]                      # their current groups (not dissolved)
+
+    def owes_review(self, course: Course, session: PaperSession) -> bool:
+        """Not submitted, not excused, and not exempt as a presenter of the session."""
+        if self.review_status.get(session.id) == ReviewStatus.submitted:
+            return False
+        if session.id in self.excused:
+            return False
+        exempt = stored_definition(course).reviews.presenters_exempt
+        return not (exempt and session.id in self.presented.values())
+
+
+def student_facts(user: User, courses: Sequence[Course],
+                  sessions: Sequence[PaperSession]) -> StudentFacts:
+    """Six queries, whatever the number of courses and sessions (none without courses)."""
+    if not courses:
+        return StudentFacts({}, set(), {}, {}, set())
+    session_ids = [session.id for session in sessions]
+    course_ids = [course.id for course in courses]
+    return StudentFacts(
+        review_status=dict(db.session.execute(
+            select(Review.session_id, Review.status).where(
+                Review.user_id == user.id, Review.session_id.in_(session_ids))).tuples().all()),
+        excused=set(db.session.scalars(select(ReviewExcuse.session_id).where(
+            ReviewExcuse.user_id == user.id, ReviewExcuse.session_id.in_(session_ids)))),
+        presented=slots_presented_by(user.id, session_ids),
+        grace_used={course_id: int(days) for course_id, days in db.session.execute(
+            select(LateDayEntry.course_id, func.sum(LateDayEntry.days))
+            .where(LateDayEntry.user_id == user.id, LateDayEntry.course_id.in_(course_ids))
+            .group_by(LateDayEntry.course_id)).tuples()},
+        group_ids=set(db.session.scalars(
+            select(Membership.group_id).join(Group, Group.id == Membership.group_id)
+            .where(Membership.user_id == user.id, Membership.course_id.in_(course_ids),
+                   Group.dissolved_at.is_(None)))),
+    )
+
+
+def _student_items(user: User, courses: list[Course], by_course: dict[int, list[PaperSession]],
+                   now: datetime) -> list[DueItem]:
+    facts = student_facts(user, courses, [s for c in courses for s in by_course[c.id]])
+    items: list[DueItem] = []
+    next_talks: list[tuple[Course, PaperSession, Slot]] = []
+    rating: list[tuple[Course, PaperSession, list[Slot], datetime]] = []
+    for course in courses:
+        window = timedelta(minutes=stored_definition(course).grading.peer_window_minutes)
+        upcoming = None
+        for session in by_course[course.id]:
+            review = _review_item(course, session, facts, now)
+            if review is not None:
+                items.append(review)
+            mine = [slot for slot in session.slots if slot.group_id in facts.group_ids]
+            if mine and upcoming is None and session.starts_at > now:
+                upcoming = (course, session, mine[0])
+            if session.starts_at <= now < session.starts_at + window:
+                others = [slot for slot in session.slots if slot.group_id is not None
+                          and slot.id not in facts.presented]
+                if others:
+                    rating.append((course, session, others, session.starts_at + window))
+        if upcoming is not None:
+            next_talks.append(upcoming)
+    items += _presentation_items(next_talks, now)
+    items += _rating_items(user, rating)
+    return items
+
+
+def _review_item(course: Course, session: PaperSession, facts: StudentFacts,
+                 now: datetime) -> DueItem | None:
+    if now < session.review_opens_at or not facts.owes_review(course, session):
+        return None
+    week = session.week.number
+    deadline = session.review_deadline
+    draft = facts.review_status.get(session.id) == ReviewStatus.draft
+    link = url_for("reviews.edit", course_code=course.code, session_id=session.id)
+    action = "continue draft" if draft else "write review"
+    due = format_local(deadline, course.timezone)
+    if now <= deadline:
+        return DueItem(DueKind.review, course, f"Week {week} review due {due}", deadline, link,
+                       action, _urgency(deadline - now))
+    rules = stored_definition(course).reviews
+    policy = late_policy_of(rules)
+    grace = facts.grace_used.get(course.id, 0)
+    assessment = assess_late(policy, deadline, now, grace)
+    if not assessment.accepted or assessment.penalty_pct >= 100:
+        return None
+    until = late_reviews_until(policy, deadline, grace)
+    text = f"Week {week} review is overdue (was due {due}). {assessment.message}"
+    if until is not None:
+        text += f" Late reviews are accepted until {format_local(until, course.timezone)}."
+    return DueItem(DueKind.late_review, course, text, until or deadline, link, action,
+                   Urgency.now)
+
+
+def late_reviews_until(policy: LatePolicy, deadline: datetime, grace_used: int) -> datetime | None:
+    """The last instant a late review is accepted and worth something: the policy's late window,
+    shortened by its day limit (``late_window_closes`` reads the penalties, not the limit)."""
+    closes = late_window_closes(policy, deadline, grace_used)
+    if policy.max_days_late is None:
+        return closes
+    limit = deadline + policy.max_days_late * DAY
+    return limit if closes is None else min(closes, limit)
+
+
+def _presentation_items(talks: list[tuple[Course, PaperSession, Slot]],
+                        now: datetime) -> list[DueItem]:
+    if not talks:
+        return []
+    with_slides = set(db.session.scalars(select(SlideDeck.slot_id).where(
+        SlideDeck.slot_id.in_([slot.id for _, _, slot in talks]))))
+    items = []
+    for course, session, slot in talks:
+        week = session.week.number
+        text = (f"Your group presents week {week} ({slot.role.name}) "
+                f"{format_local(session.starts_at, course.timezone)}")
+        if session.room:
+            text += f", room {session.room}"
+        ready = slot.id in with_slides
+        items.append(DueItem(
+            DueKind.present, course, text, session.starts_at,
+            url_for("live.session_page", course_code=course.code, week=week),
+            "session page" if ready else "upload slides",
+            Urgency.later if ready else _urgency(session.starts_at - now)))
+    return items
+
+
+def _rating_items(user: User, windows: list[tuple[Course, PaperSession, list[Slot], datetime]]
+                  ) -> list[DueItem]:
+    if not windows:
+        return []
+    rated = set(db.session.scalars(select(PeerRating.slot_id).where(
+        PeerRating.rater_id == user.id,
+        PeerRating.slot_id.in_([slot.id for _, _, slots, _ in windows for slot in slots]))))
+    items = []
+    for course, session, slots, closes in windows:
+        left = sum(1 for slot in slots if slot.id not in rated)
+        if not left:
+            continue
+        text = (f"Rate {_count(left, 'talk')} of week {session.week.number} "
+                f"(rating closes {format_local(closes, course.timezone)})")
+        items.append(DueItem(DueKind.rate, course, text, closes,
+                             url_for("grading.peer_list", course_code=course.code),
+                             "rate talks", Urgency.now))
+    return items
+
+
+# ============================================================================ staff
+
+
+def _staff_items(memberships: list[CourseRoleOf], by_course: dict[int, list[PaperSession]],
+                 now: datetime) -> list[DueItem]:
+    course_ids = [course.id for course, _ in memberships]
+    ungraded_reviews = dict(db.session.execute(
+        select(Review.session_id, func.count(Review.id))
+        .join(PaperSession, Review.session_id == PaperSession.id)
+        .where(PaperSession.course_id.in_(course_ids), PaperSession.review_deadline < now,
+               Review.status == ReviewStatus.submitted,
+               ~select(Score.id).where(Score.review_id == Review.id).exists())
+        .group_by(Review.session_id)).tuples().all())
+    ungraded_talks = dict(db.session.execute(
+        select(Slot.session_id, func.count(Slot.id))
+        .join(PaperSession, Slot.session_id == PaperSession.id)
+        .where(PaperSession.course_id.in_(course_ids), PaperSession.starts_at <= now,
+               Slot.group_id.is_not(None),
+               ~select(Score.id).where(Score.slot_id == Slot.id).exists())
+        .group_by(Slot.session_id)).tuples().all())
+    answering = [course.id for course, enrollment in memberships
+                 if staff_can(course, enrollment, "resolve_regrades")]
+    regrades = {course_id: (count, oldest) for course_id, count, oldest in db.session.execute(
+        select(RegradeRequest.course_id, func.count(RegradeRequest.id),
+               func.min(RegradeRequest.created_at))
+        .where(RegradeRequest.course_id.in_(answering), RegradeRequest.status == "open")
+        .group_by(RegradeRequest.course_id)).tuples()} if answering else {}
+
+    items: list[DueItem] = []
+    for course, enrollment in memberships:
+        code = course.code
+        grading = url_for("grading.index", course_code=code)
+        releases = staff_can(course, enrollment, "release")
+        if course.id in regrades:
+            count, oldest = regrades[course.id]
+            items.append(DueItem(DueKind.regrades, course, f"{_count(count, 'regrade request')} open",
+                                 oldest, url_for("grading.regrades", course_code=code), "answer",
+                                 Urgency.now))
+        for session in by_course[course.id]:
+            week = session.week.number
+            if session.id in ungraded_reviews:
+                text = f"{_count(ungraded_reviews[session.id], 'review')} of week {week} ungraded"
+                items.append(DueItem(DueKind.grade_reviews, course, text, session.review_deadline,
+                                     url_for("grading.review_queue", course_code=code),
+                                     "grade reviews", Urgency.soon))
+            if session.id in ungraded_talks:
+                text = (f"{_count(ungraded_talks[session.id], 'presentation')} of week {week} "
+                        "ungraded")
+                items.append(DueItem(
+                    DueKind.grade_presentations, course, text, session.starts_at, grading,
+                    "grade presentations", Urgency.soon))
+            if releases and session.starts_at <= now and session.feedback_released_at is None:
+                items.append(DueItem(DueKind.release, course,
+                                     f"Week {week} feedback not released", session.starts_at,
+                                     grading, "release", Urgency.later))
+    return items
+
+
+# ============================================================================ helpers
+
+
+def _urgency(left: timedelta) -> Urgency:
+    if left <= DAY:
+        return Urgency.now
+    if left <= 2 * DAY:
+        return Urgency.soon
+    return Urgency.later
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
