@@ -1,4 +1,5 @@
-"""Background jobs on a Huey task queue: mail, and the periodic review reminders.
+"""Background jobs on a Huey task queue: mail, the periodic review reminders, and the
+similarity check and question digest of a session (review.reviews.analysis).
 
 The backend comes from JOBS_BACKEND:
 
@@ -36,6 +37,7 @@ class Jobs:
     send_outbox_message: Any
     forgot_password: Any
     review_reminders: Any
+    analyse_session: Any
 
 
 def init_app(app: Flask) -> None:
@@ -48,6 +50,12 @@ def init_app(app: Flask) -> None:
     # A mail is tried this many times in all; the n-th retry waits RETRY_DELAY * 2**(n-1) s.
     config.setdefault("JOBS_MAIL_ATTEMPTS", 4)
     config.setdefault("JOBS_MAIL_RETRY_DELAY", 60)
+    # The same for the similarity check and the question digest of a session.
+    config.setdefault("JOBS_ANALYSIS_ATTEMPTS", 3)
+    config.setdefault("JOBS_ANALYSIS_RETRY_DELAY", 60)
+    # A job ``enqueue_once`` queued that has not started after this long is taken as lost (a
+    # worker killed between taking it and running it), and the next request queues another.
+    config.setdefault("JOBS_PENDING_SECONDS", 900)
     app.extensions["jobs"] = _register_jobs(app, _make_huey(app))
     _register_worker_command(app)
 
@@ -80,6 +88,7 @@ def _register_jobs(app: Flask, huey: Huey) -> Jobs:
 
     from review import mail
     from review.notifications.reminders import reminder_job
+    from review.reviews import analysis
 
     return Jobs(
         huey=huey,
@@ -90,11 +99,35 @@ def _register_jobs(app: Flask, huey: Huey) -> Jobs:
         # Run by the long-running worker (its scheduler), every five minutes.
         review_reminders=huey.periodic_task(crontab(minute="*/5"), name="review_reminders")(
             in_app_context(reminder_job)),
+        analyse_session=huey.task(name="analyse_session")(
+            in_app_context(analysis.analyse_session)),
     )
 
 
 def jobs() -> Jobs:
     return current_app.extensions["jobs"]
+
+
+def enqueue_once(task: Any, key: str, *args: Any) -> bool:
+    """Enqueue ``task(*args)`` unless a job under ``key`` is already waiting; True if queued.
+
+    Coalesces a burst of requests (thirty students submitting in one minute) into one job. The
+    job calls ``job_started(key)`` first, so a change made while it runs queues the next one.
+    """
+    huey = jobs().huey
+    now = time.time()
+    if not huey.put_if_empty(key, now):
+        since = huey.get(key, peek=True)
+        if since is not None and now - since < float(current_app.config["JOBS_PENDING_SECONDS"]):
+            return False
+        huey.put(key, now)
+    task(*args)
+    return True
+
+
+def job_started(key: str) -> None:
+    """Clear ``key``'s mark of a waiting job (see ``enqueue_once``)."""
+    jobs().huey.get(key)
 
 
 def after_commit(enqueue: Callable[[], None]) -> None:
