@@ -173,6 +173,11 @@ def run_due_jobs(huey: Huey, *, timeout: float = 0.0) -> int:
                 huey.enqueue(task)
         task = None if huey.immediate else huey.dequeue()
         if task is not None:
+            if not huey.ready_to_run(task):
+                # A retry scheduled for later: the queue hands it over at once, and the
+                # consumer would park it until its time; so do we.
+                huey.add_schedule(task)
+                continue
             huey.execute(task)
             ran += 1
             continue
