@@ -249,7 +249,7 @@ def main() -> int:
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                        f"Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}",
             "web_workers": args.web_workers, "job_workers": args.job_workers,
-            "clients": args.clients,
+            "clients": args.clients, "workdir": str(workdir),
         }
     finally:
         stop.set()
