@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint install migrate seed check-rubrics clean bench
+.PHONY: run test lint install migrate seed check-rubrics clean bench bench-mail
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,8 @@ clean:
 # bench/results.json. About 10-15 minutes; loopback only.
 bench: install
 	$(BIN)/python bench/run_bench.py
+
+# Not part of `make test`: 300 review reminders queued and sent by `flask worker` to a local SMTP
+# server while gunicorn serves the course home page; about a minute, loopback only.
+bench-mail: install
+	$(BIN)/python bench/bench_reminders.py

@@ -7,7 +7,7 @@ Sections, in order:
     Groups      -- Group, Membership
     Signup      -- Slot, SlotPresenter, SlotWaitlist, GroupPreference, GroupUnavailability,
                    SwapProposal, AssignmentRun
-    Reviews     -- Review, ReviewVersion, ReviewExcuse, ReviewAccess
+    Reviews     -- Review, ReviewVersion, ReviewExcuse, ReviewAccess, SessionAnalysis
     Grading     -- Rubric, Score, MemberAdjustment, PeerRating, ParticipationRecord,
                    RegradeRequest
     Gradebook   -- GradeItem, LateDayEntry
@@ -587,6 +587,29 @@ class ReviewAccess(db.Model):
     first_read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("session_id", "user_id"),)
+
+
+class SessionAnalysis(db.Model):
+    """A result computed by a background job from a session's submitted reviews (the similarity
+    check, the question digest), kept with the fingerprint of the reviews it was computed from."""
+
+    __table_args__ = (UniqueConstraint("session_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("paper_session.id", ondelete="CASCADE"))
+    # "similarity" or "digest".
+    kind: Mapped[str] = mapped_column(String(20))
+    # SHA-256 of what the result depends on (submitted reviews' ids and hashes, settings); a
+    # page whose current fingerprint differs shows the result as being updated.
+    source_hash: Mapped[str] = mapped_column(String(64), default="")
+    computed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # None until the first result.
+    payload: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    # Why the last try failed after all its retries ("" when it did not); shown to staff.
+    error: Mapped[str] = mapped_column(Text, default="")
+    failed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+    session: Mapped[PaperSession] = relationship()
 
 
 # ============================================================================ Grading

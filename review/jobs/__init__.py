@@ -1,4 +1,5 @@
-"""Background jobs on a Huey task queue: mail, the periodic review reminders and staff digest.
+"""Background jobs on a Huey task queue: mail, the periodic review reminders and staff digest,
+and the similarity check and question digest of a session (review.reviews.analysis).
 
 The backend comes from JOBS_BACKEND:
 
@@ -37,6 +38,7 @@ class Jobs:
     forgot_password: Any
     review_reminders: Any
     staff_digest: Any
+    analyse_session: Any
 
 
 def init_app(app: Flask) -> None:
@@ -49,6 +51,12 @@ def init_app(app: Flask) -> None:
     # A mail is tried this many times in all; the n-th retry waits RETRY_DELAY * 2**(n-1) s.
     config.setdefault("JOBS_MAIL_ATTEMPTS", 4)
     config.setdefault("JOBS_MAIL_RETRY_DELAY", 60)
+    # The same for the similarity check and the question digest of a session.
+    config.setdefault("JOBS_ANALYSIS_ATTEMPTS", 3)
+    config.setdefault("JOBS_ANALYSIS_RETRY_DELAY", 60)
+    # A job ``enqueue_once`` queued that has not started after this long is taken as lost (a
+    # worker killed between taking it and running it), and the next request queues another.
+    config.setdefault("JOBS_PENDING_SECONDS", 900)
     app.extensions["jobs"] = _register_jobs(app, _make_huey(app))
     _register_worker_command(app)
 
@@ -82,6 +90,7 @@ def _register_jobs(app: Flask, huey: Huey) -> Jobs:
     from review import mail
     from review.notifications.digest import digest_job
     from review.notifications.reminders import reminder_job
+    from review.reviews import analysis
 
     return Jobs(
         huey=huey,
@@ -95,11 +104,35 @@ def _register_jobs(app: Flask, huey: Huey) -> Jobs:
         # Hourly: each course's digest goes at the first run at or after its local hour.
         staff_digest=huey.periodic_task(crontab(minute="0"), name="staff_digest")(
             in_app_context(digest_job)),
+        analyse_session=huey.task(name="analyse_session")(
+            in_app_context(analysis.analyse_session)),
     )
 
 
 def jobs() -> Jobs:
     return current_app.extensions["jobs"]
+
+
+def enqueue_once(task: Any, key: str, *args: Any) -> bool:
+    """Enqueue ``task(*args)`` unless a job under ``key`` is already waiting; True if queued.
+
+    Coalesces a burst of requests (thirty students submitting in one minute) into one job. The
+    job calls ``job_started(key)`` first, so a change made while it runs queues the next one.
+    """
+    huey = jobs().huey
+    now = time.time()
+    if not huey.put_if_empty(key, now):
+        since = huey.get(key, peek=True)
+        if since is not None and now - since < float(current_app.config["JOBS_PENDING_SECONDS"]):
+            return False
+        huey.put(key, now)
+    task(*args)
+    return True
+
+
+def job_started(key: str) -> None:
+    """Clear ``key``'s mark of a waiting job (see ``enqueue_once``)."""
+    jobs().huey.get(key)
 
 
 def after_commit(enqueue: Callable[[], None]) -> None:
@@ -145,6 +178,11 @@ def run_due_jobs(huey: Huey, *, timeout: float = 0.0) -> int:
                 huey.enqueue(task)
         task = None if huey.immediate else huey.dequeue()
         if task is not None:
+            if not huey.ready_to_run(task):
+                # A retry scheduled for later: the queue hands it over at once, and the
+                # consumer would park it until its time; so do we.
+                huey.add_schedule(task)
+                continue
             huey.execute(task)
             ran += 1
             continue

@@ -46,6 +46,7 @@ from review.core.errors import DomainError
 from review.live.storage import SlideStore
 from review.grading.services import add_manual_participation
 from review.reviews import services as review_services
+from review.reviews.analysis import session_digest
 from review.signup.presenters import presenters_by_session, slot_presenters
 
 MAX_EXTENSION_MINUTES = 30
@@ -278,13 +279,16 @@ def measured_minutes_by_slot(slot_ids: list[int]) -> dict[int, LiveSegment]:
 def sync_digest_questions(session: PaperSession) -> int:
     """Import new entries of the reviews' digest into the queue; returns how many were new.
 
+    The digest is the stored one (review.reviews.analysis): questions submitted after its last
+    update come with a later import.
+
     An entry already in the queue (any of its copies) keeps its row and votes; only its count
     of askers is brought up to date."""
     existing = {(q.review_id, q.question_index): q for q in db.session.scalars(
         select(LiveQuestion).where(LiveQuestion.session_id == session.id,
                                    LiveQuestion.review_id.is_not(None)))}
     added = 0
-    for cluster in review_services.session_digest(session):
+    for cluster in session_digest(session):
         for entry in cluster.entries:
             keys = [(item.review.id, item.index) for item in entry.items]
             known = next((existing[key] for key in keys if key in existing), None)

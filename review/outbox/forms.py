@@ -1,4 +1,4 @@
-"""The outbox's one form: resend a message."""
+"""The outbox's forms: resend a message, run a failed job again."""
 
 from __future__ import annotations
 
@@ -10,3 +10,7 @@ from wtforms.validators import DataRequired, NumberRange
 class ResendForm(FlaskForm):
     message_id = IntegerField("Message", validators=[DataRequired(),
                                                      NumberRange(min=1, max=2**31 - 1)])
+
+
+class RerunForm(FlaskForm):
+    analysis_id = IntegerField("Job", validators=[DataRequired(), NumberRange(min=1, max=2**31 - 1)])

@@ -1,17 +1,19 @@
-"""Outbox pages: site administrators see every mail, a course's instructors their course's."""
+"""Outbox pages: site administrators see every mail and failed job, a course's instructors
+their course's."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from models import OutboxMessage, db
+from models import OutboxMessage, PaperSession, SessionAnalysis, db
 from review.mail import mail_configured, resend
-from review.outbox.forms import ResendForm
+from review.outbox.forms import RerunForm, ResendForm
 from review.permissions import course_instructor, site_admin
+from review.reviews.analysis import failed_analyses, run_again
 
 bp = Blueprint("outbox", __name__)
 
@@ -26,10 +28,12 @@ def _messages(course_id: Optional[int]) -> list[OutboxMessage]:
     return list(db.session.scalars(query))
 
 
-def _page(course: object, messages: list[OutboxMessage], resend_url: str) -> str:
+def _page(course: Any, messages: list[OutboxMessage], resend_url: str, rerun_url: str) -> str:
     return render_template("outbox/index.html", course=course, messages=messages,
                            resend_url=resend_url, form=ResendForm(), shown=SHOWN,
-                           mail_enabled=mail_configured())
+                           mail_enabled=mail_configured(), rerun_url=rerun_url,
+                           failed_jobs=failed_analyses(course.id if course else None, SHOWN),
+                           rerun_form=RerunForm())
 
 
 def _resend(message: Optional[OutboxMessage]) -> None:
@@ -40,10 +44,19 @@ def _resend(message: Optional[OutboxMessage]) -> None:
     flash(f"The mail to {message.to} is queued again.", "success")
 
 
+def _rerun(row: Optional[SessionAnalysis]) -> None:
+    if row is None or not row.error:
+        abort(404)
+    run_again(row)
+    db.session.commit()
+    flash(f"The {row.kind} of week {row.session.week.number} is queued again.", "success")
+
+
 @bp.get("/admin/outbox")
 @site_admin
 def admin_index() -> str:
-    return _page(None, _messages(None), url_for("outbox.admin_resend"))
+    return _page(None, _messages(None), url_for("outbox.admin_resend"),
+                 url_for("outbox.admin_rerun"))
 
 
 @bp.post("/admin/outbox/resend")
@@ -60,7 +73,8 @@ def admin_resend() -> WerkzeugResponse:
 @course_instructor
 def course_index(course_code: str) -> str:
     return _page(g.course, _messages(g.course.id),
-                 url_for("outbox.course_resend", course_code=course_code))
+                 url_for("outbox.course_resend", course_code=course_code),
+                 url_for("outbox.course_rerun", course_code=course_code))
 
 
 @bp.post("/c/<course_code>/outbox/resend")
@@ -72,4 +86,26 @@ def course_resend(course_code: str) -> WerkzeugResponse:
     message = db.session.scalar(select(OutboxMessage).where(
         OutboxMessage.id == form.message_id.data, OutboxMessage.course_id == g.course.id))
     _resend(message)
+    return redirect(url_for("outbox.course_index", course_code=course_code))
+
+
+@bp.post("/admin/outbox/rerun")
+@site_admin
+def admin_rerun() -> WerkzeugResponse:
+    form = RerunForm()
+    if not form.validate_on_submit():
+        abort(404)
+    _rerun(db.session.get(SessionAnalysis, form.analysis_id.data))
+    return redirect(url_for("outbox.admin_index"))
+
+
+@bp.post("/c/<course_code>/outbox/rerun")
+@course_instructor
+def course_rerun(course_code: str) -> WerkzeugResponse:
+    form = RerunForm()
+    if not form.validate_on_submit():
+        abort(404)
+    row = db.session.scalar(select(SessionAnalysis).join(PaperSession).where(
+        SessionAnalysis.id == form.analysis_id.data, PaperSession.course_id == g.course.id))
+    _rerun(row)
     return redirect(url_for("outbox.course_index", course_code=course_code))

@@ -7,7 +7,8 @@ A review has one working copy (``Review.content``). Before the first submit the 
 draft that autosaves. Once submitted, ``Review.content`` always equals the latest submitted
 version (``ReviewVersion``) and ``content_sha256`` is its hash: revisions before the deadline are
 made by submitting again, so graders, the digest and the similarity check can read
-``Review.content`` of a submitted review and get exactly what was submitted.
+``Review.content`` of a submitted review and get exactly what was submitted. Those two are
+computed by a job after every submit (review.reviews.analysis).
 """
 
 from __future__ import annotations
@@ -43,10 +44,8 @@ from models import (
 from review.core.errors import DomainError
 from review.courses.definition import ReviewRulesDef, stored_definition
 from review.permissions import known_enrollment
-from review.reviews.digest import Question, cluster_questions
 from review.reviews.policy import LateAssessment, LatePolicy, assess_late, late_window_closes
 from review.reviews.rendering import stored_rendering
-from review.reviews.similarity import find_similar_reviews, highlight_spans
 from review.reviews.status import presenting_user_ids
 
 # ---------------------------------------------------------------------------------- content
@@ -399,6 +398,10 @@ def submit_review(session: PaperSession, user: User, content: ReviewContent, now
                                     days=assessment.grace_days_to_use, review_id=review.id,
                                     reason=f"Late review: {session.paper.title}"[:200]))
     db.session.flush()
+    # Imported here: the analysis module reads this one's content model.
+    from review.reviews.analysis import reanalyse_after_commit
+
+    reanalyse_after_commit(session.id)
     return SubmitResult(review, version, created=True)
 
 
@@ -582,61 +585,7 @@ def submitted_reviews(session: PaperSession) -> list[Review]:
         .order_by(User.last_name, User.first_name, User.id)))
 
 
-@dataclass(frozen=True)
-class SimilarityRow:
-    first: Review
-    second: Review
-    score: float
-    first_html: Any
-    second_html: Any
-    passages: int
-
-
-def similarity_report(session: PaperSession) -> tuple[float, list[SimilarityRow]]:
-    threshold = rules_of(session.course).similarity_threshold
-    reviews = submitted_reviews(session)
-    by_id = {r.id: r for r in reviews}
-    texts = {r.id: ReviewContent.from_dict(r.content).plain_text() for r in reviews}
-    pairs = find_similar_reviews([(r.id, texts[r.id]) for r in reviews], threshold=threshold)
-    rows = [SimilarityRow(by_id[p.first_key], by_id[p.second_key], p.score,
-                          highlight_spans(texts[p.first_key], p.first_spans),
-                          highlight_spans(texts[p.second_key], p.second_spans),
-                          len(p.passages)) for p in pairs]
-    return threshold, rows
-
-
 # ---------------------------------------------------------------------------------- digest
-
-
-@dataclass(frozen=True)
-class DigestItem:
-    review: Review
-    index: int
-    text: str
-    raised: Optional[ParticipationRecord]
-
-
-@dataclass(frozen=True)
-class DigestEntry:
-    """Copies of one question: shown, and marked raised, once."""
-
-    representative: DigestItem
-    items: list[DigestItem]
-
-    @property
-    def count(self) -> int:
-        return len(self.items)
-
-
-@dataclass(frozen=True)
-class DigestCluster:
-    representative: DigestItem
-    items: list[DigestItem]
-    entries: list[DigestEntry]
-
-    @property
-    def count(self) -> int:
-        return len(self.items)
 
 
 def can_see_digest(session: PaperSession, user: User, now: datetime) -> tuple[bool, bool]:
@@ -646,28 +595,6 @@ def can_see_digest(session: PaperSession, user: User, now: datetime) -> tuple[bo
     if now > session.review_deadline and is_presenter(session, user):
         return True, False
     return False, False
-
-
-def session_digest(session: PaperSession) -> list[DigestCluster]:
-    """Every discussion question of the session's submitted reviews, grouped, biggest first."""
-    reviews = submitted_reviews(session)
-    raised = {(p.review_id, p.question_index): p for p in db.session.scalars(
-        select(ParticipationRecord).where(ParticipationRecord.session_id == session.id,
-                                          ParticipationRecord.kind == "question"))}
-    items: dict[tuple[int, int], DigestItem] = {}
-    questions: list[Question[tuple[int, int]]] = []
-    for review in reviews:
-        for index, text in enumerate(ReviewContent.from_dict(review.content).questions):
-            key = (review.id, index)
-            items[key] = DigestItem(review, index, text, raised.get(key))
-            questions.append(Question(key=key, author_key=review.user_id, text=text))
-    if not questions:
-        return []
-    clusters = cluster_questions(questions)
-    return [DigestCluster(items[c.representative.key], [items[q.key] for q in c.members],
-                          [DigestEntry(items[e.representative.key], [items[q.key] for q in e.members])
-                           for e in c.entries])
-            for c in clusters]
 
 
 def mark_question_raised(session: PaperSession, review_id: int, question_index: int,

@@ -48,7 +48,7 @@ from review.permissions import (
     require,
 )
 from review.permissions import course_staff_can
-from review.reviews import exports, services
+from review.reviews import analysis, exports, services
 from review.reviews.forms import ExcuseForm, RaiseQuestionForm, ReviewForm
 from review.reviews.policy import countdown_text, format_local
 from review.reviews.rendering import render_markdown, usable_rendering
@@ -473,9 +473,10 @@ def release(course_code: str, session_id: int) -> WerkzeugResponse:
 @course_staff
 def similarity(course_code: str, session_id: int) -> str:
     session = _session_or_404(session_id)
-    threshold, rows = services.similarity_report(session)
+    state = analysis.analysis_of(session, analysis.SIMILARITY)
+    threshold, rows = analysis.similarity_report(session, state)
     return render_template("reviews/similarity.html", course=g.course, session=session,
-                           threshold=threshold, rows=rows)
+                           threshold=threshold, rows=rows, analysis=state)
 
 
 # ---------------------------------------------------------------------------------- digest
@@ -488,14 +489,15 @@ def digest(course_code: str, session_id: int) -> str:
     now = _now()
     may_see, names = services.can_see_digest(session, current_user, now)
     require(may_see, status=403)
-    clusters = services.session_digest(session)
+    state = analysis.analysis_of(session, analysis.DIGEST)
+    clusters = analysis.session_digest(session, state)
     form = RaiseQuestionForm()
     students = services.students_of(g.course) if names else []
     form.raised_by_id.choices = [(0, "the asker")] + [(u.id, u.full_name) for u, _ in students]
     return render_template("reviews/digest.html", course=g.course, session=session,
                            clusters=clusters, names=names, staff=is_staff(g.enrollment),
                            past=now > session.review_deadline, form=form,
-                           total=sum(c.count for c in clusters))
+                           total=sum(c.count for c in clusters), analysis=state)
 
 
 @bp.post("/c/<course_code>/reviews/<int:session_id>/digest/raised")

@@ -20,7 +20,7 @@ from models import (
     Slot,
     db,
 )
-from review.reviews import services
+from review.reviews import analysis, services
 from review.reviews.services import ReviewContent
 from review.reviews.status import ReviewState, owes_review, review_statuses
 from tests.factories import make_course, make_group, make_member
@@ -312,7 +312,10 @@ def test_similarity_flags_planted_near_duplicates_only(app) -> None:
     a, b, c = make_member(course), make_member(course), make_member(course)
     for student, content in ((a, original), (b, copy), (c, independent)):
         services.submit_review(session, student, content, now)
-    threshold, rows = services.similarity_report(session)
+    # The commit queues the check; the immediate backend runs it there and then.
+    db.session.commit()
+    threshold, rows = analysis.similarity_report(
+        session, analysis.analysis_of(session, analysis.SIMILARITY))
     assert threshold == 0.5
     assert len(rows) == 1
     pair = {rows[0].first.user_id, rows[0].second.user_id}
@@ -337,7 +340,8 @@ def test_digest_groups_questions_biggest_first_and_marks_raised(app) -> None:
         students.append(student)
         services.submit_review(session, student, ReviewContent.build(
             **{**GOOD.to_dict(), "questions": qs}), now)
-    clusters = services.session_digest(session)
+    db.session.commit()
+    clusters = analysis.session_digest(session)
     assert sum(c.count for c in clusters) == 5
     assert clusters[0].count == 3
     assert {i.review.user_id for i in clusters[0].items} == {s.id for s in students[:3]}
@@ -348,7 +352,7 @@ def test_digest_groups_questions_biggest_first_and_marks_raised(app) -> None:
         services.mark_question_raised(session, item.review.id, item.index, None, staff)
     with pytest.raises(services.ReviewError, match="does not exist"):
         services.mark_question_raised(session, item.review.id, 4, None, staff)
-    assert services.session_digest(session)[0].items[1].raised is not None
+    assert analysis.session_digest(session)[0].items[1].raised is not None
     services.unmark_question_raised(session, item.review.id, item.index)
     assert db.session.query(ParticipationRecord).count() == 0
 

@@ -36,6 +36,7 @@ from models import (
     PaperSession,
     PeerRating,
     RegradeRequest,
+    SessionAnalysis,
     Slot,
     SlideDeck,
     SwapProposal,
@@ -121,7 +122,9 @@ def build_side(code: str) -> Side:
     grade = GradeItem(course_id=course.id, user_id=students[0].id, component="midterm", score=70)
     mail = OutboxMessage(course_id=course.id, to=students[0].email, subject="A slot came free",
                          template="slot_promotion", context={}, status=OutboxStatus.failed)
-    db.session.add_all([regrade, proposal, grade, mail])
+    failed_job = SessionAnalysis(session_id=session.id, kind="digest", error="MemoryError: ",
+                                 failed_at=utcnow())
+    db.session.add_all([regrade, proposal, grade, mail, failed_job])
     db.session.flush()
     run = run_assignment(course, instructor, utcnow())
     deck = SlideDeck(slot_id=slot1.id, version=1, url="https://example.org/slides")
@@ -238,6 +241,8 @@ def _plausible_form(side: Side, target: Side | None = None) -> dict[str, Any]:
         "text": "A question from the floor?", "helpfulness": "4", "tags": "good-question",
         "message_id": db.session.scalar(select(OutboxMessage.id).where(
             OutboxMessage.course_id == t.course.id)),
+        "analysis_id": db.session.scalar(select(SessionAnalysis.id).join(PaperSession).where(
+            PaperSession.course_id == t.course.id)),
     }
     data.update(_rubric_values("presentation-overview"))
     for sid in [s.id for s in t.course.sessions]:
@@ -346,6 +351,7 @@ FORM_ID_ROUTES = {
     "live.upload_slides": (None, "slide_slot"),
     "live.review_ratings": (None, "review_id"),
     "outbox.course_resend": (None, "message_id"),
+    "outbox.course_rerun": (None, "analysis_id"),
 }
 # POST routes that carry no object id at all (checked so a new one must be classified).
 NO_ID_POSTS = {
@@ -355,7 +361,7 @@ NO_ID_POSTS = {
     "gradebook.import_grades", "gradebook.confirm_import", "groups.auto_form", "groups.create",
     "groups.import_page", "groups.leave", "groups.lock", "groups.new", "groups.staff_create",
     "reviews.preview", "signup.settings", "staff.page", "admin.create_course",
-    "outbox.admin_resend", "notifications.reminders",
+    "outbox.admin_resend", "outbox.admin_rerun", "notifications.reminders",
     "signup.rotate_personal_feed",   # the signed-in user's own calendar token, nothing else
 }
 
