@@ -94,3 +94,27 @@ def test_the_upgrade_records_who_presented_every_slot_already_held(empty_databas
         downgrade(revision="base")
         engine.dispose()
         db.engine.dispose()
+
+
+def test_the_upgrade_gives_every_existing_user_a_calendar_token_of_their_own(
+        empty_database: str) -> None:
+    """Personal calendar feeds (0003): users who existed before get a distinct secret token."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "SECRET_KEY": "x",
+                      "TESTING": True})
+    with app.app_context():
+        upgrade(revision="0002")
+        engine = create_engine(empty_database)
+        with engine.begin() as connection:
+            for number in range(3):
+                connection.execute(text(
+                    'INSERT INTO "user" (email, first_name, last_name, password_hash, '
+                    'session_token, is_admin, created_at) VALUES (:email, \'A\', \'B\', \'\', '
+                    ':token, :no, :created)'),
+                    {"email": f"user{number}@example.org", "token": f"t{number}", "no": False,
+                     "created": "2026-01-01 00:00:00"})
+        upgrade()
+        with engine.connect() as connection:
+            tokens = connection.execute(text('SELECT calendar_token FROM "user"')).scalars().all()
+        assert len(tokens) == 3 and len(set(tokens)) == 3 and all(len(t) >= 32 for t in tokens)
+        engine.dispose()
+        db.engine.dispose()
