@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import JSON, Text, cast, func, inspect, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -258,8 +258,9 @@ def grace_days_used(course: Course, user: User) -> int:
 
 def late_assessment(session: PaperSession, user: User, now: datetime) -> LateAssessment:
     rules = rules_of(session.course)
-    return assess_late(late_policy_of(rules), session.review_deadline, now,
-                       grace_days_used(session.course, user))
+    # Work on time spends no grace days, so the ledger is read only for late work.
+    used = grace_days_used(session.course, user) if now > session.review_deadline else 0
+    return assess_late(late_policy_of(rules), session.review_deadline, now, used)
 
 
 def is_excused(session: PaperSession, user: User) -> bool:
@@ -318,8 +319,12 @@ def save_draft(session: PaperSession, user: User, content: ReviewContent, now: d
     and what was typed since survives a closed browser until it is submitted again.
     """
     _require_student_and_open(session, user, now)
-    rules = rules_of(session.course)
-    check_sizes(content, rules)
+    check_sizes(content, rules_of(session.course))
+    return _save_checked_draft(session, user, content, now, expected_version)
+
+
+def _save_checked_draft(session: PaperSession, user: User, content: ReviewContent, now: datetime,
+                        expected_version: Optional[int]) -> Review:
     review = review_of(session, user, lock=True)
     if review is not None and review.status == ReviewStatus.submitted:
         return _save_revision(session, review, content, now, expected_version)
@@ -340,6 +345,51 @@ def save_draft(session: PaperSession, user: User, content: ReviewContent, now: d
     review.saved_at = now
     db.session.flush()
     return review
+
+
+@dataclass(frozen=True)
+class DraftSaved:
+    version: int
+    saved_at: datetime
+
+
+def autosave_draft(session: PaperSession, user: User, content: ReviewContent, now: datetime, *,
+                   expected_version: Optional[int] = None) -> DraftSaved:
+    """``save_draft`` for the autosave, its common case (a changed draft, before the deadline,
+    at the version the page expects) in one UPDATE instead of a locking read and a write.
+
+    Every other case (the first save, a submitted review, late work, a stale version, nothing
+    changed) matches no row and takes ``save_draft``'s path, which finds and says why. The UPDATE
+    goes around the ORM, so call this only in a request that has not loaded the review."""
+    _require_student_and_open(session, user, now)
+    check_sizes(content, rules_of(session.course))
+    if now <= session.review_deadline:
+        version = db.session.connection().execute(
+            _draft_update(session, user, content, now, expected_version)).scalar()
+        if version is not None:
+            return DraftSaved(version, now)
+    review = _save_checked_draft(session, user, content, now, expected_version)
+    return DraftSaved(review.version, review.saved_at)
+
+
+def _draft_update(session: PaperSession, user: User, content: ReviewContent, now: datetime,
+                  expected_version: Optional[int]) -> Any:
+    # A Core statement: the ORM's version counter is advanced by hand, and it moves no grades
+    # revision (review.gradebook.revision: a draft's text is not a grade input). The stored
+    # JSON is compared as text with the new one serialised the same way: equal text is an
+    # unchanged draft (no write, no new version); text that differs only in form (key order)
+    # is written, never lost.
+    table = Review.__table__
+    new = content.to_dict()
+    statement = (update(table)
+                 .where(table.c.session_id == session.id, table.c.user_id == user.id,
+                        table.c.status == ReviewStatus.draft,
+                        cast(table.c.content, Text) != cast(literal(new, JSON), Text))
+                 .values(content=new, saved_at=now, version=table.c.version + 1)
+                 .returning(table.c.version))
+    if expected_version is not None:
+        statement = statement.where(table.c.version == expected_version)
+    return statement
 
 
 @dataclass(frozen=True)
@@ -380,10 +430,14 @@ def submit_review(session: PaperSession, user: User, content: ReviewContent, now
         review = Review(session_id=session.id, user_id=user.id, content={}, saved_at=now)
         db.session.add(review)
         db.session.flush()
-    number = len(review.versions) + 1
+    # A review that was never submitted has no versions: no query to count them.
+    number = 1 if review.status == ReviewStatus.draft else len(review.versions) + 1
     version = ReviewVersion(review_id=review.id, number=number, content=content.to_dict(),
                             content_sha256=digest, submitted_at=now)
-    review.versions.append(version)
+    if "versions" in inspect(review).unloaded:
+        db.session.add(version)
+    else:
+        review.versions.append(version)
     review.content = content.to_dict()
     review.revision = None
     review.status = ReviewStatus.submitted
