@@ -13,12 +13,12 @@ do not even reveal that they exist. Level two is ``require(predicate)``, called 
 
 from __future__ import annotations
 
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, Callable, TypeVar
 
 from flask import abort, g
 from flask_login import current_user
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, select
 
 from models import Course, CourseRole, Enrollment, User, db
 from review.courses.definition import TA_ACTIONS
@@ -105,17 +105,24 @@ def load_user_and_course(user_id: int, course_code: str | None) -> User | None:
     applies exactly the checks it applies to ones it loads itself (``_course_access``)."""
     if course_code is None:
         return db.session.get(User, user_id)
-    row = db.session.execute(
-        select(User, Course, Enrollment).select_from(User)
-        .outerjoin(Course, Course.code == course_code)
-        .outerjoin(Enrollment, and_(Enrollment.course_id == Course.id,
-                                    Enrollment.user_id == User.id))
-        .where(User.id == user_id)).first()
+    row = db.session.execute(_user_and_course_statement(),
+                             {"user_id": user_id, "course_code": course_code}).first()
     if row is None:
         return None
     user, course, enrollment = row
     g._course_access = (course_code, user_id, course, enrollment)
     return user
+
+
+@cache
+def _user_and_course_statement() -> Select[Any]:
+    # Built once with bound parameters: building a statement costs more CPU than SQLite takes
+    # to run it, and a built one keeps its cache key.
+    return (select(User, Course, Enrollment).select_from(User)
+            .outerjoin(Course, Course.code == bindparam("course_code"))
+            .outerjoin(Enrollment, and_(Enrollment.course_id == Course.id,
+                                        Enrollment.user_id == User.id))
+            .where(User.id == bindparam("user_id")))
 
 
 def _course_access(course_code: str) -> tuple[Course | None, Enrollment | None]:

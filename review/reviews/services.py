@@ -18,9 +18,10 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import JSON, Text, cast, func, inspect, literal, select, update
+from sqlalchemy import JSON, Select, Text, bindparam, cast, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -38,6 +39,7 @@ from models import (
     ReviewStatus,
     ReviewVersion,
     User,
+    UTCDateTime,
     db,
 )
 from review.core.errors import DomainError
@@ -225,8 +227,25 @@ def late_policy_of(rules: ReviewRulesDef) -> LatePolicy:
 
 def session_of_course(course: Course, session_id: int) -> PaperSession | None:
     """The session if it belongs to this course (a session of another course is None -> 404)."""
-    return db.session.scalar(select(PaperSession).where(
-        PaperSession.id == session_id, PaperSession.course_id == course.id))
+    return db.session.scalar(_session_statement(),
+                             {"session_id": session_id, "course_id": course.id})
+
+
+# The statements of every review write, built once with bound parameters: building one costs
+# more CPU than SQLite takes to run it, and a built one keeps its cache key.
+
+
+@cache
+def _session_statement() -> Select[Any]:
+    return select(PaperSession).where(PaperSession.id == bindparam("session_id"),
+                                      PaperSession.course_id == bindparam("course_id"))
+
+
+@cache
+def _review_statement(lock: bool) -> Select[Any]:
+    query = select(Review).where(Review.session_id == bindparam("session_id"),
+                                 Review.user_id == bindparam("user_id"))
+    return query.with_for_update() if lock else query
 
 
 def is_student(course: Course, user: User) -> bool:
@@ -245,10 +264,8 @@ def is_staff_of(course: Course, user: User) -> bool:
 
 
 def review_of(session: PaperSession, user: User, *, lock: bool = False) -> Review | None:
-    query = select(Review).where(Review.session_id == session.id, Review.user_id == user.id)
-    if lock:
-        query = query.with_for_update()
-    return db.session.scalar(query)
+    return db.session.scalar(_review_statement(lock),
+                             {"session_id": session.id, "user_id": user.id})
 
 
 def grace_days_used(course: Course, user: User) -> int:
@@ -364,8 +381,7 @@ def autosave_draft(session: PaperSession, user: User, content: ReviewContent, no
     _require_student_and_open(session, user, now)
     check_sizes(content, rules_of(session.course))
     if now <= session.review_deadline:
-        version = db.session.connection().execute(
-            _draft_update(session, user, content, now, expected_version)).scalar()
+        version = _draft_update(session, user, content, now, expected_version)
         if version is not None:
             return DraftSaved(version, now)
     review = _save_checked_draft(session, user, content, now, expected_version)
@@ -373,22 +389,33 @@ def autosave_draft(session: PaperSession, user: User, content: ReviewContent, no
 
 
 def _draft_update(session: PaperSession, user: User, content: ReviewContent, now: datetime,
-                  expected_version: Optional[int]) -> Any:
+                  expected_version: Optional[int]) -> Optional[int]:
+    new = content.to_dict()
+    return db.session.connection().execute(_draft_update_statement(expected_version is not None), {
+        "of_session": session.id, "of_user": user.id, "new_content": new, "new_saved_at": now,
+        "expected_version": expected_version}).scalar()
+
+
+@cache
+def _draft_update_statement(expected: bool) -> Any:
     # A Core statement: the ORM's version counter is advanced by hand, and it moves no grades
     # revision (review.gradebook.revision: a draft's text is not a grade input). The stored
     # JSON is compared as text with the new one serialised the same way: equal text is an
     # unchanged draft (no write, no new version); text that differs only in form (key order)
     # is written, never lost.
     table = Review.__table__
-    new = content.to_dict()
     statement = (update(table)
-                 .where(table.c.session_id == session.id, table.c.user_id == user.id,
+                 .where(table.c.session_id == bindparam("of_session"),
+                        table.c.user_id == bindparam("of_user"),
                         table.c.status == ReviewStatus.draft,
-                        cast(table.c.content, Text) != cast(literal(new, JSON), Text))
-                 .values(content=new, saved_at=now, version=table.c.version + 1)
+                        cast(table.c.content, Text)
+                        != cast(bindparam("new_content", type_=JSON), Text))
+                 .values(content=bindparam("new_content", type_=JSON),
+                         saved_at=bindparam("new_saved_at", type_=UTCDateTime),
+                         version=table.c.version + 1)
                  .returning(table.c.version))
-    if expected_version is not None:
-        statement = statement.where(table.c.version == expected_version)
+    if expected:
+        statement = statement.where(table.c.version == bindparam("expected_version"))
     return statement
 
 
