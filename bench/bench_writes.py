@@ -1,10 +1,10 @@
-"""In-process CPU and SQL statements per review autosave and submit, on the benchmark's term.
+"""In-process CPU and SQL statements per request of the deadline rush, on the benchmark's term.
 
     .venv/bin/python bench/bench_writes.py [--requests 300] [--repeats 3]
 
 Seeds bench/seed_term.py's term into a throwaway SQLite file, then drives the application
-through Flask's test client (no HTTP, no gunicorn): each of ``--requests`` students autosaves
-(a changed text each time) and then submits. Prints, per kind of request, the median CPU
+through Flask's test client (no HTTP, no gunicorn): each of ``--requests`` students opens the
+review form, autosaves (a changed text each time), submits and opens the receipt. Prints, per kind of request, the median CPU
 milliseconds per request over ``--repeats`` passes (``time.process_time``) and the statements
 one request sends. A quick before/after figure for changes to the write path; the served figures
 are bench/run_bench.py's.
@@ -73,7 +73,15 @@ def main() -> int:
             "questions-0": body["questions"][0], "submit": "Submit review"})
         return response.status_code
 
-    for name, call, ok in (("autosave", autosave, 200), ("submit", submit, 302)):
+    def form(n: int, client, csrf: str, step: int) -> int:
+        return client.get(f"/c/{code}/reviews/{session_id}/write").status_code
+
+    def receipt(n: int, client, csrf: str, step: int) -> int:
+        return client.get(f"/c/{code}/reviews/{session_id}/receipt").status_code
+
+    # The deadline rush's requests, in its order.
+    for name, call, ok in (("form", form, 200), ("autosave", autosave, 200),
+                           ("submit", submit, 302), ("receipt", receipt, 200)):
         per_request = []
         counts = []
         for repeat in range(args.repeats):

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Optional
 
 from sqlalchemy import JSON, Select, Text, bindparam, cast, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from models import (
     AuditEntry,
@@ -225,9 +225,11 @@ def late_policy_of(rules: ReviewRulesDef) -> LatePolicy:
                       rules.late_policy.min_score_pct)
 
 
-def session_of_course(course: Course, session_id: int) -> PaperSession | None:
-    """The session if it belongs to this course (a session of another course is None -> 404)."""
-    return db.session.scalar(_session_statement(),
+def session_of_course(course: Course, session_id: int, *,
+                      with_paper: bool = False) -> PaperSession | None:
+    """The session if it belongs to this course (a session of another course is None -> 404);
+    ``with_paper`` loads its week and paper in the same statement, for pages that show them."""
+    return db.session.scalar(_session_statement(with_paper),
                              {"session_id": session_id, "course_id": course.id})
 
 
@@ -236,15 +238,20 @@ def session_of_course(course: Course, session_id: int) -> PaperSession | None:
 
 
 @cache
-def _session_statement() -> Select[Any]:
-    return select(PaperSession).where(PaperSession.id == bindparam("session_id"),
-                                      PaperSession.course_id == bindparam("course_id"))
+def _session_statement(with_paper: bool) -> Select[Any]:
+    query = select(PaperSession).where(PaperSession.id == bindparam("session_id"),
+                                       PaperSession.course_id == bindparam("course_id"))
+    if with_paper:
+        query = query.options(joinedload(PaperSession.week), joinedload(PaperSession.paper))
+    return query
 
 
 @cache
-def _review_statement(lock: bool) -> Select[Any]:
+def _review_statement(lock: bool, with_versions: bool) -> Select[Any]:
     query = select(Review).where(Review.session_id == bindparam("session_id"),
                                  Review.user_id == bindparam("user_id"))
+    if with_versions:
+        query = query.options(joinedload(Review.versions))
     return query.with_for_update() if lock else query
 
 
@@ -263,9 +270,11 @@ def is_staff_of(course: Course, user: User) -> bool:
         Enrollment.role.in_([CourseRole.instructor, CourseRole.ta]))) is not None
 
 
-def review_of(session: PaperSession, user: User, *, lock: bool = False) -> Review | None:
-    return db.session.scalar(_review_statement(lock),
-                             {"session_id": session.id, "user_id": user.id})
+def review_of(session: PaperSession, user: User, *, lock: bool = False,
+              with_versions: bool = False) -> Review | None:
+    return db.session.execute(_review_statement(lock, with_versions),
+                              {"session_id": session.id, "user_id": user.id}
+                              ).unique().scalar_one_or_none()
 
 
 def grace_days_used(course: Course, user: User) -> int:

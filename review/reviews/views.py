@@ -69,8 +69,8 @@ def _now() -> datetime:
     return utcnow()
 
 
-def _session_or_404(session_id: int) -> PaperSession:
-    session = services.session_of_course(g.course, session_id)
+def _session_or_404(session_id: int, *, with_paper: bool = False) -> PaperSession:
+    session = services.session_of_course(g.course, session_id, with_paper=with_paper)
     if session is None:
         abort(404)
     return session
@@ -161,7 +161,8 @@ def _editor(session: PaperSession, form: ReviewForm, review: Review | None, *, s
 @bp.route("/c/<course_code>/reviews/<int:session_id>/write", methods=["GET", "POST"])
 @course_student
 def edit(course_code: str, session_id: int) -> tuple[str, int] | WerkzeugResponse:
-    session = _session_or_404(session_id)
+    # The form shows the paper and its week; a save or submit does not need them.
+    session = _session_or_404(session_id, with_paper=request.method == "GET")
     form = ReviewForm()
     if request.method == "GET":
         review = services.review_of(session, current_user)
@@ -287,8 +288,8 @@ def preview(course_code: str) -> tuple[Response, int]:
 @bp.get("/c/<course_code>/reviews/<int:session_id>/receipt")
 @course_student
 def receipt(course_code: str, session_id: int) -> str:
-    session = _session_or_404(session_id)
-    review = services.review_of(session, current_user)
+    session = _session_or_404(session_id, with_paper=True)
+    review = services.review_of(session, current_user, with_versions=True)
     if review is None or not review.versions:
         abort(404)
     number = request.args.get("version", type=int) or len(review.versions)

@@ -101,3 +101,16 @@ def test_a_resubmit_numbers_its_version_after_the_last(client, writing) -> None:
     assert response.status_code == 302 and statements == 7  # the versions are counted
     assert [v.number for v in db.session.scalars(
         select(ReviewVersion).order_by(ReviewVersion.number))] == [1, 2]
+
+
+def test_the_form_and_the_receipt_load_the_paper_with_the_session(client, writing) -> None:
+    form, statements = _counted(lambda: client.get(writing["write"]))
+    # The user with the course and the enrollment; the session with its week and paper; the
+    # review; whether the student is excused.
+    assert form.status_code == 200 and statements == 4
+    assert client.post(writing["write"], data=FORM).status_code == 302
+    receipt, statements = _counted(lambda: client.get(writing["write"][:-len("write")] + "receipt"))
+    # The user with the course and the enrollment; the session with its week and paper; the
+    # review with its versions.
+    assert receipt.status_code == 200 and statements == 3
+    assert "Version</dt><dd>1 of 1" in receipt.get_data(as_text=True)
