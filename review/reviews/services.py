@@ -265,6 +265,9 @@ def is_student(course: Course, user: User) -> bool:
 
 
 def is_staff_of(course: Course, user: User) -> bool:
+    known = known_enrollment(course, user)  # the route's own check already loaded it
+    if known is not None:
+        return known.role in (CourseRole.instructor, CourseRole.ta)
     return db.session.scalar(select(Enrollment.id).where(
         Enrollment.course_id == course.id, Enrollment.user_id == user.id,
         Enrollment.role.in_([CourseRole.instructor, CourseRole.ta]))) is not None
