@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, has_app_context, jsonify, render_template, request
+from flask import (Flask, Response, current_app, has_app_context, has_request_context, jsonify,
+                   render_template, request)
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -180,6 +181,8 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def _register_user_loader() -> None:
+    from review.permissions import load_user_and_course
+
     @login_manager.user_loader
     def load_user(user_and_token: str) -> Optional[User]:
         # The cookie carries "<id>:<session token>"; sign-out and password change rotate the
@@ -187,7 +190,9 @@ def _register_user_loader() -> None:
         user_id, _, token = user_and_token.partition(":")
         if not user_id.isdigit() or not token:
             return None
-        user = db.session.get(User, int(user_id))
+        # On a course route the course and the enrollment come with the user, in one statement.
+        course_code = (request.view_args or {}).get("course_code") if has_request_context() else None
+        user = load_user_and_course(int(user_id), course_code)
         if user is None or not secrets.compare_digest(user.session_token, token):
             return None
         return user

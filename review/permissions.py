@@ -13,14 +13,14 @@ do not even reveal that they exist. Level two is ``require(predicate)``, called 
 
 from __future__ import annotations
 
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, Callable, TypeVar
 
 from flask import abort, g
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import Select, and_, bindparam, select
 
-from models import Course, CourseRole, Enrollment, db
+from models import Course, CourseRole, Enrollment, User, db
 from review.courses.definition import TA_ACTIONS
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -76,10 +76,14 @@ def enrollment_of(user: Any, course: Course) -> Enrollment | None:
     enrollment = db.session.scalar(
         select(Enrollment).where(Enrollment.course_id == course.id, Enrollment.user_id == user.id)
     )
+    _remember_enrollment(course.id, user.id, enrollment)
+    return enrollment
+
+
+def _remember_enrollment(course_id: int, user_id: int, enrollment: Enrollment | None) -> None:
     # Remembered for this database session, so services asking "is this user a student here?"
     # in the same request reuse it instead of querying again (review.reviews.services).
-    db.session.info[("enrollment", course.id, user.id)] = enrollment
-    return enrollment
+    db.session.info[("enrollment", course_id, user_id)] = enrollment
 
 
 def known_enrollment(course: Course, user: Any) -> Enrollment | None:
@@ -92,6 +96,50 @@ def known_enrollment(course: Course, user: Any) -> Enrollment | None:
     return enrollment
 
 
+def load_user_and_course(user_id: int, course_code: str | None) -> User | None:
+    """The user of a session cookie and, on a course route, the course and the user's enrollment
+    in the same statement (three statements on every course page before).
+
+    Called by the user loader, so only after Flask-Login's own checks; the caller still checks
+    the session token. The course and enrollment are kept for the route's decorator, which
+    applies exactly the checks it applies to ones it loads itself (``_course_access``)."""
+    if course_code is None:
+        return db.session.get(User, user_id)
+    row = db.session.execute(_user_and_course_statement(),
+                             {"user_id": user_id, "course_code": course_code}).first()
+    if row is None:
+        return None
+    user, course, enrollment = row
+    g._course_access = (course_code, user_id, course, enrollment)
+    return user
+
+
+@cache
+def _user_and_course_statement() -> Select[Any]:
+    # Built once with bound parameters: building a statement costs more CPU than SQLite takes
+    # to run it, and a built one keeps its cache key.
+    return (select(User, Course, Enrollment).select_from(User)
+            .outerjoin(Course, Course.code == bindparam("course_code"))
+            .outerjoin(Enrollment, and_(Enrollment.course_id == Course.id,
+                                        Enrollment.user_id == User.id))
+            .where(User.id == bindparam("user_id")))
+
+
+def _course_access(course_code: str) -> tuple[Course | None, Enrollment | None]:
+    """The course named in the URL and the signed-in user's enrollment in it (None, None if
+    there is no such course): loaded with the user when the user loader could, else here."""
+    prefetched = g.pop("_course_access", None)
+    if prefetched is not None and prefetched[:2] == (course_code, current_user.id):
+        course, enrollment = prefetched[2], prefetched[3]
+        if course is not None:
+            _remember_enrollment(course.id, current_user.id, enrollment)
+        return course, enrollment
+    course = db.session.scalar(select(Course).where(Course.code == course_code))
+    if course is None:
+        return None, None
+    return course, enrollment_of(current_user, course)
+
+
 def _course_route(roles: frozenset[CourseRole], rule: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @wraps(view)
@@ -100,11 +148,8 @@ def _course_route(roles: frozenset[CourseRole], rule: str) -> Callable[[View], V
                 from review.extensions import login_manager
 
                 return login_manager.unauthorized()
-            course = db.session.scalar(select(Course).where(Course.code == kwargs["course_code"]))
-            if course is None:
-                abort(404)
-            enrollment = enrollment_of(current_user, course)
-            if enrollment is None:
+            course, enrollment = _course_access(kwargs["course_code"])
+            if course is None or enrollment is None:
                 abort(404)
             if enrollment.role not in roles:
                 abort(403)

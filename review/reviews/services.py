@@ -19,11 +19,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import JSON, Select, Text, bindparam, cast, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from models import (
     AuditEntry,
@@ -39,6 +40,7 @@ from models import (
     ReviewStatus,
     ReviewVersion,
     User,
+    UTCDateTime,
     db,
 )
 from review.core.errors import DomainError
@@ -222,10 +224,34 @@ def late_policy_of(rules: ReviewRulesDef) -> LatePolicy:
                       rules.late_policy.min_score_pct)
 
 
-def session_of_course(course: Course, session_id: int) -> PaperSession | None:
-    """The session if it belongs to this course (a session of another course is None -> 404)."""
-    return db.session.scalar(select(PaperSession).where(
-        PaperSession.id == session_id, PaperSession.course_id == course.id))
+def session_of_course(course: Course, session_id: int, *,
+                      with_paper: bool = False) -> PaperSession | None:
+    """The session if it belongs to this course (a session of another course is None -> 404);
+    ``with_paper`` loads its week and paper in the same statement, for pages that show them."""
+    return db.session.scalar(_session_statement(with_paper),
+                             {"session_id": session_id, "course_id": course.id})
+
+
+# The statements of every review write, built once with bound parameters: building one costs
+# more CPU than SQLite takes to run it, and a built one keeps its cache key.
+
+
+@cache
+def _session_statement(with_paper: bool) -> Select[Any]:
+    query = select(PaperSession).where(PaperSession.id == bindparam("session_id"),
+                                       PaperSession.course_id == bindparam("course_id"))
+    if with_paper:
+        query = query.options(joinedload(PaperSession.week), joinedload(PaperSession.paper))
+    return query
+
+
+@cache
+def _review_statement(lock: bool, with_versions: bool) -> Select[Any]:
+    query = select(Review).where(Review.session_id == bindparam("session_id"),
+                                 Review.user_id == bindparam("user_id"))
+    if with_versions:
+        query = query.options(joinedload(Review.versions))
+    return query.with_for_update() if lock else query
 
 
 def is_student(course: Course, user: User) -> bool:
@@ -238,16 +264,19 @@ def is_student(course: Course, user: User) -> bool:
 
 
 def is_staff_of(course: Course, user: User) -> bool:
+    known = known_enrollment(course, user)  # the route's own check already loaded it
+    if known is not None:
+        return known.role in (CourseRole.instructor, CourseRole.ta)
     return db.session.scalar(select(Enrollment.id).where(
         Enrollment.course_id == course.id, Enrollment.user_id == user.id,
         Enrollment.role.in_([CourseRole.instructor, CourseRole.ta]))) is not None
 
 
-def review_of(session: PaperSession, user: User, *, lock: bool = False) -> Review | None:
-    query = select(Review).where(Review.session_id == session.id, Review.user_id == user.id)
-    if lock:
-        query = query.with_for_update()
-    return db.session.scalar(query)
+def review_of(session: PaperSession, user: User, *, lock: bool = False,
+              with_versions: bool = False) -> Review | None:
+    return db.session.execute(_review_statement(lock, with_versions),
+                              {"session_id": session.id, "user_id": user.id}
+                              ).unique().scalar_one_or_none()
 
 
 def grace_days_used(course: Course, user: User) -> int:
@@ -257,8 +286,9 @@ def grace_days_used(course: Course, user: User) -> int:
 
 def late_assessment(session: PaperSession, user: User, now: datetime) -> LateAssessment:
     rules = rules_of(session.course)
-    return assess_late(late_policy_of(rules), session.review_deadline, now,
-                       grace_days_used(session.course, user))
+    # Work on time spends no grace days, so the ledger is read only for late work.
+    used = grace_days_used(session.course, user) if now > session.review_deadline else 0
+    return assess_late(late_policy_of(rules), session.review_deadline, now, used)
 
 
 def is_excused(session: PaperSession, user: User) -> bool:
@@ -317,8 +347,12 @@ def save_draft(session: PaperSession, user: User, content: ReviewContent, now: d
     and what was typed since survives a closed browser until it is submitted again.
     """
     _require_student_and_open(session, user, now)
-    rules = rules_of(session.course)
-    check_sizes(content, rules)
+    check_sizes(content, rules_of(session.course))
+    return _save_checked_draft(session, user, content, now, expected_version)
+
+
+def _save_checked_draft(session: PaperSession, user: User, content: ReviewContent, now: datetime,
+                        expected_version: Optional[int]) -> Review:
     review = review_of(session, user, lock=True)
     if review is not None and review.status == ReviewStatus.submitted:
         return _save_revision(session, review, content, now, expected_version)
@@ -339,6 +373,61 @@ def save_draft(session: PaperSession, user: User, content: ReviewContent, now: d
     review.saved_at = now
     db.session.flush()
     return review
+
+
+@dataclass(frozen=True)
+class DraftSaved:
+    version: int
+    saved_at: datetime
+
+
+def autosave_draft(session: PaperSession, user: User, content: ReviewContent, now: datetime, *,
+                   expected_version: Optional[int] = None) -> DraftSaved:
+    """``save_draft`` for the autosave, its common case (a changed draft, before the deadline,
+    at the version the page expects) in one UPDATE instead of a locking read and a write.
+
+    Every other case (the first save, a submitted review, late work, a stale version, nothing
+    changed) matches no row and takes ``save_draft``'s path, which finds and says why. The UPDATE
+    goes around the ORM, so call this only in a request that has not loaded the review."""
+    _require_student_and_open(session, user, now)
+    check_sizes(content, rules_of(session.course))
+    if now <= session.review_deadline:
+        version = _draft_update(session, user, content, now, expected_version)
+        if version is not None:
+            return DraftSaved(version, now)
+    review = _save_checked_draft(session, user, content, now, expected_version)
+    return DraftSaved(review.version, review.saved_at)
+
+
+def _draft_update(session: PaperSession, user: User, content: ReviewContent, now: datetime,
+                  expected_version: Optional[int]) -> Optional[int]:
+    new = content.to_dict()
+    return db.session.connection().execute(_draft_update_statement(expected_version is not None), {
+        "of_session": session.id, "of_user": user.id, "new_content": new, "new_saved_at": now,
+        "expected_version": expected_version}).scalar()
+
+
+@cache
+def _draft_update_statement(expected: bool) -> Any:
+    # A Core statement: the ORM's version counter is advanced by hand, and it moves no grades
+    # revision (review.gradebook.revision: a draft's text is not a grade input). The stored
+    # JSON is compared as text with the new one serialised the same way: equal text is an
+    # unchanged draft (no write, no new version); text that differs only in form (key order)
+    # is written, never lost.
+    table = Review.__table__
+    statement = (update(table)
+                 .where(table.c.session_id == bindparam("of_session"),
+                        table.c.user_id == bindparam("of_user"),
+                        table.c.status == ReviewStatus.draft,
+                        cast(table.c.content, Text)
+                        != cast(bindparam("new_content", type_=JSON), Text))
+                 .values(content=bindparam("new_content", type_=JSON),
+                         saved_at=bindparam("new_saved_at", type_=UTCDateTime),
+                         version=table.c.version + 1)
+                 .returning(table.c.version))
+    if expected:
+        statement = statement.where(table.c.version == bindparam("expected_version"))
+    return statement
 
 
 @dataclass(frozen=True)
@@ -379,10 +468,14 @@ def submit_review(session: PaperSession, user: User, content: ReviewContent, now
         review = Review(session_id=session.id, user_id=user.id, content={}, saved_at=now)
         db.session.add(review)
         db.session.flush()
-    number = len(review.versions) + 1
+    # A review that was never submitted has no versions: no query to count them.
+    number = 1 if review.status == ReviewStatus.draft else len(review.versions) + 1
     version = ReviewVersion(review_id=review.id, number=number, content=content.to_dict(),
                             content_sha256=digest, submitted_at=now)
-    review.versions.append(version)
+    if "versions" in inspect(review).unloaded:
+        db.session.add(version)
+    else:
+        review.versions.append(version)
     review.content = content.to_dict()
     review.revision = None
     review.status = ReviewStatus.submitted

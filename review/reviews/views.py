@@ -69,8 +69,8 @@ def _now() -> datetime:
     return utcnow()
 
 
-def _session_or_404(session_id: int) -> PaperSession:
-    session = services.session_of_course(g.course, session_id)
+def _session_or_404(session_id: int, *, with_paper: bool = False) -> PaperSession:
+    session = services.session_of_course(g.course, session_id, with_paper=with_paper)
     if session is None:
         abort(404)
     return session
@@ -161,20 +161,23 @@ def _editor(session: PaperSession, form: ReviewForm, review: Review | None, *, s
 @bp.route("/c/<course_code>/reviews/<int:session_id>/write", methods=["GET", "POST"])
 @course_student
 def edit(course_code: str, session_id: int) -> tuple[str, int] | WerkzeugResponse:
-    session = _session_or_404(session_id)
-    review = services.review_of(session, current_user)
+    # The form shows the paper and its week; a save or submit does not need them.
+    session = _session_or_404(session_id, with_paper=request.method == "GET")
     form = ReviewForm()
     if request.method == "GET":
+        review = services.review_of(session, current_user)
         working_copy = (review.revision or review.content) if review else None
         form.fill(ReviewContent.from_dict(working_copy), review.version if review else None)
         return _editor(session, form, review)
+    # A save or submit reads the review once, locked, in the service; the pages below that
+    # show the form again read it themselves.
     if not form.validate_on_submit():
         flash("The form was incomplete; nothing was saved. Reload the page and try again.", "error")
-        return _editor(session, form, review, status=400)
+        return _editor(session, form, services.review_of(session, current_user), status=400)
     content = form.content()
     if form.preview.data:
-        return _editor(session, form, review, previews=_render_sections(content),
-                       check=services.check_content(content))
+        return _editor(session, form, services.review_of(session, current_user),
+                       previews=_render_sections(content), check=services.check_content(content))
     now = _now()
     try:
         if form.submit.data:
@@ -191,8 +194,8 @@ def edit(course_code: str, session_id: int) -> tuple[str, int] | WerkzeugRespons
     except LateConfirmationNeeded as exc:
         db.session.rollback()
         form.confirm_late.data = "yes"
-        return _editor(session, form, review, late=exc.assessment,
-                       check=services.check_content(content))
+        return _editor(session, form, services.review_of(session, current_user),
+                       late=exc.assessment, check=services.check_content(content))
     except ReviewStale as exc:
         db.session.rollback()
         current = services.review_of(session, current_user)
@@ -213,7 +216,8 @@ def edit(course_code: str, session_id: int) -> tuple[str, int] | WerkzeugRespons
     except DomainError as exc:
         db.session.rollback()
         flash(str(exc), "error")
-        return _editor(session, form, review, status=422, check=services.check_content(content))
+        return _editor(session, form, services.review_of(session, current_user), status=422,
+                       check=services.check_content(content))
     if form.submit.data:
         if result.created:
             flash(f"Review submitted (version {version_number}).", "success")
@@ -250,12 +254,11 @@ def autosave(course_code: str, session_id: int) -> tuple[Response, int]:
     version = data.get("version")
     expected = int(version) if isinstance(version, (int, str)) and str(version).isdigit() else None
     try:
-        review = services.save_draft(session, current_user, content, _now(),
-                                     expected_version=expected)
-        # Read before the commit expires them: afterwards each would cost a query (review,
-        # session, course) just to answer.
-        saved = {"version": review.version, "saved_at": review.saved_at.isoformat(),
-                 "saved_text": format_local(review.saved_at, session.course.timezone)}
+        draft = services.autosave_draft(session, current_user, content, _now(),
+                                        expected_version=expected)
+        # Read before the commit expires the course (a query afterwards, just to answer).
+        saved = {"version": draft.version, "saved_at": draft.saved_at.isoformat(),
+                 "saved_text": format_local(draft.saved_at, session.course.timezone)}
         db.session.commit()
     except ReviewStale as exc:
         db.session.rollback()
@@ -285,8 +288,8 @@ def preview(course_code: str) -> tuple[Response, int]:
 @bp.get("/c/<course_code>/reviews/<int:session_id>/receipt")
 @course_student
 def receipt(course_code: str, session_id: int) -> str:
-    session = _session_or_404(session_id)
-    review = services.review_of(session, current_user)
+    session = _session_or_404(session_id, with_paper=True)
+    review = services.review_of(session, current_user, with_versions=True)
     if review is None or not review.versions:
         abort(404)
     number = request.args.get("version", type=int) or len(review.versions)

@@ -1,7 +1,8 @@
-"""The validated course definition is reused while the stored dict is the same object."""
+"""The validated course definition is reused while the stored dict is the same, per course."""
 
 from __future__ import annotations
 
+import copy
 from types import SimpleNamespace
 
 from review.courses.definition import CourseDefinition, stored_definition
@@ -24,3 +25,14 @@ def test_an_equal_dict_of_another_course_is_validated_for_itself() -> None:
     one, other = SimpleNamespace(definition=data), SimpleNamespace(definition=dict(data))
     assert stored_definition(one) is not stored_definition(other)
     assert stored_definition(one) == stored_definition(other)
+
+
+def test_a_reloaded_equal_dict_reuses_the_result_and_an_edited_one_does_not() -> None:
+    data = CourseDefinition.model_validate(course_definition_data("cache-c")).model_dump(mode="json")
+    course = SimpleNamespace(id=987654, definition=data)
+    first = stored_definition(course)
+    course.definition = copy.deepcopy(data)  # the row loaded again by the next request
+    assert stored_definition(course) is first
+    # Changed in place (then flagged as modified and saved): validated again, not the old result.
+    course.definition["timezone"] = "America/New_York"
+    assert stored_definition(course).timezone == "America/New_York"

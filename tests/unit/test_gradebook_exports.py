@@ -234,6 +234,19 @@ def test_percentages_are_shown_with_one_decimal(book: openpyxl.Workbook) -> None
     assert book["Reviews"]["D2"].number_format == "0.0"
 
 
+@pytest.mark.parametrize("sheet_name", SHEETS)
+def test_only_headers_are_bold_and_only_numbers_carry_the_decimal_format(
+    book: openpyxl.Workbook, sheet_name: str
+) -> None:
+    # Cells share one styled cell object per style while streaming; no style may leak from the
+    # header into the rows, or from a percentage column into text.
+    for row in book[sheet_name].iter_rows(min_row=2):
+        for cell in row:
+            assert not cell.font.b, cell.coordinate
+            if isinstance(cell.value, str) and not cell.value.startswith("="):
+                assert cell.number_format == "General", cell.coordinate
+
+
 def highlight_rules(sheet: Worksheet) -> dict[str, list[Rule]]:
     return {str(formatting.sqref): formatting.rules for formatting in sheet.conditional_formatting}
 

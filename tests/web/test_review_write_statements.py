@@ -1,0 +1,116 @@
+"""The review write path's SQL statements, pinned: the deadline rush is 300 students autosaving and
+submitting at once, and every statement per request is CPU on a busy worker (issue 14).
+
+Each counted request starts from an empty database session, as a fresh request in a worker does
+(the tests' shared app context would otherwise answer from objects still loaded).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from models import Course, Review, ReviewVersion, db
+from tests.factories import make_course, make_member
+from tests.querycount import count_queries
+
+FORM = {"summary": "Decoupled weight decay.", "strengths": "Clear.", "weaknesses": "Few tasks.",
+        "remedies": "More tasks.", "questions-0": "Why does it help?", "submit": "Submit review"}
+
+
+@pytest.fixture
+def writing(app, client, login, monkeypatch) -> dict[str, Any]:
+    # Not the demo course: another timezone, and weeks around its DST change (Auckland moves to
+    # daylight time on 2026-09-27).
+    course = make_course("write-count", timezone="Pacific/Auckland",
+                         first_monday=date(2026, 9, 14))
+    session = course.sessions[1]
+    student = make_member(course)
+    db.session.commit()
+    moment = session.review_deadline - timedelta(hours=2)
+    monkeypatch.setattr("review.reviews.views._now", lambda: moment)
+    login(student)
+    base = f"/c/write-count/reviews/{session.id}"
+    return {"autosave": f"{base}/autosave", "write": f"{base}/write",
+            "session_id": session.id, "user_id": student.id}
+
+
+def _counted(send) -> tuple[Any, int]:
+    db.session.expunge_all()
+    with count_queries() as counter:
+        response = send()
+    return response, counter.count
+
+
+def test_an_autosave_of_a_changed_draft_is_three_statements(client, writing) -> None:
+    first = client.post(writing["autosave"], json={"summary": "first words"})
+    assert first.status_code == 200
+    response, statements = _counted(lambda: client.post(writing["autosave"], json={
+        "summary": "more words", "version": first.json["version"]}))
+    assert response.status_code == 200 and response.json["version"] == first.json["version"] + 1
+    # The user with the course and the enrollment; the session; the UPDATE ... RETURNING.
+    assert statements == 3
+    assert db.session.scalar(select(Review.content))["summary"] == "more words"
+
+
+def test_an_unchanged_autosave_writes_nothing_and_keeps_the_version(client, writing) -> None:
+    first = client.post(writing["autosave"], json={"summary": "same words"})
+    again = client.post(writing["autosave"], json={"summary": "same words",
+                                                   "version": first.json["version"]})
+    assert again.status_code == 200 and again.json["version"] == first.json["version"]
+    # So a second tab that loaded that version can still save without a false conflict.
+    other_tab = client.post(writing["autosave"], json={"summary": "other tab",
+                                                       "version": first.json["version"]})
+    assert other_tab.status_code == 200
+
+
+def test_an_autosave_after_submitting_keeps_the_submitted_text(client, writing) -> None:
+    assert client.post(writing["write"], data=FORM).status_code == 302
+    version = db.session.scalar(select(Review.version))
+    response = client.post(writing["autosave"], json={**FORM, "questions": ["Why?"],
+                                                      "version": version})
+    assert response.status_code == 200
+    review = db.session.scalar(select(Review))
+    db.session.refresh(review)
+    assert review.content["questions"] == ["Why does it help?"]
+    assert review.revision["questions"] == ["Why?"]
+
+
+def test_submitting_a_draft_is_six_statements_and_moves_the_grades_revision(client,
+                                                                             writing) -> None:
+    draft = client.post(writing["autosave"], json={"summary": "draft"})
+    revision = db.session.scalar(select(Course.grades_revision))
+    response, statements = _counted(lambda: client.post(writing["write"], data={
+        **FORM, "version": str(draft.json["version"])}))
+    assert response.status_code == 302
+    # The user with the course and the enrollment; the session; the review, locked; the grades
+    # revision; the review's UPDATE; the version's INSERT. No late-day ledger (on time) and no
+    # count of versions (a draft has none).
+    assert statements == 6
+    assert db.session.scalar(select(Course.grades_revision)) == revision + 1
+    assert [v.number for v in db.session.scalars(select(ReviewVersion))] == [1]
+
+
+def test_a_resubmit_numbers_its_version_after_the_last(client, writing) -> None:
+    assert client.post(writing["write"], data=FORM).status_code == 302
+    response, statements = _counted(lambda: client.post(writing["write"], data={
+        **FORM, "remedies": "Language models too."}))
+    assert response.status_code == 302 and statements == 7  # the versions are counted
+    assert [v.number for v in db.session.scalars(
+        select(ReviewVersion).order_by(ReviewVersion.number))] == [1, 2]
+
+
+def test_the_form_and_the_receipt_load_the_paper_with_the_session(client, writing) -> None:
+    form, statements = _counted(lambda: client.get(writing["write"]))
+    # The user with the course and the enrollment; the session with its week and paper; the
+    # review; whether the student is excused.
+    assert form.status_code == 200 and statements == 4
+    assert client.post(writing["write"], data=FORM).status_code == 302
+    receipt, statements = _counted(lambda: client.get(writing["write"][:-len("write")] + "receipt"))
+    # The user with the course and the enrollment; the session with its week and paper; the
+    # review with its versions.
+    assert receipt.status_code == 200 and statements == 3
+    assert "Version</dt><dd>1 of 1" in receipt.get_data(as_text=True)
