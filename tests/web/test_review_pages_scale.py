@@ -1,0 +1,85 @@
+"""The review matrix and the reading view at scale: their SQL statements do not grow with the
+number of students, sessions or reviews (issue 14), and what they show stays the same while
+they read less (the page's statuses only, the columns shown only)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from models import CourseRole, PaperSession, db
+from review.reviews import services
+from review.reviews.services import ReviewContent
+from tests.factories import hold_slot, make_course, make_group, make_member
+from tests.querycount import count_queries
+
+
+def _content(n: int) -> ReviewContent:
+    return ReviewContent.build(summary=f"Summary **{n}**", strengths="s", weaknesses="w",
+                               remedies="r", questions=[f"Question {n}?"])
+
+
+def _term(code: str, *, sessions: int, students: int) -> dict[str, Any]:
+    """A course in its own timezone across the autumn DST change, with every kind of cell:
+    on-time and late reviews, a draft, a missing one, an excuse, an exempt presenter, and a
+    student who read the class's reviews before submitting their own (late)."""
+    course = make_course(code, timezone="America/New_York", first_monday=date(2026, 10, 5),
+                         weeks=sessions + 2, session_weeks=tuple(range(1, sessions + 1)),
+                         reviews={"presenters_exempt": True,
+                                  "late_policy": {"mode": "penalty", "penalty_per_day_pct": 10}})
+    staff = make_member(course, CourseRole.ta)
+    people = [make_member(course) for _ in range(students)]
+    reader, drafter, idle, excused = people[:4]
+    presenter = make_member(course)  # holds a slot of every session: exempt there
+    group = make_group(course, [presenter])
+    for session in course.sessions:
+        hold_slot(course, group, session.week.number)
+        before = session.review_deadline - timedelta(hours=3)
+        for n, student in enumerate(people[4:]):
+            services.submit_review(session, student, _content(n), before)
+        services.save_draft(session, drafter, _content(-1), before)
+        services.excuse_student(session, excused, "Ill", staff)
+        services.release_reviews(session, staff, session.review_deadline + timedelta(minutes=1))
+        services.record_class_read(session, reader, session.review_deadline + timedelta(hours=1))
+        services.submit_review(session, reader, _content(-2),
+                               session.review_deadline + timedelta(days=1), confirm_late=True)
+    db.session.commit()
+    last = max(s.review_deadline for s in course.sessions)
+    return {"course": course, "staff": staff, "people": people, "reader": reader,
+            "idle": idle, "session": course.sessions[-1], "after": last + timedelta(days=3)}
+
+
+def _at(monkeypatch, moment: datetime) -> None:
+    monkeypatch.setattr("review.reviews.views._now", lambda: moment)
+
+
+def _counts(client, login, term: dict[str, Any]) -> dict[str, int]:
+    code, session = term["course"].code, term["session"]
+    pages = {"matrix": f"/c/{code}/reviews/matrix",
+             "matrix page 2": f"/c/{code}/reviews/matrix?page=2&sort=missing",
+             "matrix filtered": f"/c/{code}/reviews/matrix?state=late&session={session.id}&q=a",
+             "reading (staff)": f"/c/{code}/reviews/{session.id}/all"}
+    counts = {}
+    login(term["staff"])
+    for name, url in pages.items():
+        with count_queries() as counter:
+            assert client.get(url).status_code == 200
+        counts[name] = counter.count
+    login(term["reader"])  # anonymous release, already recorded as read
+    with count_queries() as counter:
+        assert client.get(f"/c/{code}/reviews/{session.id}/all").status_code == 200
+    counts["reading (student)"] = counter.count
+    return counts
+
+
+def test_query_counts_do_not_grow_with_students_sessions_or_reviews(
+        client, login, app, monkeypatch) -> None:
+    monkeypatch.setattr("review.reviews.exports.MATRIX_PAGE_SIZE", 8)
+    small = _term("scale-small", sessions=2, students=10)
+    large = _term("scale-large", sessions=6, students=40)
+    _at(monkeypatch, max(small["after"], large["after"]))
+    assert _counts(client, login, small) == _counts(client, login, large)
