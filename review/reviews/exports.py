@@ -27,7 +27,7 @@ from models import (
 )
 from review.reviews.policy import format_local
 from review.reviews.services import TEXT_SECTIONS, ReviewContent, sessions_of
-from review.reviews.status import ReviewState, ReviewStatus, review_statuses
+from review.reviews.status import ReviewState, ReviewStatus, review_states, review_statuses
 from review.spreadsheets import neutralise_frame
 
 if TYPE_CHECKING:
@@ -65,9 +65,6 @@ class MatrixRow:
     enrollment: Enrolled
     cells: list[ReviewStatus]
 
-    def count(self, *states: ReviewState) -> int:
-        return sum(1 for c in self.cells if c.state in states)
-
 
 @dataclass(frozen=True)
 class Matrix:
@@ -96,46 +93,59 @@ def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
     """Every student x every session; filters: a state (in the chosen session, or any session),
     a name/number search, a section; sorts: name, number, most missing, most late. With
     ``page``, only that page's rows (``MATRIX_PAGE_SIZE``); the counts cover every matching
-    row."""
+    row.
+
+    Filters, sorts and counts need only each cell's state (``review_states``); the full
+    statuses (links, days late, submission times) are read for the rows shown alone."""
     sessions = sessions_of(course)
-    statuses = review_statuses(course, now)
+    session_ids = [s.id for s in sessions]
+    if page is None:
+        statuses = review_statuses(course, now)
+        states = {key: status.state for key, status in statuses.items()}
+    else:
+        states = review_states(course, now)
     wanted_state = ReviewState(state) if state in ReviewState._value2member_map_ else None
+    looked_at = [i for i, s in enumerate(sessions) if session_id in (None, s.id)]
     needle = q.strip().lower()
-    rows = []
-    students = _students(course)
+    matching: list[tuple[Person, Enrolled, list[ReviewState]]] = []
+    students = course_students(course)
     for user, enrollment in students:
         if section and enrollment.section != section:
             continue
-        cells = [statuses[(user.id, s.id)] for s in sessions]
         if needle and needle not in f"{user.full_name} {user.email} {enrollment.student_number}".lower():
             continue
-        if wanted_state is not None:
-            looked_at = [c for s, c in zip(sessions, cells) if session_id in (None, s.id)]
-            if not any(c.state == wanted_state for c in looked_at):
-                continue
-        rows.append(MatrixRow(user, enrollment, cells))
+        row_states = [states[(user.id, sid)] for sid in session_ids]
+        if wanted_state is not None and not any(row_states[i] == wanted_state for i in looked_at):
+            continue
+        matching.append((user, enrollment, row_states))
     if sort == "number":
-        rows.sort(key=lambda r: r.enrollment.student_number or "")
+        matching.sort(key=lambda r: r[1].student_number or "")
     elif sort == "missing":
-        rows.sort(key=lambda r: -r.count(ReviewState.missing, ReviewState.draft))
+        matching.sort(key=lambda r: -sum(st in (ReviewState.missing, ReviewState.draft)
+                                         for st in r[2]))
     elif sort == "late":
-        rows.sort(key=lambda r: -r.count(ReviewState.late))
-    counts = {s.id: {st: 0 for st in ReviewState} for s in sessions}
-    for row in rows:
-        for s, cell in zip(sessions, row.cells):
-            counts[s.id][cell.state] += 1
-    first_reads = {(user_id, session_id): at for user_id, session_id, at in db.session.execute(
-        select(ReviewAccess.user_id, ReviewAccess.session_id, ReviewAccess.first_read_at)
-        .where(ReviewAccess.session_id.in_([s.id for s in sessions]))).tuples()}
-    matched, pages = len(rows), 1
+        matching.sort(key=lambda r: -r[2].count(ReviewState.late))
+    counts = {sid: dict.fromkeys(ReviewState, 0) for sid in session_ids}
+    for _user, _enrollment, row_states in matching:
+        for sid, st in zip(session_ids, row_states):
+            counts[sid][st] += 1
+    matched, pages = len(matching), 1
     if page is not None:
         pages = max(1, -(-matched // MATRIX_PAGE_SIZE))
         page = min(max(1, page), pages)
-        rows = rows[(page - 1) * MATRIX_PAGE_SIZE:page * MATRIX_PAGE_SIZE]
+        matching = matching[(page - 1) * MATRIX_PAGE_SIZE:page * MATRIX_PAGE_SIZE]
+        statuses = review_statuses(course, now, user_ids=[user.id for user, _, _ in matching])
+    shown = [user.id for user, _, _ in matching]
+    first_reads = {(user_id, session_id): at for user_id, session_id, at in db.session.execute(
+        select(ReviewAccess.user_id, ReviewAccess.session_id, ReviewAccess.first_read_at)
+        .where(ReviewAccess.session_id.in_(session_ids), ReviewAccess.user_id.in_(shown))
+    ).tuples()}
+    rows = [MatrixRow(user, enrollment, [statuses[(user.id, sid)] for sid in session_ids])
+            for user, enrollment, _states in matching]
     return Matrix(sessions, rows, students, counts, first_reads, page or 1, pages, matched)
 
 
-def _students(course: Course) -> list[tuple[Person, Enrolled]]:
+def course_students(course: Course) -> list[tuple[Person, Enrolled]]:
     """The course's students by name, as plain rows (the order of ``students_of``)."""
     return [(Person(uid, first, last, email), Enrolled(number, section))
             for uid, first, last, email, number, section in db.session.execute(
