@@ -7,10 +7,12 @@ One load (``review_matrix``, a fixed number of queries) feeds the HTML page, the
 from __future__ import annotations
 
 import io
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -25,6 +27,8 @@ from models import (
     User,
     db,
 )
+# Its listeners move Course.grades_revision on, which keys the class states kept below.
+from review.gradebook import revision  # noqa: F401
 from review.reviews.policy import format_local
 from review.reviews.services import TEXT_SECTIONS, ReviewContent, sessions_of
 from review.reviews.status import ReviewState, ReviewStatus, review_states, review_statuses
@@ -64,6 +68,19 @@ class MatrixRow:
     user: Person
     enrollment: Enrolled
     cells: list[ReviewStatus]
+    # When the student first opened classmates' reviews of each session (None: never), filled
+    # for the rows of a page only.
+    first_reads: list[Optional[datetime]]
+
+    @property
+    def columns(self) -> list[tuple[ReviewStatus, Optional[datetime]]]:
+        return list(zip(self.cells, self.first_reads))
+
+
+def read_before_submitting(cell: ReviewStatus, first_read: Optional[datetime]) -> bool:
+    """They read the class's reviews, then submitted their own (late) after that."""
+    return (first_read is not None and cell.submitted_at is not None
+            and cell.submitted_at > first_read)
 
 
 @dataclass(frozen=True)
@@ -72,19 +89,12 @@ class Matrix:
     rows: list[MatrixRow]
     # Every student of the course, whatever the filters (the excuse form lists them all).
     students: list[tuple[Person, Enrolled]]
-    # session id -> state -> count, over the rows shown
+    # session id -> state -> count, over every matching row (all pages)
     counts: dict[int, dict[ReviewState, int]]
-    # (user id, session id) -> when the student first opened classmates' reviews
-    first_reads: dict[tuple[int, int], datetime]
     # The page shown (1-based) and how many there are; rows_matched counts every page's rows.
     page: int = 1
     pages: int = 1
     rows_matched: int = 0
-
-    def read_before_submitting(self, user_id: int, session_id: int, cell: ReviewStatus) -> bool:
-        """They read the class's reviews, then submitted their own (late) after that."""
-        read = self.first_reads.get((user_id, session_id))
-        return read is not None and cell.submitted_at is not None and cell.submitted_at > read
 
 
 def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
@@ -102,13 +112,13 @@ def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
     if page is None:
         statuses = review_statuses(course, now)
         states = {key: status.state for key, status in statuses.items()}
+        students = course_students(course)
     else:
-        states = review_states(course, now)
+        students, states = _class_states(course, now, sessions)
     wanted_state = ReviewState(state) if state in ReviewState._value2member_map_ else None
     looked_at = [i for i, s in enumerate(sessions) if session_id in (None, s.id)]
     needle = q.strip().lower()
     matching: list[tuple[Person, Enrolled, list[ReviewState]]] = []
-    students = course_students(course)
     for user, enrollment in students:
         if section and enrollment.section != section:
             continue
@@ -140,9 +150,38 @@ def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
         select(ReviewAccess.user_id, ReviewAccess.session_id, ReviewAccess.first_read_at)
         .where(ReviewAccess.session_id.in_(session_ids), ReviewAccess.user_id.in_(shown))
     ).tuples()}
-    rows = [MatrixRow(user, enrollment, [statuses[(user.id, sid)] for sid in session_ids])
+    rows = [MatrixRow(user, enrollment, [statuses[(user.id, sid)] for sid in session_ids],
+                      [first_reads.get((user.id, sid)) for sid in session_ids])
             for user, enrollment, _states in matching]
-    return Matrix(sessions, rows, students, counts, first_reads, page or 1, pages, matched)
+    return Matrix(sessions, rows, students, counts, page or 1, pages, matched)
+
+
+#: Class grids a process keeps (the newest per course and grades revision; oldest dropped first).
+CACHED_CLASS_STATES = 8
+
+
+def _class_states(course: Course, now: datetime, sessions: list[PaperSession]
+                  ) -> tuple[list[tuple[Person, Enrolled]], dict[tuple[int, int], ReviewState]]:
+    """The students and the state of every cell, computed once per change: reading every
+    review row is most of a page that shows 50 students, and nothing in it changes between two
+    staff visits unless the grades revision moves.
+
+    Keyed as the staff gradebook is (``review.gradebook.loader.staff_gradebook``): by the
+    course's grades revision, which every write a state depends on moves on (reviews' status
+    and lateness, excuses, enrollments, groups, slots and presenters, the course file, the
+    students' shown names), and by the sessions whose review deadline has passed (the only way
+    the clock alone changes a state). Callers must not modify what it returns."""
+    due = tuple(s.id for s in sessions if now > s.review_deadline)
+    key = (course.id, course.grades_revision, due)
+    cache: OrderedDict[Any, Any] = current_app.extensions.setdefault(
+        "review_states_cache", OrderedDict())
+    entry = cache.get(key)
+    if entry is None:
+        entry = cache[key] = (course_students(course), review_states(course, now))
+        while len(cache) > CACHED_CLASS_STATES:
+            cache.popitem(last=False)
+    cache.move_to_end(key)
+    return entry
 
 
 def course_students(course: Course) -> list[tuple[Person, Enrolled]]:

@@ -384,7 +384,9 @@ def matrix(course_code: str) -> str:
     return render_template("reviews/matrix.html", course=g.course, matrix=matrix, form=form,
                            args=args, sorts=exports.SORTS, states=list(ReviewState),
                            class_sections=course_sections(g.course), review_href=review_href,
-                           session_label=exports.session_label, **_template_helpers())
+                           session_label=exports.session_label,
+                           read_before_submitting=exports.read_before_submitting,
+                           **_template_helpers())
 
 
 def _session_choices(sessions: list[PaperSession]) -> list[tuple[int, str]]:

@@ -83,3 +83,60 @@ def test_query_counts_do_not_grow_with_students_sessions_or_reviews(
     large = _term("scale-large", sessions=6, students=40)
     _at(monkeypatch, max(small["after"], large["after"]))
     assert _counts(client, login, small) == _counts(client, login, large)
+
+
+def _row_states(html: str, last_name: str) -> list[str]:
+    row = re.search(rf"<tr><th scope=\"row\">{last_name}, .*?</tr>", html, re.S)
+    assert row is not None, f"{last_name} is not in the matrix"
+    return re.findall(r'class="state state-(\w+)"', row.group(0))
+
+
+def test_the_kept_class_states_follow_every_change(client, login, app, monkeypatch) -> None:
+    """The matrix keeps every cell's state between visits (per grades revision); each kind of
+    change that decides a state shows on the next visit, and so does the clock."""
+    course = make_course("scale-kept", timezone="America/New_York", first_monday=date(2026, 10, 5),
+                         weeks=6, session_weeks=(4, 5), reviews={"presenters_exempt": True})
+    first, second = course.sessions
+    staff = make_member(course, CourseRole.instructor)
+    writer, presenter, idle = (make_member(course, last_name=name)
+                               for name in ("Writer", "Presenter", "Idle"))
+    group = make_group(course, [presenter])
+    db.session.commit()
+    url = "/c/scale-kept/reviews/matrix"
+    login(staff)
+    _at(monkeypatch, first.review_deadline - timedelta(hours=1))
+    page = client.get(url).get_data(as_text=True)
+    assert _row_states(page, writer.last_name) == ["not_due", "not_due"]
+    with count_queries() as counter:
+        assert client.get(url).get_data(as_text=True) == page
+    kept = counter.count
+
+    # A submitted review (the ORM flush moves the revision on).
+    services.submit_review(first, writer, _content(1), first.review_deadline - timedelta(hours=2))
+    db.session.commit()
+    assert _row_states(client.get(url).get_data(as_text=True), writer.last_name)[0] == "on_time"
+    # An excuse, through the page's own form.
+    assert client.post("/c/scale-kept/reviews/excuse", data={
+        "student_id": idle.id, "session_id": second.id, "reason": "Ill"}).status_code == 302
+    assert _row_states(client.get(url).get_data(as_text=True), idle.last_name)[1] == "excused"
+    # A slot taken by the presenter's group: exempt in that session.
+    hold_slot(course, group, 5)
+    db.session.commit()
+    assert _row_states(client.get(url).get_data(as_text=True),
+                       presenter.last_name) == ["not_due", "exempt"]
+    # A renamed student and a new one.
+    idle.last_name = "Renamed"
+    newcomer = make_member(course, last_name="Newcomer")
+    db.session.commit()
+    page = client.get(url).get_data(as_text=True)
+    assert _row_states(page, "Renamed") == ["not_due", "excused"]
+    assert _row_states(page, newcomer.last_name) == ["not_due", "not_due"]
+    # The clock alone: the first deadline passes (the two sessions straddle the end of summer
+    # time in New York, 1 Nov 2026).
+    _at(monkeypatch, first.review_deadline + timedelta(minutes=1))
+    page = client.get(url).get_data(as_text=True)
+    assert _row_states(page, newcomer.last_name) == ["missing", "not_due"]
+    assert _row_states(page, writer.last_name) == ["on_time", "not_due"]
+    with count_queries() as counter:
+        client.get(url)
+    assert counter.count == kept
