@@ -18,7 +18,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, NamedTuple, Optional, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -484,13 +484,17 @@ def record_class_read(session: PaperSession, user: User, now: datetime) -> None:
         pass
 
 
-def anonymous_order(reviews: Iterable[Review], session: PaperSession, key: str) -> list[Review]:
+_Ranked = TypeVar("_Ranked", Review, "ReadingRow")
+
+
+def anonymous_order(reviews: Iterable[_Ranked], session: PaperSession, key: str
+                    ) -> list[_Ranked]:
     """The order of "Review 1..N" in an anonymous release: a keyed hash of (session, review),
     so it is the same on every visit, differs between sessions, and says nothing about who
     wrote which (never by name or by time of submission)."""
     secret = key.encode("utf-8")
 
-    def rank(review: Review) -> str:
+    def rank(review: _Ranked) -> str:
         return hmac.new(secret, f"{session.id}:{review.id}".encode(), hashlib.sha256).hexdigest()
 
     return sorted(reviews, key=rank)
@@ -580,6 +584,42 @@ def submitted_reviews(session: PaperSession) -> list[Review]:
         .where(Review.session_id == session.id, Review.status == ReviewStatus.submitted)
         .options(selectinload(Review.user))
         .order_by(User.last_name, User.first_name, User.id)))
+
+
+class ReadingRow(NamedTuple):
+    """What the reading view shows of one submitted review, read as plain columns (not its
+    source text or working copy: the stored HTML is what is shown)."""
+
+    id: int
+    first_name: str
+    last_name: str
+    submitted_at: Optional[datetime]
+    days_late: int
+    content_sha256: Optional[str]
+    rendered: Optional[dict[str, Any]]
+
+    @property
+    def author(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+def reading_rows(session: PaperSession) -> list[ReadingRow]:
+    """Every submitted review of a session, by author name (one query)."""
+    return [ReadingRow(*row) for row in db.session.execute(
+        select(Review.id, User.first_name, User.last_name, Review.submitted_at, Review.days_late,
+               Review.content_sha256, Review.rendered)
+        .join(User, User.id == Review.user_id)
+        .where(Review.session_id == session.id, Review.status == ReviewStatus.submitted)
+        .order_by(User.last_name, User.first_name, User.id))]
+
+
+def review_contents(review_ids: list[int]) -> dict[int, ReviewContent]:
+    """The submitted text of these reviews (one query; none when there are none)."""
+    if not review_ids:
+        return {}
+    return {review_id: ReviewContent.from_dict(content) for review_id, content in
+            db.session.execute(select(Review.id, Review.content)
+                               .where(Review.id.in_(review_ids))).tuples()}
 
 
 @dataclass(frozen=True)
