@@ -484,7 +484,7 @@ def record_class_read(session: PaperSession, user: User, now: datetime) -> None:
         pass
 
 
-_Ranked = TypeVar("_Ranked", Review, "ReadingRow")
+_Ranked = TypeVar("_Ranked", Review, "ReadingEntry")
 
 
 def anonymous_order(reviews: Iterable[_Ranked], session: PaperSession, key: str
@@ -586,31 +586,45 @@ def submitted_reviews(session: PaperSession) -> list[Review]:
         .order_by(User.last_name, User.first_name, User.id)))
 
 
-class ReadingRow(NamedTuple):
-    """What the reading view shows of one submitted review, read as plain columns (not its
-    source text or working copy: the stored HTML is what is shown)."""
+class ReadingEntry(NamedTuple):
+    """A submitted review in the reading view's list, with its author (shown when named)."""
 
     id: int
     first_name: str
     last_name: str
-    submitted_at: Optional[datetime]
-    days_late: int
-    content_sha256: Optional[str]
-    rendered: Optional[dict[str, Any]]
 
     @property
     def author(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
 
-def reading_rows(session: PaperSession) -> list[ReadingRow]:
-    """Every submitted review of a session, by author name (one query)."""
-    return [ReadingRow(*row) for row in db.session.execute(
-        select(Review.id, User.first_name, User.last_name, Review.submitted_at, Review.days_late,
-               Review.content_sha256, Review.rendered)
+class ReadingRow(NamedTuple):
+    """What the reading view shows of one submitted review: plain columns, not its source text
+    or working copy (the HTML stored at submit is what is shown)."""
+
+    id: int
+    submitted_at: Optional[datetime]
+    days_late: int
+    content_sha256: Optional[str]
+    rendered: Optional[dict[str, Any]]
+
+
+def reading_entries(session: PaperSession) -> list[ReadingEntry]:
+    """Every submitted review of a session, by author name (one query, no review text)."""
+    return [ReadingEntry(*row) for row in db.session.execute(
+        select(Review.id, User.first_name, User.last_name)
         .join(User, User.id == Review.user_id)
         .where(Review.session_id == session.id, Review.status == ReviewStatus.submitted)
         .order_by(User.last_name, User.first_name, User.id))]
+
+
+def reading_rows(review_ids: list[int]) -> dict[int, ReadingRow]:
+    """What the reading view shows of these reviews (one query; none when there are none)."""
+    if not review_ids:
+        return {}
+    return {row[0]: ReadingRow(*row) for row in db.session.execute(
+        select(Review.id, Review.submitted_at, Review.days_late, Review.content_sha256,
+               Review.rendered).where(Review.id.in_(review_ids)))}
 
 
 def review_contents(review_ids: list[int]) -> dict[int, ReviewContent]:
