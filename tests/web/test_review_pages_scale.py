@@ -62,7 +62,8 @@ def _counts(client, login, term: dict[str, Any]) -> dict[str, int]:
     pages = {"matrix": f"/c/{code}/reviews/matrix",
              "matrix page 2": f"/c/{code}/reviews/matrix?page=2&sort=missing",
              "matrix filtered": f"/c/{code}/reviews/matrix?state=late&session={session.id}&q=a",
-             "reading (staff)": f"/c/{code}/reviews/{session.id}/all"}
+             "reading (staff)": f"/c/{code}/reviews/{session.id}/all",
+             "reading page 2 (staff)": f"/c/{code}/reviews/{session.id}/all?page=2"}
     counts = {}
     login(term["staff"])
     for name, url in pages.items():
@@ -70,15 +71,17 @@ def _counts(client, login, term: dict[str, Any]) -> dict[str, int]:
             assert client.get(url).status_code == 200
         counts[name] = counter.count
     login(term["reader"])  # anonymous release, already recorded as read
-    with count_queries() as counter:
-        assert client.get(f"/c/{code}/reviews/{session.id}/all").status_code == 200
-    counts["reading (student)"] = counter.count
+    for page in (1, 2):
+        with count_queries() as counter:
+            assert client.get(f"/c/{code}/reviews/{session.id}/all?page={page}").status_code == 200
+        counts[f"reading page {page} (student)"] = counter.count
     return counts
 
 
 def test_query_counts_do_not_grow_with_students_sessions_or_reviews(
         client, login, app, monkeypatch) -> None:
     monkeypatch.setattr("review.reviews.exports.MATRIX_PAGE_SIZE", 8)
+    monkeypatch.setattr("review.reviews.views.READING_PAGE_SIZE", 3)
     small = _term("scale-small", sessions=2, students=10)
     large = _term("scale-large", sessions=6, students=40)
     _at(monkeypatch, max(small["after"], large["after"]))
@@ -140,3 +143,53 @@ def test_the_kept_class_states_follow_every_change(client, login, app, monkeypat
     with count_queries() as counter:
         client.get(url)
     assert counter.count == kept
+
+
+def _articles(html: str) -> list[tuple[str, str]]:
+    """(number, heading) of each review shown, in order."""
+    return re.findall(r'<article class="review reading" id="r(\d+)"[^>]*>\s*<h2>([^<\n]+)', html)
+
+
+@pytest.mark.parametrize("mode", ["anonymous", "named"])
+def test_reading_view_pages_keep_one_numbering_and_link_across_pages(
+        client, login, app, monkeypatch, mode) -> None:
+    monkeypatch.setattr("review.reviews.views.READING_PAGE_SIZE", 2)
+    course = make_course(f"scale-read-{mode}", timezone="Asia/Kolkata",
+                         reviews={"release_mode": mode})
+    session = course.sessions[0]
+    staff = make_member(course, CourseRole.instructor)
+    writers = [make_member(course) for _ in range(5)]
+    for n, writer in enumerate(writers):
+        services.submit_review(session, writer, _content(n), session.review_deadline - timedelta(hours=1))
+    services.release_reviews(session, staff, session.review_deadline + timedelta(minutes=1))
+    db.session.commit()
+    _at(monkeypatch, session.review_deadline + timedelta(hours=1))
+    url = f"/c/{course.code}/reviews/{session.id}/all"
+
+    for reader in (staff, writers[2]):
+        login(reader)
+        pages = [client.get(f"{url}?page={p}").get_data(as_text=True) for p in (1, 2, 3)]
+        shown = [_articles(html) for html in pages]
+        assert [[number for number, _ in page] for page in shown] == [["1", "2"], ["3", "4"], ["5"]]
+        # Each review once over the pages, and the same order on a second visit.
+        summaries = [re.findall(r"Summary <strong>(\d+)</strong>", html) for html in pages]
+        assert sorted(s for page in summaries for s in page) == ["0", "1", "2", "3", "4"]
+        assert re.findall(r"Summary <strong>(\d+)</strong>",
+                          client.get(f"{url}?page=2").get_data(as_text=True)) == summaries[1]
+        if mode == "anonymous" and reader is not staff:
+            assert [heading.strip() for _, heading in shown[1]] == ["Review 3", "Review 4"]
+            assert writers[0].last_name not in "".join(pages)
+        else:
+            assert all(writers[int(s)].last_name in pages[p]
+                       for p, page in enumerate(summaries) for s in page)
+        # The index lists all five, with the page of those not on this one.
+        index = pages[1].split('aria-label="Reviews">', 1)[1].split("</nav>", 1)[0]
+        assert re.findall(r'href="([^"]*)"', index) == [
+            "?page=1#r1", "?page=1#r2", "#r3", "#r4", "?page=3#r5"]
+        # Next/previous at the page's ends go on to the neighbouring page (j/k follow them).
+        assert 'href="?page=1#r2" rel="prev"' in pages[1]
+        assert 'href="#r4" rel="next"' in pages[1] and 'href="?page=3#r5" rel="next"' in pages[1]
+        assert 'rel="next"' not in pages[2] and pages[0].count('rel="prev"') == 1  # r2's
+        assert "5 submitted review(s), 2 on this page" in pages[0]
+    # A page past the end shows the last one.
+    assert _articles(client.get(f"{url}?page=99").get_data(as_text=True))[0][0] == "5"
