@@ -239,6 +239,9 @@ def is_student(course: Course, user: User) -> bool:
 
 
 def is_staff_of(course: Course, user: User) -> bool:
+    known = known_enrollment(course, user)  # the route's own check already loaded it
+    if known is not None:
+        return known.role in (CourseRole.instructor, CourseRole.ta)
     return db.session.scalar(select(Enrollment.id).where(
         Enrollment.course_id == course.id, Enrollment.user_id == user.id,
         Enrollment.role.in_([CourseRole.instructor, CourseRole.ta]))) is not None
@@ -441,10 +444,11 @@ def class_reviews_access(session: PaperSession, user: User, now: datetime) -> Cl
         return ClassReviewsAccess(True)
     if not is_student(course, user):
         return ClassReviewsAccess(False, "Only students of this course read its reviews.")
-    own = review_of(session, user)
+    own_status = db.session.scalar(select(Review.status).where(
+        Review.session_id == session.id, Review.user_id == user.id))
     exempt = rules_of(course).presenters_exempt and is_presenter(session, user)
     return class_reviews_open_to(
-        session, now, submitted=own is not None and own.status == ReviewStatus.submitted,
+        session, now, submitted=own_status == ReviewStatus.submitted,
         excused=is_excused(session, user), exempt=exempt,
         grace_days_used_so_far=grace_days_used(course, user))
 
@@ -470,18 +474,20 @@ def class_reviews_open_to(session: PaperSession, now: datetime, *, submitted: bo
                                      f"you have submitted your own review{until}.")
 
 
-def record_class_read(session: PaperSession, user: User, now: datetime) -> None:
-    """Remember the first time a student opened classmates' reviews of the session."""
+def record_class_read(session: PaperSession, user: User, now: datetime) -> bool:
+    """Remember the first time a student opened classmates' reviews of the session; whether
+    this was it (there is something to commit)."""
     if db.session.scalar(select(ReviewAccess.id).where(
             ReviewAccess.session_id == session.id, ReviewAccess.user_id == user.id)) is not None:
-        return
+        return False
     try:
         # A savepoint: a second tab recording the same first read keeps the outer work.
         with db.session.begin_nested():
             db.session.add(ReviewAccess(session_id=session.id, user_id=user.id,
                                         first_read_at=now))
     except IntegrityError:
-        pass
+        return False
+    return True
 
 
 _Ranked = TypeVar("_Ranked", Review, "ReadingEntry")

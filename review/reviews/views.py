@@ -319,8 +319,8 @@ def show(course_code: str, review_id: int) -> str | tuple[str, int]:
         return render_template("errors/error.html", status=403, title="Not yet",
                                message=access.message), 403
     if not staff and not own:
-        services.record_class_read(review.session, current_user, now)
-        db.session.commit()
+        if services.record_class_read(review.session, current_user, now):
+            db.session.commit()
     named = staff or own or services.rules_of(g.course).release_mode == "named"
     version_number = request.args.get("version", type=int)
     content_dict = review.content
@@ -351,8 +351,9 @@ def session_reviews(course_code: str, session_id: int) -> str | tuple[str, int]:
         if not access.allowed:
             return render_template("errors/error.html", status=403, title="Not yet",
                                    message=access.message), 403
-        services.record_class_read(session, current_user, now)
-        db.session.commit()
+        # A commit expires what the page shows (reloaded query by query): only for a first read.
+        if services.record_class_read(session, current_user, now):
+            db.session.commit()
     named = staff or services.rules_of(g.course).release_mode == "named"
     entries = services.reading_entries(session)
     if not named:

@@ -193,3 +193,20 @@ def test_reading_view_pages_keep_one_numbering_and_link_across_pages(
         assert "5 submitted review(s), 2 on this page" in pages[0]
     # A page past the end shows the last one.
     assert _articles(client.get(f"{url}?page=99").get_data(as_text=True))[0][0] == "5"
+
+
+def test_a_repeat_visit_to_the_class_reviews_commits_nothing_and_reloads_nothing(
+        client, login, app, monkeypatch) -> None:
+    """The first read is recorded once; later visits have nothing to commit, and a commit would
+    expire the course, session, paper, week and user the page shows (each reloaded)."""
+    term = _term("scale-repeat", sessions=1, students=6)
+    _at(monkeypatch, term["after"])
+    login(term["reader"])
+    url = f"/c/scale-repeat/reviews/{term['session'].id}/all"
+    with count_queries() as counter:
+        assert client.get(url).status_code == 200
+    tables = [re.search(r"\bFROM (\w+)", s).group(1) for s in counter.statements
+              if s.lstrip().upper().startswith("SELECT")]
+    assert tables.count("course") == 1 and tables.count("paper_session") == 1, tables
+    assert tables.count("enrollment") == 1, tables  # the route's own lookup serves the rule
+    assert not any(s.lstrip().upper().startswith(("INSERT", "UPDATE")) for s in counter.statements)
