@@ -87,8 +87,6 @@ def read_before_submitting(cell: ReviewStatus, first_read: Optional[datetime]) -
 class Matrix:
     sessions: list[PaperSession]
     rows: list[MatrixRow]
-    # Every student of the course, whatever the filters (the excuse form lists them all).
-    students: list[tuple[Person, Enrolled]]
     # session id -> state -> count, over every matching row (all pages)
     counts: dict[int, dict[ReviewState, int]]
     # The page shown (1-based) and how many there are; rows_matched counts every page's rows.
@@ -153,7 +151,7 @@ def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
     rows = [MatrixRow(user, enrollment, [statuses[(user.id, sid)] for sid in session_ids],
                       [first_reads.get((user.id, sid)) for sid in session_ids])
             for user, enrollment, _states in matching]
-    return Matrix(sessions, rows, students, counts, page or 1, pages, matched)
+    return Matrix(sessions, rows, counts, page or 1, pages, matched)
 
 
 #: Class grids a process keeps (the newest per course and grades revision; oldest dropped first).

@@ -394,7 +394,7 @@ def matrix(course_code: str) -> str:
                                    section=args.get("section") or None,
                                    page=args.get("page", 1, type=int) or 1)
     form = ExcuseForm()
-    # The student select is written by the template from matrix.students (no choices here).
+    # The student select is written by the template from the rows shown (no choices here).
     form.session_id.choices = _session_choices(matrix.sessions)
     # One url_for for the ~3,000 review links (a third of the page's time when built per cell).
     review_href = url_for("reviews.show", course_code=course_code, review_id=1)[:-1]

@@ -210,3 +210,26 @@ def test_a_repeat_visit_to_the_class_reviews_commits_nothing_and_reloads_nothing
     assert tables.count("course") == 1 and tables.count("paper_session") == 1, tables
     assert tables.count("enrollment") == 1, tables  # the route's own lookup serves the rule
     assert not any(s.lstrip().upper().startswith(("INSERT", "UPDATE")) for s in counter.statements)
+
+
+def test_the_excuse_form_lists_the_page_and_accepts_anyone_in_the_class(
+        client, login, app, monkeypatch) -> None:
+    monkeypatch.setattr("review.reviews.exports.MATRIX_PAGE_SIZE", 2)
+    course = make_course("scale-excuse", timezone="Pacific/Auckland")
+    staff = make_member(course, CourseRole.instructor)
+    first, second, third = (make_member(course, last_name=name) for name in ("Ant", "Bee", "Cat"))
+    outsider = make_member(make_course("scale-excuse-other"))
+    db.session.commit()
+    login(staff)
+    page = client.get("/c/scale-excuse/reviews/matrix").get_data(as_text=True)
+    options = page.split('<select id="student_id"', 1)[1].split("</select>", 1)[0]
+    assert re.findall(r'<option value="(\d+)"', options) == [str(first.id), str(second.id)]
+    session = course.sessions[1]
+    for student, expected in ((third, 302), (outsider, 302)):
+        assert client.post("/c/scale-excuse/reviews/excuse", data={
+            "student_id": student.id, "session_id": session.id,
+            "reason": "Ill"}).status_code == expected
+    page = client.get("/c/scale-excuse/reviews/matrix?q=Cat").get_data(as_text=True)
+    assert _row_states(page, third.last_name)[1] == "excused"
+    from models import ReviewExcuse
+    assert [e.user_id for e in db.session.scalars(select(ReviewExcuse))] == [third.id]
