@@ -60,11 +60,13 @@ def cpu_ms_per_render(client, path: str, renders: int,  # type: ignore[no-untype
 def ceiling_ms(tmp: str, renders: int) -> float:
     """The ceiling in a process of its own (the application's SQLite pragmas hook every Engine)."""
     script = (f"import sys, os; sys.path.insert(0, {str(ROOT)!r}); "
-              f"from bench.ceiling import app as c; from bench.time_pages import cpu_ms_per_render; "
+              "from bench.ceiling import app as c; "
+              "from bench.time_pages import cpu_ms_per_render; "
               "c.init(os.environ['DATABASE_URL']); "
               f"print(cpu_ms_per_render(c.create_app().test_client(), '/table', {renders}))")
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/ceiling.db"}
     out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
-                         text=True, env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/ceiling.db"})
+                         text=True, env=env)
     return float(out.stdout.split()[-1])
 
 

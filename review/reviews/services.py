@@ -593,15 +593,11 @@ def submitted_reviews(session: PaperSession) -> list[Review]:
 
 
 class ReadingEntry(NamedTuple):
-    """A submitted review in the reading view's list, with its author (shown when named)."""
+    """A submitted review in the reading view's list, with its author's full name (shown when
+    named)."""
 
     id: int
-    first_name: str
-    last_name: str
-
-    @property
-    def author(self) -> str:
-        return f"{self.first_name} {self.last_name}"
+    author: str
 
 
 class ReadingRow(NamedTuple):
@@ -617,11 +613,12 @@ class ReadingRow(NamedTuple):
 
 def reading_entries(session: PaperSession) -> list[ReadingEntry]:
     """Every submitted review of a session, by author name (one query, no review text)."""
-    return [ReadingEntry(*row) for row in db.session.execute(
+    rows = db.session.execute(
         select(Review.id, User.first_name, User.last_name)
         .join(User, User.id == Review.user_id)
         .where(Review.session_id == session.id, Review.status == ReviewStatus.submitted)
-        .order_by(User.last_name, User.first_name, User.id))]
+        .order_by(User.last_name, User.first_name, User.id)).tuples()
+    return [ReadingEntry(review_id, f"{first} {last}") for review_id, first, last in rows]
 
 
 def reading_rows(review_ids: list[int]) -> dict[int, ReadingRow]:

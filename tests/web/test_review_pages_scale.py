@@ -160,7 +160,8 @@ def test_reading_view_pages_keep_one_numbering_and_link_across_pages(
     staff = make_member(course, CourseRole.instructor)
     writers = [make_member(course) for _ in range(5)]
     for n, writer in enumerate(writers):
-        services.submit_review(session, writer, _content(n), session.review_deadline - timedelta(hours=1))
+        services.submit_review(session, writer, _content(n),
+                               session.review_deadline - timedelta(hours=1))
     services.release_reviews(session, staff, session.review_deadline + timedelta(minutes=1))
     db.session.commit()
     _at(monkeypatch, session.review_deadline + timedelta(hours=1))
