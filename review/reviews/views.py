@@ -63,8 +63,9 @@ from review.reviews.status import ReviewState, STATE_LABELS, presenting_user_ids
 bp = Blueprint("reviews", __name__)
 
 PREVIEW_MAX_CHARS = 50_000
-#: Reviews per page of the reading view: all ~300 of a session on one page cost 7x the CPU of
-#: a bare 200-row page (issue 14: at most 4x); the list and the numbering cover them all.
+#: Reviews per page of the reading view: all ~300 of a session on one page cost about 4x the
+#: CPU of a bare 200-row page even reading only the stored HTML (issue 14: at most 4x), 50 cost
+#: about 2x; the index and the numbering cover them all.
 READING_PAGE_SIZE = 50
 
 
