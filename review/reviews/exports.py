@@ -7,10 +7,12 @@ One load (``review_matrix``, a fixed number of queries) feeds the HTML page, the
 from __future__ import annotations
 
 import io
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -25,9 +27,11 @@ from models import (
     User,
     db,
 )
+# Its listeners move Course.grades_revision on, which keys the class states kept below.
+from review.gradebook import revision  # noqa: F401
 from review.reviews.policy import format_local
 from review.reviews.services import TEXT_SECTIONS, ReviewContent, sessions_of
-from review.reviews.status import ReviewState, ReviewStatus, review_statuses
+from review.reviews.status import ReviewState, ReviewStatus, review_states, review_statuses
 from review.spreadsheets import neutralise_frame
 
 if TYPE_CHECKING:
@@ -64,30 +68,31 @@ class MatrixRow:
     user: Person
     enrollment: Enrolled
     cells: list[ReviewStatus]
+    # When the student first opened classmates' reviews of each session (None: never), filled
+    # for the rows of a page only.
+    first_reads: list[Optional[datetime]]
 
-    def count(self, *states: ReviewState) -> int:
-        return sum(1 for c in self.cells if c.state in states)
+    @property
+    def columns(self) -> list[tuple[ReviewStatus, Optional[datetime]]]:
+        return list(zip(self.cells, self.first_reads))
+
+
+def read_before_submitting(cell: ReviewStatus, first_read: Optional[datetime]) -> bool:
+    """They read the class's reviews, then submitted their own (late) after that."""
+    return (first_read is not None and cell.submitted_at is not None
+            and cell.submitted_at > first_read)
 
 
 @dataclass(frozen=True)
 class Matrix:
     sessions: list[PaperSession]
     rows: list[MatrixRow]
-    # Every student of the course, whatever the filters (the excuse form lists them all).
-    students: list[tuple[Person, Enrolled]]
-    # session id -> state -> count, over the rows shown
+    # session id -> state -> count, over every matching row (all pages)
     counts: dict[int, dict[ReviewState, int]]
-    # (user id, session id) -> when the student first opened classmates' reviews
-    first_reads: dict[tuple[int, int], datetime]
     # The page shown (1-based) and how many there are; rows_matched counts every page's rows.
     page: int = 1
     pages: int = 1
     rows_matched: int = 0
-
-    def read_before_submitting(self, user_id: int, session_id: int, cell: ReviewStatus) -> bool:
-        """They read the class's reviews, then submitted their own (late) after that."""
-        read = self.first_reads.get((user_id, session_id))
-        return read is not None and cell.submitted_at is not None and cell.submitted_at > read
 
 
 def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
@@ -96,46 +101,88 @@ def review_matrix(course: Course, now: datetime, *, state: Optional[str] = None,
     """Every student x every session; filters: a state (in the chosen session, or any session),
     a name/number search, a section; sorts: name, number, most missing, most late. With
     ``page``, only that page's rows (``MATRIX_PAGE_SIZE``); the counts cover every matching
-    row."""
+    row.
+
+    Filters, sorts and counts need only each cell's state (``review_states``); the full
+    statuses (links, days late, submission times) are read for the rows shown alone."""
     sessions = sessions_of(course)
-    statuses = review_statuses(course, now)
+    session_ids = [s.id for s in sessions]
+    if page is None:
+        statuses = review_statuses(course, now)
+        states = {key: status.state for key, status in statuses.items()}
+        students = course_students(course)
+    else:
+        students, states = _class_states(course, now, sessions)
     wanted_state = ReviewState(state) if state in ReviewState._value2member_map_ else None
+    looked_at = [i for i, s in enumerate(sessions) if session_id in (None, s.id)]
     needle = q.strip().lower()
-    rows = []
-    students = _students(course)
+    matching: list[tuple[Person, Enrolled, list[ReviewState]]] = []
     for user, enrollment in students:
         if section and enrollment.section != section:
             continue
-        cells = [statuses[(user.id, s.id)] for s in sessions]
         if needle and needle not in f"{user.full_name} {user.email} {enrollment.student_number}".lower():
             continue
-        if wanted_state is not None:
-            looked_at = [c for s, c in zip(sessions, cells) if session_id in (None, s.id)]
-            if not any(c.state == wanted_state for c in looked_at):
-                continue
-        rows.append(MatrixRow(user, enrollment, cells))
+        row_states = [states[(user.id, sid)] for sid in session_ids]
+        if wanted_state is not None and not any(row_states[i] == wanted_state for i in looked_at):
+            continue
+        matching.append((user, enrollment, row_states))
     if sort == "number":
-        rows.sort(key=lambda r: r.enrollment.student_number or "")
+        matching.sort(key=lambda r: r[1].student_number or "")
     elif sort == "missing":
-        rows.sort(key=lambda r: -r.count(ReviewState.missing, ReviewState.draft))
+        matching.sort(key=lambda r: -sum(st in (ReviewState.missing, ReviewState.draft)
+                                         for st in r[2]))
     elif sort == "late":
-        rows.sort(key=lambda r: -r.count(ReviewState.late))
-    counts = {s.id: {st: 0 for st in ReviewState} for s in sessions}
-    for row in rows:
-        for s, cell in zip(sessions, row.cells):
-            counts[s.id][cell.state] += 1
-    first_reads = {(user_id, session_id): at for user_id, session_id, at in db.session.execute(
-        select(ReviewAccess.user_id, ReviewAccess.session_id, ReviewAccess.first_read_at)
-        .where(ReviewAccess.session_id.in_([s.id for s in sessions]))).tuples()}
-    matched, pages = len(rows), 1
+        matching.sort(key=lambda r: -r[2].count(ReviewState.late))
+    counts = {sid: dict.fromkeys(ReviewState, 0) for sid in session_ids}
+    for _user, _enrollment, row_states in matching:
+        for sid, st in zip(session_ids, row_states):
+            counts[sid][st] += 1
+    matched, pages = len(matching), 1
     if page is not None:
         pages = max(1, -(-matched // MATRIX_PAGE_SIZE))
         page = min(max(1, page), pages)
-        rows = rows[(page - 1) * MATRIX_PAGE_SIZE:page * MATRIX_PAGE_SIZE]
-    return Matrix(sessions, rows, students, counts, first_reads, page or 1, pages, matched)
+        matching = matching[(page - 1) * MATRIX_PAGE_SIZE:page * MATRIX_PAGE_SIZE]
+        statuses = review_statuses(course, now, user_ids=[user.id for user, _, _ in matching])
+    shown = [user.id for user, _, _ in matching]
+    first_reads = {(user_id, session_id): at for user_id, session_id, at in db.session.execute(
+        select(ReviewAccess.user_id, ReviewAccess.session_id, ReviewAccess.first_read_at)
+        .where(ReviewAccess.session_id.in_(session_ids), ReviewAccess.user_id.in_(shown))
+    ).tuples()}
+    rows = [MatrixRow(user, enrollment, [statuses[(user.id, sid)] for sid in session_ids],
+                      [first_reads.get((user.id, sid)) for sid in session_ids])
+            for user, enrollment, _states in matching]
+    return Matrix(sessions, rows, counts, page or 1, pages, matched)
 
 
-def _students(course: Course) -> list[tuple[Person, Enrolled]]:
+#: Class grids a process keeps (the newest per course and grades revision; oldest dropped first).
+CACHED_CLASS_STATES = 8
+
+
+def _class_states(course: Course, now: datetime, sessions: list[PaperSession]
+                  ) -> tuple[list[tuple[Person, Enrolled]], dict[tuple[int, int], ReviewState]]:
+    """The students and the state of every cell, computed once per change: reading every
+    review row is most of a page that shows 50 students, and nothing in it changes between two
+    staff visits unless the grades revision moves.
+
+    Keyed as the staff gradebook is (``review.gradebook.loader.staff_gradebook``): by the
+    course's grades revision, which every write a state depends on moves on (reviews' status
+    and lateness, excuses, enrollments, groups, slots and presenters, the course file, the
+    students' shown names), and by the sessions whose review deadline has passed (the only way
+    the clock alone changes a state). Callers must not modify what it returns."""
+    due = tuple(s.id for s in sessions if now > s.review_deadline)
+    key = (course.id, course.grades_revision, due)
+    cache: OrderedDict[Any, Any] = current_app.extensions.setdefault(
+        "review_states_cache", OrderedDict())
+    entry = cache.get(key)
+    if entry is None:
+        entry = cache[key] = (course_students(course), review_states(course, now))
+        while len(cache) > CACHED_CLASS_STATES:
+            cache.popitem(last=False)
+    cache.move_to_end(key)
+    return entry
+
+
+def course_students(course: Course) -> list[tuple[Person, Enrolled]]:
     """The course's students by name, as plain rows (the order of ``students_of``)."""
     return [(Person(uid, first, last, email), Enrolled(number, section))
             for uid, first, last, email, number, section in db.session.execute(

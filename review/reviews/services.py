@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, NamedTuple, Optional, TypeVar
 
 from sqlalchemy import JSON, Select, Text, bindparam, cast, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
@@ -537,10 +537,11 @@ def class_reviews_access(session: PaperSession, user: User, now: datetime) -> Cl
         return ClassReviewsAccess(True)
     if not is_student(course, user):
         return ClassReviewsAccess(False, "Only students of this course read its reviews.")
-    own = review_of(session, user)
+    own_status = db.session.scalar(select(Review.status).where(
+        Review.session_id == session.id, Review.user_id == user.id))
     exempt = rules_of(course).presenters_exempt and is_presenter(session, user)
     return class_reviews_open_to(
-        session, now, submitted=own is not None and own.status == ReviewStatus.submitted,
+        session, now, submitted=own_status == ReviewStatus.submitted,
         excused=is_excused(session, user), exempt=exempt,
         grace_days_used_so_far=grace_days_used(course, user))
 
@@ -566,27 +567,33 @@ def class_reviews_open_to(session: PaperSession, now: datetime, *, submitted: bo
                                      f"you have submitted your own review{until}.")
 
 
-def record_class_read(session: PaperSession, user: User, now: datetime) -> None:
-    """Remember the first time a student opened classmates' reviews of the session."""
+def record_class_read(session: PaperSession, user: User, now: datetime) -> bool:
+    """Remember the first time a student opened classmates' reviews of the session; whether
+    this was it (there is something to commit)."""
     if db.session.scalar(select(ReviewAccess.id).where(
             ReviewAccess.session_id == session.id, ReviewAccess.user_id == user.id)) is not None:
-        return
+        return False
     try:
         # A savepoint: a second tab recording the same first read keeps the outer work.
         with db.session.begin_nested():
             db.session.add(ReviewAccess(session_id=session.id, user_id=user.id,
                                         first_read_at=now))
     except IntegrityError:
-        pass
+        return False
+    return True
 
 
-def anonymous_order(reviews: Iterable[Review], session: PaperSession, key: str) -> list[Review]:
+_Ranked = TypeVar("_Ranked", Review, "ReadingEntry")
+
+
+def anonymous_order(reviews: Iterable[_Ranked], session: PaperSession, key: str
+                    ) -> list[_Ranked]:
     """The order of "Review 1..N" in an anonymous release: a keyed hash of (session, review),
     so it is the same on every visit, differs between sessions, and says nothing about who
     wrote which (never by name or by time of submission)."""
     secret = key.encode("utf-8")
 
-    def rank(review: Review) -> str:
+    def rank(review: _Ranked) -> str:
         return hmac.new(secret, f"{session.id}:{review.id}".encode(), hashlib.sha256).hexdigest()
 
     return sorted(reviews, key=rank)
@@ -676,6 +683,53 @@ def submitted_reviews(session: PaperSession) -> list[Review]:
         .where(Review.session_id == session.id, Review.status == ReviewStatus.submitted)
         .options(selectinload(Review.user))
         .order_by(User.last_name, User.first_name, User.id)))
+
+
+class ReadingEntry(NamedTuple):
+    """A submitted review in the reading view's list, with its author's full name (shown when
+    named)."""
+
+    id: int
+    author: str
+
+
+class ReadingRow(NamedTuple):
+    """What the reading view shows of one submitted review: plain columns, not its source text
+    or working copy (the HTML stored at submit is what is shown)."""
+
+    id: int
+    submitted_at: Optional[datetime]
+    days_late: int
+    content_sha256: Optional[str]
+    rendered: Optional[dict[str, Any]]
+
+
+def reading_entries(session: PaperSession) -> list[ReadingEntry]:
+    """Every submitted review of a session, by author name (one query, no review text)."""
+    rows = db.session.execute(
+        select(Review.id, User.first_name, User.last_name)
+        .join(User, User.id == Review.user_id)
+        .where(Review.session_id == session.id, Review.status == ReviewStatus.submitted)
+        .order_by(User.last_name, User.first_name, User.id)).tuples()
+    return [ReadingEntry(review_id, f"{first} {last}") for review_id, first, last in rows]
+
+
+def reading_rows(review_ids: list[int]) -> dict[int, ReadingRow]:
+    """What the reading view shows of these reviews (one query; none when there are none)."""
+    if not review_ids:
+        return {}
+    return {row[0]: ReadingRow(*row) for row in db.session.execute(
+        select(Review.id, Review.submitted_at, Review.days_late, Review.content_sha256,
+               Review.rendered).where(Review.id.in_(review_ids)))}
+
+
+def review_contents(review_ids: list[int]) -> dict[int, ReviewContent]:
+    """The submitted text of these reviews (one query; none when there are none)."""
+    if not review_ids:
+        return {}
+    return {review_id: ReviewContent.from_dict(content) for review_id, content in
+            db.session.execute(select(Review.id, Review.content)
+                               .where(Review.id.in_(review_ids))).tuples()}
 
 
 # ---------------------------------------------------------------------------------- digest

@@ -3,7 +3,9 @@
 Public API:
     review_statuses(course, now) -> dict[(user_id, session_id), ReviewStatus]
         One entry for EVERY enrolled student x EVERY paper session of the course, computed with
-        a fixed number of queries (five), whatever the class size.
+        a fixed number of queries (five), whatever the class size; ``user_ids=`` for some.
+    review_states(course, now) -> dict[(user_id, session_id), ReviewState]
+        The same rule for every student, the state alone (cheaper: for filters and counts).
     owes_review(status) -> bool
         False for excused, exempt and not-yet-due weeks: those never count against a student.
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, Callable, Collection, Iterable, NamedTuple, TypeVar
 
 from sqlalchemy import select
 
@@ -97,60 +99,110 @@ def presenting_user_ids(session_ids: list[int]) -> dict[int, set[int]]:
     return presenters_by_session(session_ids)
 
 
-def review_statuses(course: Course, now: datetime, *, user_id: int | None = None
+def review_statuses(course: Course, now: datetime, *, user_id: int | None = None,
+                    user_ids: Collection[int] | None = None
                     ) -> dict[tuple[int, int], ReviewStatus]:
-    """Every enrolled student (or the one ``user_id``) x every paper session -> their
-    ReviewStatus (fixed query count).
+    """Every enrolled student (or the one ``user_id``, or those of ``user_ids``) x every paper
+    session -> their ReviewStatus (fixed query count).
 
     Reviews are read as plain columns (never their content JSON), and the statuses that carry
     nothing per student (missing, not due, excused or exempt without a review) are shared
     instances: ReviewStatus is frozen, so sharing is safe, and a 1,000 x 10 course builds
     only the statuses of the reviews it has.
     """
+    scope = _scope(course, [user_id] if user_id is not None else user_ids)
+    rows = scope.reviews(Review.id, Review.late_penalty_pct, Review.submitted_at)
+    reviews = {(student, session_id): _ReviewRow(review_id, status, days_late, penalty,
+                                                 submitted_at)
+               for student, session_id, status, days_late, review_id, penalty, submitted_at
+               in rows}
+    return scope.grid(now, reviews, _status_of, _MISSING, _NOT_DUE)
+
+
+def review_states(course: Course, now: datetime) -> dict[tuple[int, int], ReviewState]:
+    """Every enrolled student x every paper session -> only the state of their review (fixed
+    query count): the rule of ``review_statuses`` without building a ReviewStatus or decoding
+    a time per review, for pages that filter, sort and count every student but show few."""
+    scope = _scope(course, None)
+    reviews = {(student, session_id): _ReviewKind(status, days_late)
+               for student, session_id, status, days_late in scope.reviews()}
+    return scope.grid(now, reviews, _state_of, ReviewState.missing, ReviewState.not_due)
+
+
+_Cell = TypeVar("_Cell")
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The students and sessions a grid covers, with what overrides a review: excuses and
+    exempt presenters (read once, whatever the class size)."""
+
+    student_ids: list[int]
+    sessions: list[tuple[int, datetime]]
+    narrowed: bool  # to some students: their reviews only
+    excused: set[tuple[int, int]]
+    exempt_by_session: dict[int, set[int]]
+
+    def reviews(self, *columns: Any) -> Iterable[tuple[Any, ...]]:
+        """The reviews of the grid: user id, session id, status, days late, then ``columns``."""
+        session_ids = [session_id for session_id, _deadline in self.sessions]
+        if not session_ids or not self.student_ids:
+            return []
+        query = (select(Review.user_id, Review.session_id, Review.status, Review.days_late,
+                        *columns)
+                 .where(Review.session_id.in_(session_ids)))
+        if self.narrowed:
+            query = query.where(Review.user_id.in_(self.student_ids))
+        return db.session.execute(query).tuples()
+
+    def grid(self, now: datetime, reviews: dict[tuple[int, int], Any],
+             cell: Callable[..., _Cell], missing: _Cell, not_due: _Cell
+             ) -> dict[tuple[int, int], _Cell]:
+        result: dict[tuple[int, int], _Cell] = {}
+        excused, no_exempt = self.excused, set()
+        for session_id, deadline in self.sessions:
+            exempt = self.exempt_by_session.get(session_id, no_exempt)
+            past_deadline = now > deadline
+            for student in self.student_ids:
+                key = (student, session_id)
+                review = reviews.get(key)
+                if review is None and key not in excused and student not in exempt:
+                    result[key] = missing if past_deadline else not_due
+                else:
+                    result[key] = cell(review, past_deadline, excused=key in excused,
+                                       exempt=student in exempt)
+        return result
+
+
+def _scope(course: Course, user_ids: Collection[int] | None) -> _Scope:
     students = select(Enrollment.user_id).where(Enrollment.course_id == course.id,
                                                 Enrollment.role == CourseRole.student)
-    if user_id is not None:
-        students = students.where(Enrollment.user_id == user_id)
+    if user_ids is not None:
+        students = students.where(Enrollment.user_id.in_(list(user_ids)))
     student_ids = list(db.session.scalars(students))
     sessions = list(db.session.execute(
         select(PaperSession.id, PaperSession.review_deadline)
         .where(PaperSession.course_id == course.id)
     ).tuples())
     session_ids = [session_id for session_id, _deadline in sessions]
-    reviews: dict[tuple[int, int], _ReviewRow] = {}
     excused: set[tuple[int, int]] = set()
-    if session_ids:
-        review_query = (select(Review.user_id, Review.session_id, Review.id, Review.status,
-                               Review.days_late, Review.late_penalty_pct, Review.submitted_at)
-                        .where(Review.session_id.in_(session_ids)))
+    if session_ids and student_ids:
         excuse_query = (select(ReviewExcuse.user_id, ReviewExcuse.session_id)
                         .where(ReviewExcuse.session_id.in_(session_ids)))
-        if user_id is not None:
-            review_query = review_query.where(Review.user_id == user_id)
-            excuse_query = excuse_query.where(ReviewExcuse.user_id == user_id)
-        rows = db.session.execute(review_query).tuples()
-        for student, session_id, review_id, status, days_late, penalty, submitted_at in rows:
-            reviews[(student, session_id)] = _ReviewRow(review_id, status, days_late, penalty,
-                                                        submitted_at)
+        if user_ids is not None:
+            excuse_query = excuse_query.where(ReviewExcuse.user_id.in_(student_ids))
         excused = {(student, session_id)
                    for student, session_id in db.session.execute(excuse_query)}
     exempt_by_session = (presenting_user_ids(session_ids)
                          if presenters_exempt(course) else {})
+    return _Scope(student_ids, sessions, user_ids is not None, excused, exempt_by_session)
 
-    result: dict[tuple[int, int], ReviewStatus] = {}
-    no_exempt: set[int] = set()
-    for session_id, deadline in sessions:
-        exempt = exempt_by_session.get(session_id, no_exempt)
-        past_deadline = now > deadline
-        for student in student_ids:
-            key = (student, session_id)
-            review = reviews.get(key)
-            if review is None and key not in excused and student not in exempt:
-                result[key] = _MISSING if past_deadline else _NOT_DUE
-            else:
-                result[key] = _status_of(review, past_deadline,
-                                         excused=key in excused, exempt=student in exempt)
-    return result
+
+class _ReviewKind(NamedTuple):
+    """The columns of a Review that decide its state (the attributes _state_of reads)."""
+
+    status: ReviewRowStatus
+    days_late: int
 
 
 class _ReviewRow(NamedTuple):
@@ -169,22 +221,29 @@ def status_of_one(review: Review | None, session: PaperSession, now: datetime, *
     return _status_of(review, now > session.review_deadline, excused=excused, exempt=exempt)
 
 
+def _state_of(review: Review | _ReviewRow | _ReviewKind | None, past_deadline: bool, *,
+              excused: bool, exempt: bool) -> ReviewState:
+    """The rule of the module docstring: the first state that applies."""
+    if excused:
+        return ReviewState.excused
+    if exempt:
+        return ReviewState.exempt
+    if review is not None and review.status == ReviewRowStatus.submitted:
+        return ReviewState.late if review.days_late > 0 else ReviewState.on_time
+    if not past_deadline:
+        return ReviewState.not_due
+    return ReviewState.draft if review is not None else ReviewState.missing
+
+
 def _status_of(review: Review | _ReviewRow | None, past_deadline: bool, *, excused: bool,
                exempt: bool) -> ReviewStatus:
-    review_id = review.id if review is not None else None
-    if excused:
-        return ReviewStatus(ReviewState.excused, review_id, 0, 0.0, None)
-    if exempt:
-        return ReviewStatus(ReviewState.exempt, review_id, 0, 0.0, None)
-    if review is not None and review.status == ReviewRowStatus.submitted:
-        state = ReviewState.late if review.days_late > 0 else ReviewState.on_time
+    state = _state_of(review, past_deadline, excused=excused, exempt=exempt)
+    if review is None:
+        return ReviewStatus(state, None, 0, 0.0, None)
+    if state in (ReviewState.on_time, ReviewState.late):
         return ReviewStatus(state, review.id, review.days_late, review.late_penalty_pct,
                             review.submitted_at)
-    if not past_deadline:
-        return ReviewStatus(ReviewState.not_due, review_id, 0, 0.0, None)
-    if review is not None:
-        return ReviewStatus(ReviewState.draft, review.id, 0, 0.0, None)
-    return ReviewStatus(ReviewState.missing, None, 0, 0.0, None)
+    return ReviewStatus(state, review.id, 0, 0.0, None)
 
 
 _MISSING = ReviewStatus(ReviewState.missing, None, 0, 0.0, None)

@@ -63,6 +63,10 @@ from review.reviews.status import ReviewState, STATE_LABELS, presenting_user_ids
 bp = Blueprint("reviews", __name__)
 
 PREVIEW_MAX_CHARS = 50_000
+#: Reviews per page of the reading view: all ~300 of a session on one page cost about 4x the
+#: CPU of a bare 200-row page even reading only the stored HTML (issue 14: at most 4x), 50 cost
+#: about 2x; the index and the numbering cover them all.
+READING_PAGE_SIZE = 50
 
 
 def _now() -> datetime:
@@ -319,8 +323,8 @@ def show(course_code: str, review_id: int) -> str | tuple[str, int]:
         return render_template("errors/error.html", status=403, title="Not yet",
                                message=access.message), 403
     if not staff and not own:
-        services.record_class_read(review.session, current_user, now)
-        db.session.commit()
+        if services.record_class_read(review.session, current_user, now):
+            db.session.commit()
     named = staff or own or services.rules_of(g.course).release_mode == "named"
     version_number = request.args.get("version", type=int)
     content_dict = review.content
@@ -351,18 +355,32 @@ def session_reviews(course_code: str, session_id: int) -> str | tuple[str, int]:
         if not access.allowed:
             return render_template("errors/error.html", status=403, title="Not yet",
                                    message=access.message), 403
-        services.record_class_read(session, current_user, now)
-        db.session.commit()
+        # A commit expires what the page shows (reloaded query by query): only for a first read.
+        if services.record_class_read(session, current_user, now):
+            db.session.commit()
     named = staff or services.rules_of(g.course).release_mode == "named"
-    reviews = services.submitted_reviews(session)
+    entries = services.reading_entries(session)
     if not named:
-        reviews = services.anonymous_order(reviews, session, current_app.config["SECRET_KEY"])
-    items = [(r, _rendered_review(r)) for r in reviews]
-    # One url_for for the ~300 "open" links.
+        entries = services.anonymous_order(entries, session, current_app.config["SECRET_KEY"])
+    # Numbered over the whole list (the anonymous "Review N" is the same on every page); only
+    # the page's reviews are read and shown.
+    pages = max(1, -(-len(entries) // READING_PAGE_SIZE))
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
+    start = (page - 1) * READING_PAGE_SIZE
+    shown = entries[start:start + READING_PAGE_SIZE]
+    rows = services.reading_rows([e.id for e in shown])
+    stored = {e.id: usable_rendering(rows[e.id].rendered, rows[e.id].content_sha256)
+              for e in shown}
+    # Stored at submit; rendered again only when the renderer has changed since.
+    stale = services.review_contents([e.id for e in shown if stored[e.id] is None])
+    items = [(entry, rows[entry.id], stored[entry.id] if stored[entry.id] is not None
+              else _render_sections(stale[entry.id])) for entry in shown]
+    # One url_for for the "open" links.
     review_href = url_for("reviews.show", course_code=course_code, review_id=1)[:-1]
     return render_template("reviews/session_reviews.html", course=g.course, session=session,
-                           review_href=review_href,
-                           items=items, named=named, staff=staff, released=released,
+                           review_href=review_href, entries=entries, items=items, start=start,
+                           page=page, pages=pages, page_size=READING_PAGE_SIZE,
+                           named=named, staff=staff, released=released,
                            release_form=EmptyForm(), past=now > session.review_deadline,
                            **_template_helpers())
 
@@ -380,20 +398,20 @@ def matrix(course_code: str) -> str:
                                    section=args.get("section") or None,
                                    page=args.get("page", 1, type=int) or 1)
     form = ExcuseForm()
-    _excuse_choices(form, matrix.sessions, matrix.students)
+    # The student select is written by the template from the rows shown (no choices here).
+    form.session_id.choices = _session_choices(matrix.sessions)
     # One url_for for the ~3,000 review links (a third of the page's time when built per cell).
     review_href = url_for("reviews.show", course_code=course_code, review_id=1)[:-1]
     return render_template("reviews/matrix.html", course=g.course, matrix=matrix, form=form,
                            args=args, sorts=exports.SORTS, states=list(ReviewState),
                            class_sections=course_sections(g.course), review_href=review_href,
-                           session_label=exports.session_label, **_template_helpers())
+                           session_label=exports.session_label,
+                           read_before_submitting=exports.read_before_submitting,
+                           **_template_helpers())
 
 
-def _excuse_choices(form: ExcuseForm, sessions: list[PaperSession],
-                    students: list[tuple[Any, Any]]) -> None:
-    form.student_id.choices = [(u.id, f"{u.last_name}, {u.first_name} ({e.student_number})")
-                               for u, e in students]
-    form.session_id.choices = [(s.id, exports.session_label(s)) for s in sessions]
+def _session_choices(sessions: list[PaperSession]) -> list[tuple[int, str]]:
+    return [(s.id, exports.session_label(s)) for s in sessions]
 
 
 @bp.get("/c/<course_code>/reviews/matrix.csv")
@@ -419,7 +437,8 @@ def matrix_xlsx(course_code: str) -> Response:
 @course_staff_can("excuse_reviews")
 def excuse(course_code: str) -> tuple[str, int] | WerkzeugResponse:
     form = ExcuseForm()
-    _excuse_choices(form, services.sessions_of(g.course), services.students_of(g.course))
+    form.student_id.choices = [(user.id, "") for user, _ in exports.course_students(g.course)]
+    form.session_id.choices = _session_choices(services.sessions_of(g.course))
     remove = request.form.get("remove") == "yes"
     if remove:
         # Removing needs no reason; only the two ids.

@@ -200,9 +200,17 @@
   function setupReading() {
     var articles = Array.prototype.slice.call(document.querySelectorAll("article.reading"));
     if (!articles.length) return;
-    var current = -1;
+    // Start from the review the address names (a link from another page of the list).
+    var current = articles.findIndex(function (a) { return "#" + a.id === location.hash; });
+    if (current >= 0) articles[current].classList.add("current");
     function go(index) {
-      if (index < 0 || index >= articles.length) return;
+      if (index < 0 || index >= articles.length) {
+        // Past either end of the page: the review's own link to the next or previous page.
+        var edge = articles[index < 0 ? 0 : articles.length - 1];
+        var link = edge.querySelector(index < 0 ? "a[rel=prev]" : "a[rel=next]");
+        if (link && link.search !== location.search) location.href = link.href;
+        return;
+      }
       if (current >= 0) articles[current].classList.remove("current");
       current = index;
       articles[current].classList.add("current");
