@@ -22,6 +22,13 @@ FORM = {"summary": "Decoupled weight decay.", "strengths": "Clear.", "weaknesses
 
 
 @pytest.fixture
+def app_config(tmp_path) -> dict[str, Any]:
+    # The embedded queue, as in production: the jobs a submit queues (the similarity check and
+    # the question digest) wait for the worker instead of running inside the counted request.
+    return {"JOBS_BACKEND": "sqlite", "JOBS_SQLITE_PATH": str(tmp_path / "jobs.sqlite")}
+
+
+@pytest.fixture
 def writing(app, client, login, monkeypatch) -> dict[str, Any]:
     # Not the demo course: another timezone, and weeks around its DST change (Auckland moves to
     # daylight time on 2026-09-27).
