@@ -26,22 +26,28 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload
 
 from models import (
     Course,
     CourseRole,
     Enrollment,
+    Group,
     MemberAdjustment,
+    Membership,
+    Paper,
     PaperSession,
     ParticipationRecord,
     PeerRating,
+    PresentationRole,
     Review,
     Rubric,
     Score,
     ScoreTarget,
     Slot,
+    SlotPresenter,
+    Week,
     db,
 )
 from review.grading.scoring import (
@@ -235,61 +241,145 @@ def peer_pct(ratings: Sequence[PeerRating] | Sequence[PeerRow], method: str) -> 
     return aggregate_peer(values, method)  # type: ignore[arg-type]
 
 
+class SlotRow(NamedTuple):
+    """A held slot as the results read it: plain columns, no Slot entity or relations."""
+
+    id: int
+    session_id: int
+    week: int
+    paper: str
+    role_key: str
+    role_name: str
+    group_name: str
+    released: bool
+
+
+@dataclass(frozen=True)
+class SlotResult:
+    """A held slot's grade before any member's adjustment (the grading overview's row)."""
+
+    slot_id: int
+    session_id: int
+    week: int
+    paper: str
+    role_key: str
+    role_name: str
+    group_name: str
+    staff_pct: float | None
+    peer_pct: float | None
+    group_pct: float | None
+    criteria: dict[str, float]
+    rubric_key: str
+    released: bool
+    disagreement: bool
+
+
+def _presented_slots(course: Course, presenter: int | None) -> list[SlotRow]:
+    """The course's held slots that someone presented (``presenter``: that student), in
+    session then role order, in one query.
+
+    Who presented is ``review.signup.presenters``' rule: the record once taken, else the
+    holder's current members; here it is an EXISTS per slot instead of the presenter lists.
+    """
+    recorded = select(SlotPresenter.id).where(SlotPresenter.slot_id == Slot.id)
+    members = select(Membership.id).where(Membership.group_id == Slot.group_id)
+    if presenter is not None:
+        recorded = recorded.where(SlotPresenter.user_id == presenter)
+        members = members.where(Membership.user_id == presenter)
+    query = (select(Slot.id, Slot.session_id, Week.number, Paper.title, PresentationRole.key,
+                    PresentationRole.name, Group.name, Group.dissolved_at,
+                    Slot.feedback_released_at, PaperSession.feedback_released_at)
+             .join(PaperSession, Slot.session_id == PaperSession.id)
+             .join(Week, PaperSession.week_id == Week.id)
+             .join(Paper, PaperSession.paper_id == Paper.id)
+             .join(PresentationRole, Slot.role_id == PresentationRole.id)
+             .join(Group, Slot.group_id == Group.id)
+             .where(PaperSession.course_id == course.id,
+                    or_(and_(Slot.presenters_recorded_at.is_not(None), recorded.exists()),
+                        and_(Slot.presenters_recorded_at.is_(None), members.exists())))
+             .order_by(PaperSession.starts_at, Slot.role_id))
+    return [SlotRow(slot_id, session_id, week, paper, role_key, role_name,
+                    Group.display_name_of(group, dissolved_at),
+                    own_release is not None or session_release is not None)
+            for (slot_id, session_id, week, paper, role_key, role_name, group, dissolved_at,
+                 own_release, session_release) in db.session.execute(query).tuples()]
+
+
+def _slot_results(course: Course, slots: list[SlotRow]) -> list[SlotResult]:
+    """Each slot's staff grades combined, its peer percentage and the group's grade."""
+    definition = course_definition(course)
+    grading = definition.grading
+    if not slots:
+        return []
+    slot_ids = [slot.id for slot in slots]
+    scores = presentation_scores(course, slot_ids)
+    roles = staff_roles(course)
+    peers = peer_ratings(course, slot_ids)
+    results = []
+    for slot in slots:
+        combined = combine(scores.get(slot.id, []), roles, method=grading.combine_graders,
+                           threshold=grading.disagreement_pct)
+        peer = peer_pct(peers.get(slot.id, []), grading.peer_aggregate)
+        staff = combined.percentage if combined else None
+        results.append(SlotResult(
+            slot_id=slot.id, session_id=slot.session_id, week=slot.week, paper=slot.paper,
+            role_key=slot.role_key, role_name=slot.role_name, group_name=slot.group_name,
+            staff_pct=staff, peer_pct=peer,
+            group_pct=(presentation_grade(staff, peer, grading.peer_weight)
+                       if staff is not None else None),
+            criteria=dict(combined.criteria) if combined else {},
+            rubric_key=(combined.rubric_key if combined
+                        else definition.presentation_rubric(slot.role_key)),
+            released=slot.released,
+            disagreement=combined.disagreement if combined else False))
+    return results
+
+
+def slot_results(course: Course) -> list[SlotResult]:
+    """One result per held slot that someone presented (no per-member adjustment)."""
+    return _slot_results(course, _presented_slots(course, None))
+
+
 def presentation_results(course: Course, *, user_id: int | None = None
                          ) -> list[PresentationResult]:
     """One result per (held slot x presenter of that slot); ``user_id``: that student's only.
 
     The presenters are the record taken when the session was held or first graded, else the
     holder's current members (``review.signup.presenters``): a student who left or joined a
-    group afterwards neither loses nor gains that talk. With ``user_id`` the scores, peer
-    ratings and adjustments are read for that student's slots only (same number of queries).
+    group afterwards neither loses nor gains that talk. With ``user_id`` only that student's
+    slots are read (found by the database), and their scores, peer ratings and adjustments.
     """
-    definition = course_definition(course)
-    grading = definition.grading
-    slots = held_slots(course)
-    presenters = presenters_by_slot(course)
-    slot_ids: list[int] | None = None
-    if user_id is not None:
-        presenters = {slot_id: [user_id] for slot_id, users in presenters.items()
-                      if user_id in users}
-        slots = [slot for slot in slots if slot.id in presenters]
-        slot_ids = [slot.id for slot in slots]
-    scores = presentation_scores(course, slot_ids)
-    roles = staff_roles(course)
-    peers = peer_ratings(course, slot_ids)
-    adjustment_query = (select(MemberAdjustment).join(Slot, MemberAdjustment.slot_id == Slot.id)
-                        .join(PaperSession, Slot.session_id == PaperSession.id)
-                        .where(PaperSession.course_id == course.id))
-    if user_id is not None:
-        adjustment_query = adjustment_query.where(MemberAdjustment.user_id == user_id)
-    adjustments = {(adjustment.slot_id, adjustment.user_id): adjustment
-                   for adjustment in db.session.scalars(adjustment_query)}
+    slots = _presented_slots(course, user_id)
+    if user_id is None:
+        presenters = presenters_by_slot(course)
+    else:
+        presenters = {slot.id: [user_id] for slot in slots}
+    adjustments: dict[tuple[int, int], float] = {}
+    if slots:
+        adjustment_query = (
+            select(MemberAdjustment.slot_id, MemberAdjustment.user_id, MemberAdjustment.delta_pct)
+            .join(Slot, MemberAdjustment.slot_id == Slot.id)
+            .join(PaperSession, Slot.session_id == PaperSession.id)
+            .where(PaperSession.course_id == course.id))
+        if user_id is not None:
+            adjustment_query = adjustment_query.where(MemberAdjustment.user_id == user_id)
+        adjustments = {(slot_id, uid): delta for slot_id, uid, delta
+                       in db.session.execute(adjustment_query).tuples()}
     results: list[PresentationResult] = []
-    for slot in slots:
-        combined = combine(scores.get(slot.id, []), roles, method=grading.combine_graders,
-                           threshold=grading.disagreement_pct)
-        peer = peer_pct(peers.get(slot.id, []), grading.peer_aggregate)
-        staff = combined.percentage if combined else None
-        group_pct = (presentation_grade(staff, peer, grading.peer_weight)
-                     if staff is not None else None)
-        released = (slot.feedback_released_at is not None
-                    or slot.session.feedback_released_at is not None)
-        rubric_key = combined.rubric_key if combined else definition.presentation_rubric(
-            slot.role.key)
-        for user_id in presenters.get(slot.id, []):
-            adjustment = adjustments.get((slot.id, user_id))
+    for slot in _slot_results(course, slots):
+        for presenter in presenters.get(slot.slot_id, []):
+            delta = adjustments.get((slot.slot_id, presenter))
             final = None
-            if group_pct is not None:
+            if slot.group_pct is not None:
                 final = individual_adjustment(
-                    group_pct, Adjustment("delta", adjustment.delta_pct) if adjustment else None)
+                    slot.group_pct, Adjustment("delta", delta) if delta is not None else None)
             results.append(PresentationResult(
-                slot_id=slot.id, user_id=user_id,
-                group_name=slot.group.display_name if slot.group else "",
-                session_id=slot.session_id, week=slot.session.week.number,
-                paper=slot.session.paper.title, role_key=slot.role.key, role_name=slot.role.name,
-                staff_pct=staff, peer_pct=peer, final_pct=final,
-                criteria=dict(combined.criteria) if combined else {}, rubric_key=rubric_key,
-                released=released, disagreement=combined.disagreement if combined else False))
+                slot_id=slot.slot_id, user_id=presenter, group_name=slot.group_name,
+                session_id=slot.session_id, week=slot.week, paper=slot.paper,
+                role_key=slot.role_key, role_name=slot.role_name, staff_pct=slot.staff_pct,
+                peer_pct=slot.peer_pct, final_pct=final, criteria=dict(slot.criteria),
+                rubric_key=slot.rubric_key, released=slot.released,
+                disagreement=slot.disagreement))
     return results
 
 
@@ -422,6 +512,6 @@ def _participation_deriver(course: Course):  # type: ignore[no-untyped-def]
 
 
 __all__ = [
-    "PresentationResult", "presentation_results", "review_scores", "participation_scores",
+    "PresentationResult", "presentation_results", "SlotResult", "slot_results", "review_scores", "participation_scores",
     "Combined", "combine", "combined_pct", "ScoreRow", "RubricRef", "score_pct", "stored_rubric",
 ]
