@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal, get_args
@@ -409,7 +409,7 @@ def compute_gradebook(data: GradebookInput) -> Gradebook:
     sessions = _session_rows(data.sessions)
     week_of = {s["session_id"]: s["week"] for s in sessions}
 
-    reviews = _review_rows(data, user_ids, sessions)
+    reviews = _review_rows(data, identity, sessions)
     presentations, criteria = _presentation_rows(data, identity)
     participation = _participation_rows(data, identity, week_of)
     points = _imported_points(data, user_ids)
@@ -475,7 +475,7 @@ def compute_gradebook(data: GradebookInput) -> Gradebook:
         students=students,
         status=status,
         sessions=sessions,
-        reviews=[_with_identity(r, identity) for r in reviews],
+        reviews=reviews,
         presentations=presentations,
         participation=participation,
         late_days=late_days,
@@ -513,23 +513,24 @@ def _check_known(ids: Iterable[Any], known: Container[Any], what: str) -> None:
         raise GradebookInputError(f"{what} refers to unknown ids: {sorted(unknown)[:5]}")
 
 
-def _check_unique(keys: Iterable[tuple[Any, ...]], problem: str) -> None:
-    seen: set[tuple[Any, ...]] = set()
-    for key in keys:
-        if key in seen:
-            raise GradebookInputError(problem)
-        seen.add(key)
+def _unique(records: Sequence[Any], key: Callable[[Any], tuple[Any, ...]],
+            problem: str) -> dict[tuple[Any, ...], Any]:
+    """The records by ``key``; two with the same key are an error."""
+    keyed = {key(r): r for r in records}
+    if len(keyed) != len(records):
+        raise GradebookInputError(problem)
+    return keyed
 
 
-def _review_rows(data: GradebookInput, user_ids: list[int], sessions: list[Row]) -> list[Row]:
-    _check_known((r.user_id for r in data.reviews), set(user_ids), "a review")
+def _review_rows(data: GradebookInput, identity: Mapping[int, Row],
+                 sessions: list[Row]) -> list[Row]:
+    _check_known((r.user_id for r in data.reviews), identity, "a review")
     _check_known((r.session_id for r in data.reviews), {s["session_id"] for s in sessions},
                  "a review")
-    _check_unique(((r.user_id, r.session_id) for r in data.reviews),
-                  "two review records for the same student and session")
-    records = {(r.user_id, r.session_id): r for r in data.reviews}
+    records = _unique(data.reviews, lambda r: (r.user_id, r.session_id),
+                      "two review records for the same student and session")
     rows = []
-    for uid in user_ids:
+    for uid, ident in identity.items():
         for session in sessions:
             record = records.get((uid, session["session_id"]))
             # A session the student owes but never touched is missing work.
@@ -546,7 +547,7 @@ def _review_rows(data: GradebookInput, user_ids: list[int], sessions: list[Row])
             else:
                 factor = 1.0 - penalty / 100.0 if state == "late" else 1.0
                 effective, status = score * factor, "counted"
-            rows.append({"user_id": uid, "session_id": session["session_id"],
+            rows.append({"user_id": uid, **ident, "session_id": session["session_id"],
                          "week": session["week"], "state": state, "score_pct": score,
                          "penalty_pct": penalty, "effective_pct": effective, "status": status})
     return rows
@@ -593,8 +594,8 @@ def _participation_rows(data: GradebookInput, identity: Mapping[int, Row],
     records = data.participation
     _check_known((p.user_id for p in records), identity, "a participation record")
     _check_known((p.session_id for p in records), week_of, "a participation record")
-    _check_unique(((p.user_id, p.session_id) for p in records),
-                  "two participation records for the same student and session")
+    _unique(records, lambda p: (p.user_id, p.session_id),
+            "two participation records for the same student and session")
     return [{"user_id": p.user_id, **identity[p.user_id], "session_id": p.session_id,
              "week": week_of[p.session_id], "pct": _float(p.pct)} for p in records]
 
@@ -605,8 +606,8 @@ def _imported_points(data: GradebookInput, user_ids: list[int]) -> dict[int, Row
     grades = data.external_grades
     _check_known((g.user_id for g in grades), set(user_ids), "an external grade")
     _check_known((g.component_key for g in grades), set(external), "an external grade")
-    _check_unique(((g.user_id, g.component_key) for g in grades),
-                  "two external grades for the same student and component")
+    _unique(grades, lambda g: (g.user_id, g.component_key),
+            "two external grades for the same student and component")
     if any(g.score is not None and g.score < 0 for g in grades):
         raise GradebookInputError("an external grade is negative")
     points = {uid: dict.fromkeys(external) for uid in user_ids}
@@ -619,9 +620,3 @@ def _late_day_rows(data: GradebookInput, identity: Mapping[int, Row]) -> list[Ro
     _check_known((e.user_id for e in data.late_days), identity, "a late-day entry")
     return [{"user_id": e.user_id, **identity[e.user_id], "days": e.days, "note": e.note}
             for e in data.late_days]
-
-
-def _with_identity(row: Row, identity: Mapping[int, Row]) -> Row:
-    """Put student_id and names right after user_id, so each detail row reads on its own."""
-    return {"user_id": row["user_id"], **identity[row["user_id"]],
-            **{k: v for k, v in row.items() if k != "user_id"}}

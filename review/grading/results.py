@@ -198,18 +198,23 @@ def presentation_scores(course: Course, slot_ids: Collection[int] | None = None
                         ) -> dict[int, list[ScoreRow]]:
     """slot id -> staff scores as plain rows (what :func:`combine` reads), of ``slot_ids`` if
     given; no Score entities, no rubric JSON decoded."""
-    rubrics = _rubric_refs(course)
-    query = (select(Score.slot_id, Score.grader_id, Score.total, Score.max_total, Score.values,
-                    Score.rubric_id)
-             .where(Score.course_id == course.id, Score.target == ScoreTarget.presentation))
+    query = _score_rows(Score.slot_id).where(Score.course_id == course.id,
+                                             Score.target == ScoreTarget.presentation)
     if slot_ids is not None:
         query = query.where(Score.slot_id.in_(slot_ids))
     grouped: dict[int, list[ScoreRow]] = defaultdict(list)
-    for slot_id, grader_id, total, max_total, values, rubric_id in db.session.execute(
+    for slot_id, grader_id, total, max_total, values, key, version in db.session.execute(
             query).tuples():
         grouped[slot_id].append(  # type: ignore[index]
-            ScoreRow(grader_id, total, max_total, values, rubrics[rubric_id]))
+            ScoreRow(grader_id, total, max_total, values, RubricRef(key, version)))
     return grouped
+
+
+def _score_rows(item: Any) -> Any:
+    """SELECT of (item, grader, total, max_total, values, rubric key, rubric version): the
+    rubric's two columns joined, its JSON definition not read."""
+    return (select(item, Score.grader_id, Score.total, Score.max_total, Score.values, Rubric.key,
+                   Rubric.version).join(Rubric, Score.rubric_id == Rubric.id))
 
 
 class PeerRow(NamedTuple):
@@ -383,29 +388,19 @@ def presentation_results(course: Course, *, user_id: int | None = None
     return results
 
 
-def _rubric_refs(course: Course) -> dict[int, RubricRef]:
-    """rubric id -> (key, version) of every rubric version the course's scores use (one query;
-    the rubric's JSON definition is not read)."""
-    used = select(Score.rubric_id).where(Score.course_id == course.id).distinct()
-    return {rubric_id: RubricRef(key, version) for rubric_id, key, version in db.session.execute(
-        select(Rubric.id, Rubric.key, Rubric.version).where(Rubric.id.in_(used))).tuples()}
-
-
 def review_score_details(course: Course, *, user_id: int | None = None) -> dict[int, Combined]:
     """review id -> combined staff score, graded reviews only (of one student's reviews if
     ``user_id`` is given)."""
     grading = course_definition(course).grading
-    rubrics = _rubric_refs(course)
     grouped: dict[int, list[ScoreRow]] = defaultdict(list)
-    query = (select(Score.review_id, Score.grader_id, Score.total, Score.max_total, Score.values,
-                    Score.rubric_id)
-             .where(Score.course_id == course.id, Score.target == ScoreTarget.review))
+    query = _score_rows(Score.review_id).where(Score.course_id == course.id,
+                                               Score.target == ScoreTarget.review)
     if user_id is not None:
         query = query.where(Score.review_id.in_(select(Review.id).where(Review.user_id == user_id)))
-    for review_id, grader_id, total, max_total, values, rubric_id in db.session.execute(
+    for review_id, grader_id, total, max_total, values, key, version in db.session.execute(
             query).tuples():
         grouped[review_id].append(  # type: ignore[index]
-            ScoreRow(grader_id, total, max_total, values, rubrics[rubric_id]))
+            ScoreRow(grader_id, total, max_total, values, RubricRef(key, version)))
     roles = staff_roles(course)
     out: dict[int, Combined] = {}
     for review_id, item_scores in grouped.items():
@@ -485,7 +480,9 @@ def participation_scores(course: Course, *, user_id: int | None = None
                     Score.max_total)
              .where(Score.course_id == course.id, Score.target == ScoreTarget.participation))
     if user_id is not None:
-        query = query.where(Score.student_id == user_id)
+        # Through the course's sessions, so the (session, student, grader) index serves it.
+        query = query.where(Score.student_id == user_id, Score.session_id.in_(
+            select(PaperSession.id).where(PaperSession.course_id == course.id)))
     for session_id, student_id, grader_id, total, max_total in db.session.execute(
             query).tuples():
         grouped[(session_id, student_id)].append(  # type: ignore[index]
