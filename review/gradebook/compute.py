@@ -65,6 +65,8 @@ from typing import Any, Literal, get_args
 
 ComponentKind = Literal["external", "presentations", "reviews", "participation"]
 ReviewState = Literal["missing", "draft", "on_time", "late", "excused", "exempt"]
+_KINDS = frozenset(get_args(ComponentKind))
+_REVIEW_STATES = frozenset(get_args(ReviewState))  # checked for each of ~10,000 records
 
 #: The platform's own kinds each read one pool of records, so a course has at most one of each.
 PLATFORM_KINDS: tuple[ComponentKind, ...] = ("presentations", "reviews", "participation")
@@ -99,7 +101,7 @@ class Component:
     drop_lowest: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in get_args(ComponentKind):
+        if self.kind not in _KINDS:
             raise GradebookInputError(f"component {self.key!r}: unknown kind {self.kind!r}")
         if not self.key or self.key in _RESERVED_KEYS:
             raise GradebookInputError(f"component key {self.key!r} is empty or reserved")
@@ -208,7 +210,7 @@ class ReviewRecord:
     penalty_pct: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.state not in get_args(ReviewState):
+        if self.state not in _REVIEW_STATES:
             raise GradebookInputError(f"review state {self.state!r} is unknown")
         if self.score_pct is not None and not self.score_pct >= 0:
             raise GradebookInputError(f"review score {self.score_pct!r} must be >= 0")

@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload
@@ -64,6 +64,7 @@ from review.grading.services import course_definition, course_rubrics, stored_ru
 from review.signup.presenters import presenters_by_slot
 
 COUNT_CRITERION = "questions-raised"
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -163,16 +164,28 @@ def combined_pct(scores: Sequence[tuple[int, float, float]], roles: dict[int, Co
     score, the usual case, skips building the per-grader objects when it is valid, since the
     mean of one value is that value.
     """
-    if len(scores) == 1 and method in _METHODS and _valid_threshold(threshold):
-        _grader, total, max_total = scores[0]
-        pct = min(100.0, total / max_total * 100 if max_total else 0.0)
-        if isinstance(pct, float) and 0 <= pct <= 100:  # a NaN fails the range test
-            return pct
-    graders = [GraderScore(grader=grader_id,
-                           percentage=min(100.0, total / max_total * 100 if max_total else 0.0),
-                           is_instructor=roles.get(grader_id) == CourseRole.instructor)
-               for grader_id, total, max_total in scores]
-    return combine_grader_scores(graders, method, threshold).percentage  # type: ignore[arg-type]
+    return combined_pcts({None: scores}, roles, method=method, threshold=threshold)[None]
+
+
+def combined_pcts(grouped: Mapping[K, Sequence[tuple[int, float, float]]],
+                  roles: dict[int, CourseRole], *, method: str, threshold: float
+                  ) -> dict[K, float]:
+    """:func:`combined_pct` of every item of ``grouped``, the rule's settings checked once."""
+    settings_valid = method in _METHODS and _valid_threshold(threshold)
+    out: dict[K, float] = {}
+    for item, scores in grouped.items():
+        if settings_valid and len(scores) == 1:
+            _grader, total, max_total = scores[0]
+            pct = min(100.0, total / max_total * 100 if max_total else 0.0)
+            if isinstance(pct, float) and 0 <= pct <= 100:  # a NaN fails the range test
+                out[item] = pct
+                continue
+        graders = [GraderScore(grader=grader_id,
+                               percentage=min(100.0, total / max_total * 100 if max_total else 0.0),
+                               is_instructor=roles.get(grader_id) == CourseRole.instructor)
+                   for grader_id, total, max_total in scores]
+        out[item] = combine_grader_scores(graders, method, threshold).percentage  # type: ignore[arg-type]
+    return out
 
 
 _METHODS = ("mean", "instructor_override")
@@ -425,10 +438,8 @@ def review_scores(course: Course, *, user_id: int | None = None) -> dict[int, fl
         query = query.where(Score.review_id.in_(select(Review.id).where(Review.user_id == user_id)))
     for review_id, grader_id, total, max_total in db.session.execute(query).tuples():
         grouped[review_id].append((grader_id, total, max_total))  # type: ignore[index]
-    roles = staff_roles(course)
-    method, threshold = grading.combine_graders, grading.disagreement_pct
-    return {review_id: combined_pct(item_scores, roles, method=method, threshold=threshold)
-            for review_id, item_scores in grouped.items()}
+    return combined_pcts(grouped, staff_roles(course), method=grading.combine_graders,
+                         threshold=grading.disagreement_pct)
 
 
 def derived_participation_pct(questions: int, manual_points: float, course: Course) -> float | None:
@@ -487,10 +498,8 @@ def participation_scores(course: Course, *, user_id: int | None = None
             query).tuples():
         grouped[(session_id, student_id)].append(  # type: ignore[index]
             (grader_id, total, max_total))
-    roles = staff_roles(course)
-    method, threshold = grading.combine_graders, grading.disagreement_pct
-    for key, item_scores in grouped.items():
-        out[key] = combined_pct(item_scores, roles, method=method, threshold=threshold)
+    out.update(combined_pcts(grouped, staff_roles(course), method=grading.combine_graders,
+                             threshold=grading.disagreement_pct))
     return out
 
 
@@ -509,6 +518,7 @@ def _participation_deriver(course: Course):  # type: ignore[no-untyped-def]
 
 
 __all__ = [
-    "PresentationResult", "presentation_results", "SlotResult", "slot_results", "review_scores", "participation_scores",
-    "Combined", "combine", "combined_pct", "ScoreRow", "RubricRef", "score_pct", "stored_rubric",
+    "PresentationResult", "presentation_results", "SlotResult", "slot_results",
+    "review_scores", "participation_scores", "Combined", "combine", "combined_pct",
+    "combined_pcts", "ScoreRow", "RubricRef", "score_pct", "stored_rubric",
 ]
