@@ -3,7 +3,8 @@
 Seeds bench/seed_term.py's term (300 students, 10 past sessions) into a temporary SQLite file,
 renders each page once to warm up (the staff gradebook's cache included), then renders it N
 times through ``app.test_client`` and prints the CPU milliseconds per render and whether the
-process has imported pandas or numpy by then. No server, no network.
+process has imported pandas or numpy by then; at the end, the process's resident memory.
+No server, no network.
 
     .venv/bin/python bench/bench_render.py [--repeat 30] [--page grades ...]
 """
@@ -11,6 +12,7 @@ process has imported pandas or numpy by then. No server, no network.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import time
@@ -53,6 +55,9 @@ def main() -> int:
             heavy = sorted(m for m in ("pandas", "numpy") if m in sys.modules)
             print(f"{name:18} {cpu_ms:7.1f} ms CPU / render   heavy modules loaded: "
                   f"{', '.join(heavy) or 'none'}", flush=True)
+        status = Path("/proc/self/status").read_text()
+        rss = int(re.search(r"VmRSS:\s+(\d+)", status)[1]) / 1024
+        print(f"resident memory after these renders: {rss:.0f} MB (the seeded term included)")
     return 0
 
 
