@@ -66,7 +66,7 @@ def _cached() -> CachedGradebook:
     return staff_gradebook(g.course, utcnow())
 
 
-SORT_TEXT = ("student_id", "last_name", "first_name", "letter")
+_SORT_TEXT = ("student_id", "last_name", "first_name", "letter")
 
 
 def _shown_rows(gradebook: Gradebook) -> list[dict[str, Any]]:
@@ -94,13 +94,14 @@ def _order(gradebook: Gradebook, sort: str, descending: bool) -> list[int]:
     return valued + blank
 
 
-def sorted_filtered(cached: CachedGradebook, args: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def sorted_filtered(cached: CachedGradebook,
+                    args: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The rows the query string asks for: sort, direction, text, letter and section filters.
 
     The formatted rows and each sort order are kept with the gradebook (per grades revision), so
     a request only picks and filters rows already made."""
     gradebook = cached.gradebook
-    sortable = [*SORT_TEXT, *gradebook.course.component_keys, "total"]
+    sortable = [*_SORT_TEXT, *gradebook.course.component_keys, "total"]
     sort = args.get("sort", "last_name")
     if sort not in sortable:
         sort = "last_name"
