@@ -336,7 +336,12 @@ class Group(db.Model):
 
     @property
     def display_name(self) -> str:
-        return f"{self.name} (dissolved)" if self.dissolved_at is not None else self.name
+        return self.display_name_of(self.name, self.dissolved_at)
+
+    @staticmethod
+    def display_name_of(name: str, dissolved_at: Optional[datetime]) -> str:
+        """The display name from the two columns (for pages that read plain rows)."""
+        return f"{name} (dissolved)" if dissolved_at is not None else name
 
     __table_args__ = (
         UniqueConstraint("course_id", "name"),

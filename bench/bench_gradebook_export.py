@@ -122,17 +122,18 @@ def bare_write_only(gradebook: Gradebook) -> bytes:
     from review.gradebook import exports
 
     book = Workbook(write_only=True)
-    summary = exports._summary_sheet_frame(gradebook)
-    boundaries = exports._boundaries_frame(gradebook)
-    formulas, _ = exports._summary_formulas(gradebook, len(boundaries))
+    tables = exports._frames(gradebook)  # the tables as the sheet builders read them
+    summary = exports._summary_sheet_frame(tables)
+    boundaries = exports._boundaries_frame(tables)
+    formulas, _ = exports._summary_formulas(tables, len(boundaries))
     frames = [(exports.SUMMARY_SHEET, summary, formulas),
-              (exports.WEIGHTS_SHEET, exports._weights_frame(gradebook), {}),
+              (exports.WEIGHTS_SHEET, exports._weights_frame(tables), {}),
               (exports.BOUNDARIES_SHEET, boundaries, {}),
-              (exports.REVIEWS_SHEET, exports._reviews_sheet_frame(gradebook)[0], {}),
-              (exports.PRESENTATIONS_SHEET, exports._presentations_sheet_frame(gradebook), {}),
-              (exports.PARTICIPATION_SHEET, exports._participation_sheet_frame(gradebook), {}),
-              (exports.LATE_DAYS_SHEET, exports._late_days_sheet_frame(gradebook), {}),
-              (exports.IMPORTED_SHEET, exports._imported_sheet_frame(gradebook), {})]
+              (exports.REVIEWS_SHEET, exports._reviews_sheet_frame(tables)[0], {}),
+              (exports.PRESENTATIONS_SHEET, exports._presentations_sheet_frame(tables), {}),
+              (exports.PARTICIPATION_SHEET, exports._participation_sheet_frame(tables), {}),
+              (exports.LATE_DAYS_SHEET, exports._late_days_sheet_frame(tables), {}),
+              (exports.IMPORTED_SHEET, exports._imported_sheet_frame(tables), {})]
     for name, frame, sheet_formulas in frames:
         safe = neutralise_frame(frame)
         sheet = book.create_sheet(name)

@@ -21,7 +21,8 @@ Public API:
     LateDayEntry(user_id, days, note): one line of the late-day ledger.
     GradebookInput(course, students, sessions, reviews, presentations, participation,
         external_grades, late_days): everything the computation needs.
-    Gradebook: the result, a dataclass of DataFrames (see its docstring).
+    Gradebook: the result, plain rows (dicts) per table (see its docstring); ``.row(user_id)``
+        and ``.student(user_id)`` (a StudentGrades) pick one student's.
     compute_gradebook(data: GradebookInput) -> Gradebook
     letter_for(total: float, boundaries) -> str
     graded_so_far(gradebook, user_id) -> GradedSoFar  (the mean over graded components only)
@@ -30,7 +31,7 @@ Grading rules (all percentages are 0-100):
     * Weights are percents of the whole course and must sum to 100. The total is
       ``sum(weight * component_pct) / sum(weights)``.
     * A component with nothing to average (no presentation graded yet, no external grade entered,
-      every review excused, no participation recorded) is blank (NaN) in ``summary`` and counts 0
+      every review excused, no participation recorded) is blank (None) in ``summary`` and counts 0
       in the total. The spreadsheet formula treats a blank cell as 0 too, so both totals agree;
       the workbook highlights such cells and ``status`` says why they are blank.
     * Reviews: the student owes every session in ``sessions`` (the loader passes only sessions
@@ -57,17 +58,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
-
-
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
+from functools import cached_property
+from typing import Any, Literal, get_args
 
 ComponentKind = Literal["external", "presentations", "reviews", "participation"]
 ReviewState = Literal["missing", "draft", "on_time", "late", "excused", "exempt"]
+_KINDS = frozenset(get_args(ComponentKind))
+_REVIEW_STATES = frozenset(get_args(ReviewState))  # checked for each of ~10,000 records
 
 #: The platform's own kinds each read one pool of records, so a course has at most one of each.
 PLATFORM_KINDS: tuple[ComponentKind, ...] = ("presentations", "reviews", "participation")
@@ -102,7 +101,7 @@ class Component:
     drop_lowest: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in get_args(ComponentKind):
+        if self.kind not in _KINDS:
             raise GradebookInputError(f"component {self.key!r}: unknown kind {self.kind!r}")
         if not self.key or self.key in _RESERVED_KEYS:
             raise GradebookInputError(f"component key {self.key!r} is empty or reserved")
@@ -211,7 +210,7 @@ class ReviewRecord:
     penalty_pct: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.state not in get_args(ReviewState):
+        if self.state not in _REVIEW_STATES:
             raise GradebookInputError(f"review state {self.state!r} is unknown")
         if self.score_pct is not None and not self.score_pct >= 0:
             raise GradebookInputError(f"review score {self.score_pct!r} must be >= 0")
@@ -279,43 +278,84 @@ class GradebookInput:
 
 # --- Result ---------------------------------------------------------------------------------
 
+#: One row of a result table: a plain dict (column name -> value; a blank number is None).
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StudentGrades:
+    """One student's part of a :class:`Gradebook`: what their grade page shows."""
+
+    row: Row
+    status: Row
+    imported: Row
+    reviews: list[Row]
+    presentations: list[Row]
+    participation: list[Row]
+    late_days: list[Row]
+
 
 @dataclass(frozen=True)
 class Gradebook:
-    """The computed gradebook. Per-student frames are indexed by ``user_id`` in roster order.
+    """The computed gradebook, as plain rows (dicts); a blank number is None.
 
-    summary: student_id, first_name, last_name, email, section ("" when none), one column per
-        component key (percent, NaN when blank), total, letter.
-    students: student_id, first_name, last_name, email, username, section.
-    status: why numbers are blank or provisional: reviews_owed, reviews_counted, reviews_pending,
-        reviews_dropped, reviews_zero (missing/draft), presentations_graded,
+    Per-student tables list the students in roster order.
+
+    summary: user_id, student_id, first_name, last_name, email, section ("" when none), one key
+        per component (percent, None when blank), total, letter.
+    students: user_id, student_id, first_name, last_name, email, username, section.
+    status (by user_id): why numbers are blank or provisional: reviews_owed, reviews_counted,
+        reviews_pending, reviews_dropped, reviews_zero (missing/draft), presentations_graded,
         presentations_pending, participation_sessions, participation_pending, externals_missing,
         late_days_used.
-    sessions: session_id, week, title, date (sorted by week).
-    reviews: long, one row per (student, owed session): user_id, student_id, first_name,
-        last_name, session_id, week, state, score_pct, penalty_pct, effective_pct (what counts
-        before dropping), status in {counted, dropped, excluded, pending}.
-    presentations: long: user_id, student_id, first_name, last_name, slot_id, week, group, paper,
-        role, one ``criterion:<name>`` column per criterion seen, total, max_points, peer_pct,
-        final_pct, status in {graded, pending}.
-    participation: long: user_id, student_id, first_name, last_name, session_id, week, pct.
-    late_days: long: user_id, student_id, first_name, last_name, days, note.
-    imported: per student: student_id, first_name, last_name, one column per external component
-        key holding the raw score in points (NaN when not entered).
-    criteria: the criterion names behind the ``criterion:<name>`` columns, in first-seen order.
+    sessions: session_id, week, title, date (sorted by week, then id).
+    reviews: one row per (student, owed session), roster then session order: user_id,
+        student_id, first_name, last_name, session_id, week, state, score_pct, penalty_pct,
+        effective_pct (what counts before dropping), status in {counted, dropped, excluded,
+        pending}.
+    presentations: sorted by user_id, week, slot_id: user_id, student_id, first_name, last_name,
+        slot_id, week, group, paper, role, one ``criterion:<name>`` key per criterion seen,
+        total, max_points, peer_pct, final_pct, status in {graded, pending}.
+    participation: in input order: user_id, student_id, first_name, last_name, session_id, week,
+        pct.
+    late_days: in input order: user_id, student_id, first_name, last_name, days, note.
+    imported: user_id, student_id, first_name, last_name, one key per external component holding
+        the raw score in points (None when not entered).
+    criteria: the criterion names behind the ``criterion:<name>`` keys, in first-seen order.
+
+    Callers must not modify the rows: a cached gradebook serves many requests.
     """
 
     course: CourseInfo
-    summary: pd.DataFrame
-    students: pd.DataFrame
-    status: pd.DataFrame
-    sessions: pd.DataFrame
-    reviews: pd.DataFrame
-    presentations: pd.DataFrame
-    participation: pd.DataFrame
-    late_days: pd.DataFrame
-    imported: pd.DataFrame
+    summary: list[Row]
+    students: list[Row]
+    status: dict[int, Row]
+    sessions: list[Row]
+    reviews: list[Row]
+    presentations: list[Row]
+    participation: list[Row]
+    late_days: list[Row]
+    imported: list[Row]
     criteria: list[str]
+
+    @cached_property
+    def _summary_by_user(self) -> dict[int, Row]:
+        return {row["user_id"]: row for row in self.summary}
+
+    def row(self, user_id: int) -> Row:
+        """The summary row of one student (KeyError when not on the roster)."""
+        return self._summary_by_user[user_id]
+
+    def student(self, user_id: int) -> StudentGrades:
+        """One student's rows of every table (KeyError when not on the roster)."""
+        def mine(rows: list[Row]) -> list[Row]:
+            return [r for r in rows if r["user_id"] == user_id]
+
+        return StudentGrades(
+            row=self.row(user_id), status=self.status[user_id],
+            imported=next(r for r in self.imported if r["user_id"] == user_id),
+            reviews=mine(self.reviews), presentations=mine(self.presentations),
+            participation=mine(self.participation), late_days=mine(self.late_days))
 
 
 # --- Computation ----------------------------------------------------------------------------
@@ -343,10 +383,9 @@ class GradedSoFar:
 
 def graded_so_far(gradebook: Gradebook, user_id: int) -> GradedSoFar:
     """Mid-term, the total counts ungraded components as 0; this is the mean over graded ones."""
-    import pandas as pd
-    row = gradebook.summary.loc[user_id]
-    graded = [(c.weight, float(row[c.key])) for c in gradebook.course.components
-              if not pd.isna(row[c.key]) and c.weight > 0]
+    row = gradebook.row(user_id)
+    graded = [(c.weight, row[c.key]) for c in gradebook.course.components
+              if row[c.key] is not None and c.weight > 0]
     weight = sum(w for w, _ in graded)
     if not weight:
         return GradedSoFar(0.0, None, None)
@@ -354,48 +393,83 @@ def graded_so_far(gradebook: Gradebook, user_id: int) -> GradedSoFar:
     return GradedSoFar(weight, average, letter_for(average, gradebook.course.boundaries))
 
 
-def compute_gradebook(data: GradebookInput) -> Gradebook:
-    """Compute every component, the weighted total and the letter for every student."""
-    import numpy as np
-    import pandas as pd
-    course = data.course
-    students = _students_frame(data.students)
-    user_ids = students.index
-    sessions = _sessions_frame(data.sessions)
-    identity = students[["student_id", "first_name", "last_name"]]
+def _mean(values: list[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
 
-    reviews = _reviews_frame(data, user_ids, sessions)
-    presentations, criteria = _presentations_frame(data, user_ids)
-    participation = _participation_frame(data, user_ids, sessions)
-    imported_points = _imported_points(data, user_ids)
+
+def compute_gradebook(data: GradebookInput) -> Gradebook:
+    """Compute every component, the weighted total and the letter for every student.
+
+    Every rule is per student, so the gradebook of a one-student roster (a student's own page)
+    holds exactly that student's rows of the class's gradebook.
+    """
+    course = data.course
+    students = _student_rows(data.students)
+    user_ids = [s["user_id"] for s in students]
+    identity = {s["user_id"]: {"student_id": s["student_id"], "first_name": s["first_name"],
+                               "last_name": s["last_name"]} for s in students}
+    sessions = _session_rows(data.sessions)
+    week_of = {s["session_id"]: s["week"] for s in sessions}
+
+    reviews = _review_rows(data, identity, sessions)
+    presentations, criteria = _presentation_rows(data, identity)
+    participation = _participation_rows(data, identity, week_of)
+    points = _imported_points(data, user_ids)
+    late_days = _late_day_rows(data, identity)
 
     review_component = next((c for c in course.components if c.kind == "reviews"), None)
-    if review_component is not None:
-        reviews = _apply_drop_lowest(reviews, review_component.drop_lowest)
-    pct = pd.DataFrame(index=user_ids)
-    counted = reviews[reviews["status"] == "counted"]
-    graded_presentations = presentations[presentations["status"] == "graded"]
-    for component in course.components:
-        if component.kind == "reviews":
-            values = counted.groupby("user_id")["effective_pct"].mean()
-        elif component.kind == "presentations":
-            values = graded_presentations.groupby("user_id")["final_pct"].mean()
-        elif component.kind == "participation":
-            values = participation.groupby("user_id")["pct"].mean()
+    if review_component is not None and review_component.drop_lowest > 0:
+        _apply_drop_lowest(reviews, review_component.drop_lowest)
+
+    counted: dict[int, list[float]] = {uid: [] for uid in user_ids}
+    status = {uid: dict.fromkeys(_STATUS_KEYS, 0) for uid in user_ids}
+    for r in reviews:
+        counts = status[r["user_id"]]
+        if r["status"] != "excluded":
+            counts["reviews_owed"] += 1
+            counts["reviews_" + r["status"]] += 1
+        if r["status"] == "counted":
+            counted[r["user_id"]].append(r["effective_pct"])
+        if r["state"] in _ZERO_STATES:
+            counts["reviews_zero"] += 1
+    graded: dict[int, list[float]] = {uid: [] for uid in user_ids}
+    for p in presentations:
+        if p["status"] == "graded":
+            graded[p["user_id"]].append(p["final_pct"])
+        status[p["user_id"]]["presentations_" + p["status"]] += 1
+    recorded: dict[int, list[float]] = {uid: [] for uid in user_ids}
+    for p in participation:
+        if p["pct"] is None:
+            status[p["user_id"]]["participation_pending"] += 1
         else:
-            values = imported_points[component.key] / component.max_points * 100.0
-        pct[component.key] = values.reindex(user_ids).astype(float)
+            recorded[p["user_id"]].append(p["pct"])
+            status[p["user_id"]]["participation_sessions"] += 1
+    for uid, scores in points.items():
+        status[uid]["externals_missing"] = sum(score is None for score in scores.values())
+    for entry in data.late_days:
+        status[entry.user_id]["late_days_used"] += entry.days
 
-    weights = np.array([c.weight for c in course.components], dtype=float)
-    # Blank components count 0, exactly as a blank cell does in the workbook's formula.
-    total = pct.fillna(0.0).to_numpy() @ weights / weights.sum()
-    summary = students[[*IDENTITY_COLUMNS, "section"]].join(pct)
-    summary["total"] = total
-    summary["letter"] = [letter_for(t, course.boundaries) for t in total]
-
-    status = _status_frame(data, user_ids, reviews, presentations, participation, imported_points)
-    imported = identity.join(imported_points)
-    late_days = _late_days_frame(data, user_ids, identity)
+    weight_sum = math.fsum(c.weight for c in course.components)
+    summary: list[Row] = []
+    for s in students:
+        uid = s["user_id"]
+        row: Row = {key: s[key] for key in ("user_id", *IDENTITY_COLUMNS, "section")}
+        for component in course.components:
+            if component.kind == "reviews":
+                value = _mean(counted[uid])
+            elif component.kind == "presentations":
+                value = _mean(graded[uid])
+            elif component.kind == "participation":
+                value = _mean(recorded[uid])
+            else:
+                score = points[uid][component.key]
+                value = None if score is None else score / component.max_points * 100.0
+            row[component.key] = value
+        # Blank components count 0, exactly as a blank cell does in the workbook's formula.
+        total = math.fsum(c.weight * (row[c.key] or 0.0) for c in course.components) / weight_sum
+        row["total"] = total
+        row["letter"] = letter_for(total, course.boundaries)
+        summary.append(row)
 
     return Gradebook(
         course=course,
@@ -403,233 +477,148 @@ def compute_gradebook(data: GradebookInput) -> Gradebook:
         students=students,
         status=status,
         sessions=sessions,
-        reviews=_with_identity(reviews, identity),
-        presentations=_with_identity(presentations, identity),
-        participation=_with_identity(participation, identity),
+        reviews=reviews,
+        presentations=presentations,
+        participation=participation,
         late_days=late_days,
-        imported=imported,
+        imported=[{"user_id": uid, **identity[uid], **points[uid]} for uid in user_ids],
         criteria=criteria,
     )
 
 
-def _students_frame(students: Sequence[Student]) -> pd.DataFrame:
-    import pandas as pd
-    frame = pd.DataFrame(
-        {
-            "user_id": [s.user_id for s in students],
-            "student_id": [s.student_id for s in students],
-            "first_name": [s.first_name for s in students],
-            "last_name": [s.last_name for s in students],
-            "email": [s.email for s in students],
-            "username": [s.login for s in students],
-            "section": [s.section or "" for s in students],
-        }
-    ).set_index("user_id")
-    if not frame.index.is_unique:
+_STATUS_KEYS = ("reviews_owed", "reviews_counted", "reviews_pending", "reviews_dropped",
+                "reviews_zero", "presentations_graded", "presentations_pending",
+                "participation_sessions", "participation_pending", "externals_missing",
+                "late_days_used")
+
+
+def _student_rows(students: Sequence[Student]) -> list[Row]:
+    rows = [{"user_id": s.user_id, "student_id": s.student_id, "first_name": s.first_name,
+             "last_name": s.last_name, "email": s.email, "username": s.login,
+             "section": s.section or ""} for s in students]
+    if len({r["user_id"] for r in rows}) != len(rows):
         raise GradebookInputError("a student appears twice in the roster")
-    return frame
+    return rows
 
 
-def _sessions_frame(sessions: Sequence[Session]) -> pd.DataFrame:
-    import pandas as pd
-    frame = pd.DataFrame(
-        {
-            "session_id": [s.id for s in sessions],
-            "week": [s.week for s in sessions],
-            "title": [s.title for s in sessions],
-            "date": [s.date for s in sessions],
-        },
-        columns=["session_id", "week", "title", "date"],
-    )
-    if not frame["session_id"].is_unique:
+def _session_rows(sessions: Sequence[Session]) -> list[Row]:
+    if len({s.id for s in sessions}) != len(sessions):
         raise GradebookInputError("a session appears twice")
-    return frame.sort_values(["week", "session_id"], kind="stable").reset_index(drop=True)
+    ordered = sorted(sessions, key=lambda s: (s.week, s.id))
+    return [{"session_id": s.id, "week": s.week, "title": s.title, "date": s.date}
+            for s in ordered]
 
 
-def _check_known(ids: pd.Series, known: pd.Index, what: str) -> None:
-    unknown = ~ids.isin(known)
-    if unknown.any():
-        raise GradebookInputError(f"{what} refers to unknown ids: {sorted(set(ids[unknown]))[:5]}")
+def _check_known(ids: Iterable[Any], known: Container[Any], what: str) -> None:
+    unknown = {i for i in ids if i not in known}
+    if unknown:
+        raise GradebookInputError(f"{what} refers to unknown ids: {sorted(unknown)[:5]}")
 
 
-def _reviews_frame(data: GradebookInput, user_ids: pd.Index, sessions: pd.DataFrame) -> pd.DataFrame:
-    import numpy as np
-    import pandas as pd
-    records = pd.DataFrame(
-        {
-            "user_id": pd.Series([r.user_id for r in data.reviews], dtype="int64"),
-            "session_id": pd.Series([r.session_id for r in data.reviews], dtype="int64"),
-            "state": pd.Series([r.state for r in data.reviews], dtype="str"),
-            "score_pct": pd.Series([r.score_pct for r in data.reviews], dtype=float),
-            "penalty_pct": pd.Series([r.penalty_pct for r in data.reviews], dtype=float),
-        }
-    )
-    _check_known(records["user_id"], user_ids, "a review")
-    _check_known(records["session_id"], pd.Index(sessions["session_id"]), "a review")
-    if records.duplicated(["user_id", "session_id"]).any():
-        raise GradebookInputError("two review records for the same student and session")
-
-    owed = pd.MultiIndex.from_product(
-        [user_ids, sessions["session_id"]], names=["user_id", "session_id"]
-    ).to_frame(index=False)
-    frame = owed.merge(records, on=["user_id", "session_id"], how="left", sort=False)
-    frame = frame.merge(sessions[["session_id", "week"]], on="session_id", how="left")
-    # A session the student owes but never touched is missing work.
-    frame["state"] = frame["state"].fillna("missing")
-    frame["penalty_pct"] = frame["penalty_pct"].fillna(0.0)
-
-    state = frame["state"].to_numpy()
-    score = frame["score_pct"].to_numpy()
-    zero = np.isin(state, list(_ZERO_STATES))
-    excluded = np.isin(state, list(_EXCLUDED_STATES))
-    late = state == "late"
-    submitted = ~zero & ~excluded
-    pending = submitted & np.isnan(score)
-    factor = np.where(late, 1.0 - frame["penalty_pct"].to_numpy() / 100.0, 1.0)
-    frame["effective_pct"] = np.select([zero, submitted & ~pending], [0.0, score * factor], np.nan)
-    frame["status"] = np.select(
-        [excluded, pending], ["excluded", "pending"], "counted"
-    )
-    return frame[
-        ["user_id", "session_id", "week", "state", "score_pct", "penalty_pct", "effective_pct", "status"]
-    ]
+def _unique(records: Sequence[Any], key: Callable[[Any], tuple[Any, ...]],
+            problem: str) -> dict[tuple[Any, ...], Any]:
+    """The records by ``key``; two with the same key are an error."""
+    keyed = {key(r): r for r in records}
+    if len(keyed) != len(records):
+        raise GradebookInputError(problem)
+    return keyed
 
 
-def _apply_drop_lowest(reviews: pd.DataFrame, drop_lowest: int) -> pd.DataFrame:
-    import numpy as np
-    if drop_lowest <= 0 or reviews.empty:
-        return reviews
-    counted = reviews[reviews["status"] == "counted"]
-    # Lowest first; ties broken by the earlier week so the choice is deterministic.
-    ordered = counted.sort_values(["user_id", "effective_pct", "week"], kind="stable")
-    rank = ordered.groupby("user_id").cumcount()
-    size = ordered.groupby("user_id")["user_id"].transform("size")
-    to_drop = ordered.index[rank < np.minimum(drop_lowest, size - 1)]
-    out = reviews.copy()
-    out.loc[to_drop, "status"] = "dropped"
-    return out
+def _review_rows(data: GradebookInput, identity: Mapping[int, Row],
+                 sessions: list[Row]) -> list[Row]:
+    _check_known((r.user_id for r in data.reviews), identity, "a review")
+    _check_known((r.session_id for r in data.reviews), {s["session_id"] for s in sessions},
+                 "a review")
+    records = _unique(data.reviews, lambda r: (r.user_id, r.session_id),
+                      "two review records for the same student and session")
+    rows = []
+    for uid, ident in identity.items():
+        for session in sessions:
+            record = records.get((uid, session["session_id"]))
+            # A session the student owes but never touched is missing work.
+            state = record.state if record is not None else "missing"
+            score = record.score_pct if record is not None else None
+            penalty = record.penalty_pct if record is not None else 0.0
+            effective: float | None
+            if state in _ZERO_STATES:
+                effective, status = 0.0, "counted"
+            elif state in _EXCLUDED_STATES:
+                effective, status = None, "excluded"
+            elif score is None:
+                effective, status = None, "pending"
+            else:
+                factor = 1.0 - penalty / 100.0 if state == "late" else 1.0
+                effective, status = score * factor, "counted"
+            rows.append({"user_id": uid, **ident, "session_id": session["session_id"],
+                         "week": session["week"], "state": state, "score_pct": score,
+                         "penalty_pct": penalty, "effective_pct": effective, "status": status})
+    return rows
 
 
-def _presentations_frame(data: GradebookInput, user_ids: pd.Index) -> tuple[pd.DataFrame, list[str]]:
-    import numpy as np
-    import pandas as pd
+def _apply_drop_lowest(reviews: list[Row], drop_lowest: int) -> None:
+    counted: dict[int, list[Row]] = {}
+    for row in reviews:
+        if row["status"] == "counted":
+            counted.setdefault(row["user_id"], []).append(row)
+    for rows in counted.values():
+        # Lowest first; ties broken by the earlier week (then session order), so the choice is
+        # deterministic; never the last counted review.
+        ordered = sorted(rows, key=lambda r: (r["effective_pct"], r["week"]))
+        for row in ordered[:min(drop_lowest, len(ordered) - 1)]:
+            row["status"] = "dropped"
+
+
+def _presentation_rows(data: GradebookInput,
+                       identity: Mapping[int, Row]) -> tuple[list[Row], list[str]]:
     records = data.presentations
+    _check_known((r.user_id for r in records), identity, "a presentation")
     criteria = list(dict.fromkeys(name for r in records for name in r.criterion_scores))
-    frame = pd.DataFrame(
-        {
-            "user_id": pd.Series([r.user_id for r in records], dtype="int64"),
-            "slot_id": pd.Series([r.slot_id for r in records], dtype="int64"),
-            "week": pd.Series([r.week for r in records], dtype="int64"),
-            "group": pd.Series([r.group for r in records], dtype="str"),
-            "paper": pd.Series([r.paper for r in records], dtype="str"),
-            "role": pd.Series([r.role for r in records], dtype="str"),
-            **{
-                CRITERION_PREFIX + name: pd.Series(
-                    [r.criterion_scores.get(name, np.nan) for r in records], dtype=float
-                )
-                for name in criteria
-            },
-            "total": pd.Series([r.total for r in records], dtype=float),
-            "max_points": pd.Series([r.max_points for r in records], dtype=float),
-            "peer_pct": pd.Series([r.peer_pct for r in records], dtype=float),
-            "final_pct": pd.Series([r.final_pct for r in records], dtype=float),
-        }
-    )
-    _check_known(frame["user_id"], user_ids, "a presentation")
-    frame["status"] = np.where(frame["final_pct"].isna(), "pending", "graded")
-    return frame.sort_values(["user_id", "week", "slot_id"], kind="stable").reset_index(drop=True), criteria
+    rows = []
+    for r in sorted(records, key=lambda r: (r.user_id, r.week, r.slot_id)):
+        row: Row = {"user_id": r.user_id, **identity[r.user_id], "slot_id": r.slot_id,
+                    "week": r.week, "group": r.group, "paper": r.paper, "role": r.role}
+        for name in criteria:
+            score = r.criterion_scores.get(name)
+            row[CRITERION_PREFIX + name] = None if score is None else float(score)
+        row.update(total=_float(r.total), max_points=float(r.max_points),
+                   peer_pct=_float(r.peer_pct), final_pct=_float(r.final_pct),
+                   status="pending" if r.final_pct is None else "graded")
+        rows.append(row)
+    return rows, criteria
 
 
-def _participation_frame(
-    data: GradebookInput, user_ids: pd.Index, sessions: pd.DataFrame
-) -> pd.DataFrame:
-    import numpy as np
-    import pandas as pd
-    frame = pd.DataFrame(
-        {
-            "user_id": pd.Series([p.user_id for p in data.participation], dtype="int64"),
-            "session_id": pd.Series([p.session_id for p in data.participation], dtype="int64"),
-            "pct": pd.Series([np.nan if p.pct is None else p.pct for p in data.participation],
-                             dtype=float),
-        }
-    )
-    _check_known(frame["user_id"], user_ids, "a participation record")
-    _check_known(frame["session_id"], pd.Index(sessions["session_id"]), "a participation record")
-    if frame.duplicated(["user_id", "session_id"]).any():
-        raise GradebookInputError("two participation records for the same student and session")
-    frame = frame.merge(sessions[["session_id", "week"]], on="session_id", how="left")
-    return frame[["user_id", "session_id", "week", "pct"]]
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
-def _imported_points(data: GradebookInput, user_ids: pd.Index) -> pd.DataFrame:
-    import pandas as pd
+def _participation_rows(data: GradebookInput, identity: Mapping[int, Row],
+                        week_of: Mapping[int, int]) -> list[Row]:
+    records = data.participation
+    _check_known((p.user_id for p in records), identity, "a participation record")
+    _check_known((p.session_id for p in records), week_of, "a participation record")
+    _unique(records, lambda p: (p.user_id, p.session_id),
+            "two participation records for the same student and session")
+    return [{"user_id": p.user_id, **identity[p.user_id], "session_id": p.session_id,
+             "week": week_of[p.session_id], "pct": _float(p.pct)} for p in records]
+
+
+def _imported_points(data: GradebookInput, user_ids: list[int]) -> dict[int, Row]:
+    """Per student, the raw points of each external component (None: not entered)."""
     external = [c.key for c in data.course.components if c.kind == "external"]
-    frame = pd.DataFrame(
-        {
-            "user_id": pd.Series([g.user_id for g in data.external_grades], dtype="int64"),
-            "component_key": pd.Series([g.component_key for g in data.external_grades], dtype="str"),
-            "score": pd.Series([g.score for g in data.external_grades], dtype=float),
-        }
-    )
-    _check_known(frame["user_id"], user_ids, "an external grade")
-    _check_known(frame["component_key"], pd.Index(external), "an external grade")
-    if frame.duplicated(["user_id", "component_key"]).any():
-        raise GradebookInputError("two external grades for the same student and component")
-    if (frame["score"] < 0).any():
+    grades = data.external_grades
+    _check_known((g.user_id for g in grades), set(user_ids), "an external grade")
+    _check_known((g.component_key for g in grades), set(external), "an external grade")
+    _unique(grades, lambda g: (g.user_id, g.component_key),
+            "two external grades for the same student and component")
+    if any(g.score is not None and g.score < 0 for g in grades):
         raise GradebookInputError("an external grade is negative")
-    wide = frame.pivot(index="user_id", columns="component_key", values="score")
-    return wide.reindex(index=user_ids, columns=external).astype(float)
+    points = {uid: dict.fromkeys(external) for uid in user_ids}
+    for g in grades:
+        points[g.user_id][g.component_key] = _float(g.score)
+    return points
 
 
-def _late_days_frame(data: GradebookInput, user_ids: pd.Index, identity: pd.DataFrame) -> pd.DataFrame:
-    import pandas as pd
-    frame = pd.DataFrame(
-        {
-            "user_id": pd.Series([e.user_id for e in data.late_days], dtype="int64"),
-            "days": pd.Series([e.days for e in data.late_days], dtype="int64"),
-            "note": pd.Series([e.note for e in data.late_days], dtype="str"),
-        }
-    )
-    _check_known(frame["user_id"], user_ids, "a late-day entry")
-    return _with_identity(frame, identity)
-
-
-def _status_frame(
-    data: GradebookInput,
-    user_ids: pd.Index,
-    reviews: pd.DataFrame,
-    presentations: pd.DataFrame,
-    participation: pd.DataFrame,
-    imported_points: pd.DataFrame,
-) -> pd.DataFrame:
-    import pandas as pd
-    def count(frame: pd.DataFrame, mask: pd.Series | None = None) -> pd.Series:
-        rows = frame if mask is None else frame[mask]
-        return rows.groupby("user_id").size().reindex(user_ids, fill_value=0).astype("int64")
-
-    late_days = pd.Series(
-        [e.days for e in data.late_days], index=[e.user_id for e in data.late_days], dtype="int64"
-    )
-    return pd.DataFrame(
-        {
-            "reviews_owed": count(reviews, reviews["status"] != "excluded"),
-            "reviews_counted": count(reviews, reviews["status"] == "counted"),
-            "reviews_pending": count(reviews, reviews["status"] == "pending"),
-            "reviews_dropped": count(reviews, reviews["status"] == "dropped"),
-            "reviews_zero": count(reviews, reviews["state"].isin(list(_ZERO_STATES))),
-            "presentations_graded": count(presentations, presentations["status"] == "graded"),
-            "presentations_pending": count(presentations, presentations["status"] == "pending"),
-            "participation_sessions": count(participation, participation["pct"].notna()),
-            "participation_pending": count(participation, participation["pct"].isna()),
-            "externals_missing": imported_points.isna().sum(axis=1).astype("int64"),
-            "late_days_used": late_days.groupby(level=0).sum().reindex(user_ids, fill_value=0),
-        },
-        index=user_ids,
-    )
-
-
-def _with_identity(frame: pd.DataFrame, identity: pd.DataFrame) -> pd.DataFrame:
-    """Put student_id and names right after user_id, so each detail frame reads on its own."""
-    joined = frame.join(identity, on="user_id")
-    rest = [c for c in frame.columns if c != "user_id"]
-    return joined[["user_id", *identity.columns, *rest]]
+def _late_day_rows(data: GradebookInput, identity: Mapping[int, Row]) -> list[Row]:
+    _check_known((e.user_id for e in data.late_days), identity, "a late-day entry")
+    return [{"user_id": e.user_id, **identity[e.user_id], "days": e.days, "note": e.note}
+            for e in data.late_days]

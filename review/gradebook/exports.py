@@ -28,6 +28,7 @@ import csv
 import io
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from openpyxl import Workbook
@@ -37,7 +38,12 @@ from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from review.gradebook.compute import CRITERION_PREFIX, LETTER_ROUNDING_DECIMALS, Gradebook
+from review.gradebook.compute import (
+    CRITERION_PREFIX,
+    LETTER_ROUNDING_DECIMALS,
+    CourseInfo,
+    Gradebook,
+)
 from review.spreadsheets import neutralise, neutralise_frame
 
 if TYPE_CHECKING:
@@ -77,15 +83,16 @@ def write_workbook(gradebook: Gradebook) -> bytes:
     # cell objects that can be revisited); layout is set before a sheet's rows, formulas go in
     # with them.
     book = Workbook(write_only=True)
-    summary = _summary_sheet_frame(gradebook)
-    boundaries = _boundaries_frame(gradebook)
-    formulas, blank_columns = _summary_formulas(gradebook, len(boundaries))
+    tables = _frames(gradebook)
+    summary = _summary_sheet_frame(tables)
+    boundaries = _boundaries_frame(tables)
+    formulas, blank_columns = _summary_formulas(tables, len(boundaries))
     summary_sheet = _write(book, SUMMARY_SHEET, summary, freeze="D2", formulas=formulas)
     _highlight(summary_sheet, blank_columns, len(summary), "ISBLANK({cell})")
-    _write(book, WEIGHTS_SHEET, _weights_frame(gradebook))
+    _write(book, WEIGHTS_SHEET, _weights_frame(tables))
     _write(book, BOUNDARIES_SHEET, boundaries)
 
-    reviews, state_columns = _reviews_sheet_frame(gradebook)
+    reviews, state_columns = _reviews_sheet_frame(tables)
     _highlight(
         _write(book, REVIEWS_SHEET, reviews, freeze="D2"),
         state_columns,
@@ -93,20 +100,74 @@ def write_workbook(gradebook: Gradebook) -> bytes:
         # Missing and draft reviews both score 0: the work the instructor should chase.
         'OR(LEFT({cell},7)="missing",LEFT({cell},5)="draft")',
     )
-    _write(book, PRESENTATIONS_SHEET, _presentations_sheet_frame(gradebook), freeze="D2")
-    _write(book, PARTICIPATION_SHEET, _participation_sheet_frame(gradebook), freeze="D2")
-    _write(book, LATE_DAYS_SHEET, _late_days_sheet_frame(gradebook), freeze="D2")
-    imported = _imported_sheet_frame(gradebook)
+    _write(book, PRESENTATIONS_SHEET, _presentations_sheet_frame(tables), freeze="D2")
+    _write(book, PARTICIPATION_SHEET, _participation_sheet_frame(tables), freeze="D2")
+    _write(book, LATE_DAYS_SHEET, _late_days_sheet_frame(tables), freeze="D2")
+    imported = _imported_sheet_frame(tables)
     _highlight(
         _write(book, IMPORTED_SHEET, imported, freeze="D2"),
         range(len(_IDENTITY_HEADERS), imported.shape[1]),
         len(imported),
         "ISBLANK({cell})",
     )
-    book.properties.title = f"{gradebook.course.code} gradebook"
+    book.properties.title = f"{tables.course.code} gradebook"
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """The gradebook's tables as DataFrames (user_id the index of the per-student ones), the
+    shape the sheet builders below read."""
+
+    course: CourseInfo
+    summary: pd.DataFrame
+    students: pd.DataFrame
+    sessions: pd.DataFrame
+    reviews: pd.DataFrame
+    presentations: pd.DataFrame
+    participation: pd.DataFrame
+    late_days: pd.DataFrame
+    imported: pd.DataFrame
+    criteria: list[str]
+
+
+def _frames(gradebook: Gradebook) -> _Frames:
+    import pandas as pd
+
+    def frame(rows: list[dict], columns: list[str], numbers: Iterable[str] = (),
+              indexed: bool = False) -> pd.DataFrame:
+        table = pd.DataFrame.from_records(rows, columns=columns)
+        for column in numbers:  # blank numbers are NaN in a float column, not None
+            table[column] = table[column].astype(float)
+        return table.set_index("user_id") if indexed else table
+
+    course = gradebook.course
+    keys = course.component_keys
+    external = [c.key for c in course.components if c.kind == "external"]
+    criteria = [CRITERION_PREFIX + name for name in gradebook.criteria]
+    names = ["user_id", *_IDENTITY_HEADERS]
+    return _Frames(
+        course=course,
+        summary=frame(gradebook.summary, [*names, "email", "section", *keys, "total", "letter"],
+                      [*keys, "total"], indexed=True),
+        students=frame(gradebook.students, [*names, "email", "username", "section"],
+                       indexed=True),
+        sessions=frame(gradebook.sessions, ["session_id", "week", "title", "date"]),
+        reviews=frame(gradebook.reviews, [*names, "session_id", "week", "state", "score_pct",
+                                          "penalty_pct", "effective_pct", "status"],
+                      ["score_pct", "penalty_pct", "effective_pct"]),
+        presentations=frame(gradebook.presentations,
+                            [*names, "slot_id", "week", "group", "paper", "role", *criteria,
+                             "total", "max_points", "peer_pct", "final_pct", "status"],
+                            [*criteria, "total", "max_points", "peer_pct", "final_pct"]),
+        participation=frame(gradebook.participation, [*names, "session_id", "week", "pct"],
+                            ["pct"]),
+        late_days=frame(gradebook.late_days, [*names, "days", "note"]),
+        imported=frame(gradebook.imported, [*names, *external], external, indexed=True),
+        criteria=gradebook.criteria,
+    )
 
 
 def _identity(frame: pd.DataFrame) -> pd.DataFrame:
@@ -120,7 +181,7 @@ def _side_by_side(*parts: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([part.reset_index(drop=True) for part in parts], axis=1)
 
 
-def _summary_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
+def _summary_sheet_frame(gradebook: _Frames) -> pd.DataFrame:
     import pandas as pd
     summary = gradebook.summary
     components = gradebook.course.components
@@ -140,7 +201,7 @@ def _summary_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
     return _side_by_side(_identity(summary), contact, percentages, platform)
 
 
-def _weights_frame(gradebook: Gradebook) -> pd.DataFrame:
+def _weights_frame(gradebook: _Frames) -> pd.DataFrame:
     import pandas as pd
     components = gradebook.course.components
     return pd.DataFrame(
@@ -157,7 +218,7 @@ def _weights_frame(gradebook: Gradebook) -> pd.DataFrame:
     )
 
 
-def _boundaries_frame(gradebook: Gradebook) -> pd.DataFrame:
+def _boundaries_frame(gradebook: _Frames) -> pd.DataFrame:
     # VLOOKUP's approximate match needs the keys ascending.
     import pandas as pd
     ascending = sorted(gradebook.course.boundaries, key=lambda b: b.min_percent)
@@ -174,7 +235,7 @@ def _boundaries_frame(gradebook: Gradebook) -> pd.DataFrame:
 Formulas = dict[int, tuple[Callable[[int], str], bool]]
 
 
-def _summary_formulas(gradebook: Gradebook, boundaries: int) -> tuple[Formulas, range]:
+def _summary_formulas(gradebook: _Frames, boundaries: int) -> tuple[Formulas, range]:
     """The Summary sheet's Total and Letter formulas, and the 0-based component columns."""
     components = gradebook.course.components
     first_component = len(_IDENTITY_HEADERS) + len(_CONTACT_HEADERS) + 1  # 1-based column
@@ -209,7 +270,7 @@ def _session_labels(sessions: pd.DataFrame) -> dict[int, str]:
     }
 
 
-def _reviews_sheet_frame(gradebook: Gradebook) -> tuple[pd.DataFrame, list[int]]:
+def _reviews_sheet_frame(gradebook: _Frames) -> tuple[pd.DataFrame, list[int]]:
     import pandas as pd
     reviews = gradebook.reviews
     labels = _session_labels(gradebook.sessions)
@@ -235,7 +296,7 @@ def _reviews_sheet_frame(gradebook: Gradebook) -> tuple[pd.DataFrame, list[int]]
     return frame, state_columns
 
 
-def _presentations_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
+def _presentations_sheet_frame(gradebook: _Frames) -> pd.DataFrame:
     presentations = gradebook.presentations
     slot = presentations[["week", "group", "paper", "role"]].set_axis(
         ["Week", "Group", "Paper", "Role"], axis=1
@@ -249,7 +310,7 @@ def _presentations_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
     return _side_by_side(_identity(presentations), slot, criteria, result)
 
 
-def _participation_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
+def _participation_sheet_frame(gradebook: _Frames) -> pd.DataFrame:
     import pandas as pd
     participation = gradebook.participation
     frame = _identity(gradebook.students).reset_index(drop=True)
@@ -263,7 +324,7 @@ def _participation_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
     return frame
 
 
-def _late_days_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
+def _late_days_sheet_frame(gradebook: _Frames) -> pd.DataFrame:
     late_days = gradebook.late_days
     frame = _identity(late_days)
     frame["Days"] = late_days["days"]
@@ -271,7 +332,7 @@ def _late_days_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _imported_sheet_frame(gradebook: Gradebook) -> pd.DataFrame:
+def _imported_sheet_frame(gradebook: _Frames) -> pd.DataFrame:
     imported = gradebook.imported
     frame = _identity(imported)
     for component in gradebook.course.components:
@@ -391,9 +452,8 @@ def _highlight(sheet: WriteOnlyWorksheet, positions: Iterable[int], rows: int, c
 # --- CSV ------------------------------------------------------------------------------------
 
 
-def _number(value: float) -> str:
-    import pandas as pd
-    return "" if pd.isna(value) else f"{value:.{CSV_DECIMALS}f}"
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.{CSV_DECIMALS}f}"
 
 
 def _csv(rows: Iterable[Sequence[object]], quoting: int = csv.QUOTE_MINIMAL) -> str:
@@ -412,13 +472,10 @@ def write_summary_csv(gradebook: Gradebook) -> str:
     header = [*_IDENTITY_HEADERS.values(), *_CONTACT_HEADERS.values(), *(c.label for c in components)]
     header += ["Total", "Letter"]
     identity_columns = [*_IDENTITY_HEADERS, *_CONTACT_HEADERS]
-    identities = summary[identity_columns].itertuples(index=False, name=None)
-    percentages = summary[[c.key for c in components]].to_numpy()
     rows = [
-        [*identity, *(_number(value) for value in pcts), _number(total), letter]
-        for identity, pcts, total, letter in zip(
-            identities, percentages, summary["total"], summary["letter"], strict=True
-        )
+        [*(row[key] for key in identity_columns), *(_number(row[c.key]) for c in components),
+         _number(row["total"]), row["letter"]]
+        for row in summary
     ]
     # The BOM makes Excel open the file as UTF-8 instead of the locale's code page.
     return "\ufeff" + _csv([header, *rows])
@@ -441,11 +498,10 @@ def write_blackboard_csv(gradebook: Gradebook, column_name: str, *, column_id: s
     header = f"{column_name} [Total Pts: {LMS_POINTS_POSSIBLE} Score]"
     if column_id is not None:
         header += f" |{column_id}"
-    students = gradebook.students
-    totals = gradebook.summary["total"]
     rows = [
-        [s.last_name, s.first_name, s.username, s.student_id, _number(total * LMS_POINTS_POSSIBLE / 100)]
-        for s, total in zip(students.itertuples(index=False), totals, strict=True)
+        [s["last_name"], s["first_name"], s["username"], s["student_id"],
+         _number(row["total"] * LMS_POINTS_POSSIBLE / 100)]
+        for s, row in zip(gradebook.students, gradebook.summary, strict=True)
     ]
     return _csv([["Last Name", "First Name", "Username", "Student ID", header], *rows], csv.QUOTE_ALL)
 
@@ -464,18 +520,16 @@ def write_canvas_csv(
     bare name, and Canvas offers to create that assignment on import.
     """
     header = assignment_name if assignment_id is None else f"{assignment_name} ({assignment_id})"
-    students = gradebook.students
-    totals = gradebook.summary["total"]
     rows = [
         [
-            f"{s.last_name}, {s.first_name}",
+            f"{s['last_name']}, {s['first_name']}",
             "",
-            s.student_id,
-            s.username,
-            s.section,
-            _number(total * LMS_POINTS_POSSIBLE / 100),
+            s["student_id"],
+            s["username"],
+            s["section"],
+            _number(row["total"] * LMS_POINTS_POSSIBLE / 100),
         ]
-        for s, total in zip(students.itertuples(index=False), totals, strict=True)
+        for s, row in zip(gradebook.students, gradebook.summary, strict=True)
     ]
     points_row = ["    Points Possible", "", "", "", "", str(LMS_POINTS_POSSIBLE)]
     return _csv([["Student", "ID", "SIS User ID", "SIS Login ID", "Section", header], points_row, *rows])

@@ -28,6 +28,7 @@ Public API:
     load_gradebook(course, now, *, released_only=False, user_id=None) -> Gradebook
     staff_gradebook(course, now) -> CachedGradebook: the whole class's, computed once per
         grades revision (``review.gradebook.revision``) and set of due sessions
+    per_grades_revision(course, now, name, make) -> make(), kept per revision the same way
     GradebookUnavailable: the course's grading scheme cannot be computed (a DomainError).
 """
 
@@ -36,7 +37,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 from flask import current_app
 from sqlalchemy import select
@@ -66,6 +67,8 @@ from review.gradebook import revision  # noqa: F401  (its listeners move Course.
 from review.grading.results import participation_scores, presentation_results, review_scores
 from review.reviews.status import review_statuses
 
+T = TypeVar("T")
+
 #: Used when a course file names no letters: one blank letter, so totals still show.
 NO_LETTERS = (LetterBoundary("–", 0.0),)
 
@@ -92,8 +95,9 @@ def course_info(course: Course) -> CourseInfo:
             f"The grading section of the course file is not usable: {exc}") from None
 
 
-#: Staff gradebooks a process keeps (the newest per course and revision; oldest dropped first).
-CACHED_GRADEBOOKS = 8
+#: Grades revisions a process keeps results of (newest per course and revision; oldest dropped
+#: first).
+CACHED_REVISIONS = 8
 
 
 @dataclass
@@ -110,26 +114,34 @@ class CachedGradebook:
         return self.derived[name]
 
 
-def staff_gradebook(course: Course, now: datetime) -> CachedGradebook:
-    """The whole class's gradebook for staff pages and downloads, computed once per change.
+def per_grades_revision(course: Course, now: datetime, name: str, make: Callable[[], T]) -> T:
+    """``make()``, computed once per grades revision of ``course`` and kept in the process.
 
-    Keyed by the course's grades revision, which every grade-changing write moves on, and by
-    the sessions whose review deadline has passed (the only way the clock alone changes it).
-    Callers must not modify the frames: later requests get the same objects.
+    Keyed by the course's grades revision, which every grade-changing write moves on
+    (``review.gradebook.revision``), and by the sessions whose review deadline has passed (the
+    only way the clock alone changes a result). ``make`` must read only what moves the
+    revision. Callers must not modify what it returns: later requests get the same objects.
     """
     due = tuple(sorted(s.id for s in course.sessions if now > s.review_deadline))
     key = (course.id, course.grades_revision, due)
-    cache: OrderedDict[Any, CachedGradebook] = current_app.extensions.setdefault(
-        "gradebook_cache", OrderedDict())
+    cache: OrderedDict[Any, dict[str, Any]] = current_app.extensions.setdefault(
+        "grades_revision_cache", OrderedDict())
     entry = cache.get(key)
-    if entry is not None:
+    if entry is None:
+        entry = cache[key] = {}
+        while len(cache) > CACHED_REVISIONS:
+            cache.popitem(last=False)
+    else:
         cache.move_to_end(key)
-        return entry
-    entry = CachedGradebook(load_gradebook(course, now))
-    cache[key] = entry
-    while len(cache) > CACHED_GRADEBOOKS:
-        cache.popitem(last=False)
-    return entry
+    if name not in entry:
+        entry[name] = make()
+    return entry[name]
+
+
+def staff_gradebook(course: Course, now: datetime) -> CachedGradebook:
+    """The whole class's gradebook for staff pages and downloads, computed once per change."""
+    return per_grades_revision(course, now, "gradebook",
+                               lambda: CachedGradebook(load_gradebook(course, now)))
 
 
 def load_gradebook(course: Course, now: datetime, *, released_only: bool = False,

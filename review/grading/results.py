@@ -22,26 +22,32 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload
 
 from models import (
     Course,
     CourseRole,
     Enrollment,
+    Group,
     MemberAdjustment,
+    Membership,
+    Paper,
     PaperSession,
     ParticipationRecord,
     PeerRating,
+    PresentationRole,
     Review,
     Rubric,
     Score,
     ScoreTarget,
     Slot,
+    SlotPresenter,
+    Week,
     db,
 )
 from review.grading.scoring import (
@@ -58,6 +64,7 @@ from review.grading.services import course_definition, course_rubrics, stored_ru
 from review.signup.presenters import presenters_by_slot
 
 COUNT_CRITERION = "questions-raised"
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -157,16 +164,28 @@ def combined_pct(scores: Sequence[tuple[int, float, float]], roles: dict[int, Co
     score, the usual case, skips building the per-grader objects when it is valid, since the
     mean of one value is that value.
     """
-    if len(scores) == 1 and method in _METHODS and _valid_threshold(threshold):
-        _grader, total, max_total = scores[0]
-        pct = min(100.0, total / max_total * 100 if max_total else 0.0)
-        if isinstance(pct, float) and 0 <= pct <= 100:  # a NaN fails the range test
-            return pct
-    graders = [GraderScore(grader=grader_id,
-                           percentage=min(100.0, total / max_total * 100 if max_total else 0.0),
-                           is_instructor=roles.get(grader_id) == CourseRole.instructor)
-               for grader_id, total, max_total in scores]
-    return combine_grader_scores(graders, method, threshold).percentage  # type: ignore[arg-type]
+    return combined_pcts({None: scores}, roles, method=method, threshold=threshold)[None]
+
+
+def combined_pcts(grouped: Mapping[K, Sequence[tuple[int, float, float]]],
+                  roles: dict[int, CourseRole], *, method: str, threshold: float
+                  ) -> dict[K, float]:
+    """:func:`combined_pct` of every item of ``grouped``, the rule's settings checked once."""
+    settings_valid = method in _METHODS and _valid_threshold(threshold)
+    out: dict[K, float] = {}
+    for item, scores in grouped.items():
+        if settings_valid and len(scores) == 1:
+            _grader, total, max_total = scores[0]
+            pct = min(100.0, total / max_total * 100 if max_total else 0.0)
+            if isinstance(pct, float) and 0 <= pct <= 100:  # a NaN fails the range test
+                out[item] = pct
+                continue
+        graders = [GraderScore(grader=grader_id,
+                               percentage=min(100.0, total / max_total * 100 if max_total else 0.0),
+                               is_instructor=roles.get(grader_id) == CourseRole.instructor)
+                   for grader_id, total, max_total in scores]
+        out[item] = combine_grader_scores(graders, method, threshold).percentage  # type: ignore[arg-type]
+    return out
 
 
 _METHODS = ("mean", "instructor_override")
@@ -192,18 +211,23 @@ def presentation_scores(course: Course, slot_ids: Collection[int] | None = None
                         ) -> dict[int, list[ScoreRow]]:
     """slot id -> staff scores as plain rows (what :func:`combine` reads), of ``slot_ids`` if
     given; no Score entities, no rubric JSON decoded."""
-    rubrics = _rubric_refs(course)
-    query = (select(Score.slot_id, Score.grader_id, Score.total, Score.max_total, Score.values,
-                    Score.rubric_id)
-             .where(Score.course_id == course.id, Score.target == ScoreTarget.presentation))
+    query = _score_rows(Score.slot_id).where(Score.course_id == course.id,
+                                             Score.target == ScoreTarget.presentation)
     if slot_ids is not None:
         query = query.where(Score.slot_id.in_(slot_ids))
     grouped: dict[int, list[ScoreRow]] = defaultdict(list)
-    for slot_id, grader_id, total, max_total, values, rubric_id in db.session.execute(
+    for slot_id, grader_id, total, max_total, values, key, version in db.session.execute(
             query).tuples():
         grouped[slot_id].append(  # type: ignore[index]
-            ScoreRow(grader_id, total, max_total, values, rubrics[rubric_id]))
+            ScoreRow(grader_id, total, max_total, values, RubricRef(key, version)))
     return grouped
+
+
+def _score_rows(item: Any) -> Any:
+    """SELECT of (item, grader, total, max_total, values, rubric key, rubric version): the
+    rubric's two columns joined, its JSON definition not read."""
+    return (select(item, Score.grader_id, Score.total, Score.max_total, Score.values, Rubric.key,
+                   Rubric.version).join(Rubric, Score.rubric_id == Rubric.id))
 
 
 class PeerRow(NamedTuple):
@@ -235,87 +259,161 @@ def peer_pct(ratings: Sequence[PeerRating] | Sequence[PeerRow], method: str) -> 
     return aggregate_peer(values, method)  # type: ignore[arg-type]
 
 
+class SlotRow(NamedTuple):
+    """A held slot as the results read it: plain columns, no Slot entity or relations."""
+
+    id: int
+    session_id: int
+    week: int
+    paper: str
+    role_key: str
+    role_name: str
+    group_name: str
+    released: bool
+
+
+@dataclass(frozen=True)
+class SlotResult:
+    """A held slot's grade before any member's adjustment (the grading overview's row)."""
+
+    slot_id: int
+    session_id: int
+    week: int
+    paper: str
+    role_key: str
+    role_name: str
+    group_name: str
+    staff_pct: float | None
+    peer_pct: float | None
+    group_pct: float | None
+    criteria: dict[str, float]
+    rubric_key: str
+    released: bool
+    disagreement: bool
+
+
+def _presented_slots(course: Course, presenter: int | None) -> list[SlotRow]:
+    """The course's held slots that someone presented (``presenter``: that student), in
+    session then role order, in one query.
+
+    Who presented is ``review.signup.presenters``' rule: the record once taken, else the
+    holder's current members; here it is an EXISTS per slot instead of the presenter lists.
+    """
+    recorded = select(SlotPresenter.id).where(SlotPresenter.slot_id == Slot.id)
+    members = select(Membership.id).where(Membership.group_id == Slot.group_id)
+    if presenter is not None:
+        recorded = recorded.where(SlotPresenter.user_id == presenter)
+        members = members.where(Membership.user_id == presenter)
+    query = (select(Slot.id, Slot.session_id, Week.number, Paper.title, PresentationRole.key,
+                    PresentationRole.name, Group.name, Group.dissolved_at,
+                    Slot.feedback_released_at, PaperSession.feedback_released_at)
+             .join(PaperSession, Slot.session_id == PaperSession.id)
+             .join(Week, PaperSession.week_id == Week.id)
+             .join(Paper, PaperSession.paper_id == Paper.id)
+             .join(PresentationRole, Slot.role_id == PresentationRole.id)
+             .join(Group, Slot.group_id == Group.id)
+             .where(PaperSession.course_id == course.id,
+                    or_(and_(Slot.presenters_recorded_at.is_not(None), recorded.exists()),
+                        and_(Slot.presenters_recorded_at.is_(None), members.exists())))
+             .order_by(PaperSession.starts_at, Slot.role_id))
+    return [SlotRow(slot_id, session_id, week, paper, role_key, role_name,
+                    Group.display_name_of(group, dissolved_at),
+                    own_release is not None or session_release is not None)
+            for (slot_id, session_id, week, paper, role_key, role_name, group, dissolved_at,
+                 own_release, session_release) in db.session.execute(query).tuples()]
+
+
+def _slot_results(course: Course, slots: list[SlotRow]) -> list[SlotResult]:
+    """Each slot's staff grades combined, its peer percentage and the group's grade."""
+    definition = course_definition(course)
+    grading = definition.grading
+    if not slots:
+        return []
+    slot_ids = [slot.id for slot in slots]
+    scores = presentation_scores(course, slot_ids)
+    roles = staff_roles(course)
+    peers = peer_ratings(course, slot_ids)
+    results = []
+    for slot in slots:
+        combined = combine(scores.get(slot.id, []), roles, method=grading.combine_graders,
+                           threshold=grading.disagreement_pct)
+        peer = peer_pct(peers.get(slot.id, []), grading.peer_aggregate)
+        staff = combined.percentage if combined else None
+        results.append(SlotResult(
+            slot_id=slot.id, session_id=slot.session_id, week=slot.week, paper=slot.paper,
+            role_key=slot.role_key, role_name=slot.role_name, group_name=slot.group_name,
+            staff_pct=staff, peer_pct=peer,
+            group_pct=(presentation_grade(staff, peer, grading.peer_weight)
+                       if staff is not None else None),
+            criteria=dict(combined.criteria) if combined else {},
+            rubric_key=(combined.rubric_key if combined
+                        else definition.presentation_rubric(slot.role_key)),
+            released=slot.released,
+            disagreement=combined.disagreement if combined else False))
+    return results
+
+
+def slot_results(course: Course) -> list[SlotResult]:
+    """One result per held slot that someone presented (no per-member adjustment)."""
+    return _slot_results(course, _presented_slots(course, None))
+
+
 def presentation_results(course: Course, *, user_id: int | None = None
                          ) -> list[PresentationResult]:
     """One result per (held slot x presenter of that slot); ``user_id``: that student's only.
 
     The presenters are the record taken when the session was held or first graded, else the
     holder's current members (``review.signup.presenters``): a student who left or joined a
-    group afterwards neither loses nor gains that talk. With ``user_id`` the scores, peer
-    ratings and adjustments are read for that student's slots only (same number of queries).
+    group afterwards neither loses nor gains that talk. With ``user_id`` only that student's
+    slots are read (found by the database), and their scores, peer ratings and adjustments.
     """
-    definition = course_definition(course)
-    grading = definition.grading
-    slots = held_slots(course)
-    presenters = presenters_by_slot(course)
-    slot_ids: list[int] | None = None
-    if user_id is not None:
-        presenters = {slot_id: [user_id] for slot_id, users in presenters.items()
-                      if user_id in users}
-        slots = [slot for slot in slots if slot.id in presenters]
-        slot_ids = [slot.id for slot in slots]
-    scores = presentation_scores(course, slot_ids)
-    roles = staff_roles(course)
-    peers = peer_ratings(course, slot_ids)
-    adjustment_query = (select(MemberAdjustment).join(Slot, MemberAdjustment.slot_id == Slot.id)
-                        .join(PaperSession, Slot.session_id == PaperSession.id)
-                        .where(PaperSession.course_id == course.id))
-    if user_id is not None:
-        adjustment_query = adjustment_query.where(MemberAdjustment.user_id == user_id)
-    adjustments = {(adjustment.slot_id, adjustment.user_id): adjustment
-                   for adjustment in db.session.scalars(adjustment_query)}
+    slots = _presented_slots(course, user_id)
+    if user_id is None:
+        presenters = presenters_by_slot(course)
+    else:
+        presenters = {slot.id: [user_id] for slot in slots}
+    adjustments: dict[tuple[int, int], float] = {}
+    if slots:
+        adjustment_query = (
+            select(MemberAdjustment.slot_id, MemberAdjustment.user_id, MemberAdjustment.delta_pct)
+            .join(Slot, MemberAdjustment.slot_id == Slot.id)
+            .join(PaperSession, Slot.session_id == PaperSession.id)
+            .where(PaperSession.course_id == course.id))
+        if user_id is not None:
+            adjustment_query = adjustment_query.where(MemberAdjustment.user_id == user_id)
+        adjustments = {(slot_id, uid): delta for slot_id, uid, delta
+                       in db.session.execute(adjustment_query).tuples()}
     results: list[PresentationResult] = []
-    for slot in slots:
-        combined = combine(scores.get(slot.id, []), roles, method=grading.combine_graders,
-                           threshold=grading.disagreement_pct)
-        peer = peer_pct(peers.get(slot.id, []), grading.peer_aggregate)
-        staff = combined.percentage if combined else None
-        group_pct = (presentation_grade(staff, peer, grading.peer_weight)
-                     if staff is not None else None)
-        released = (slot.feedback_released_at is not None
-                    or slot.session.feedback_released_at is not None)
-        rubric_key = combined.rubric_key if combined else definition.presentation_rubric(
-            slot.role.key)
-        for user_id in presenters.get(slot.id, []):
-            adjustment = adjustments.get((slot.id, user_id))
+    for slot in _slot_results(course, slots):
+        for presenter in presenters.get(slot.slot_id, []):
+            delta = adjustments.get((slot.slot_id, presenter))
             final = None
-            if group_pct is not None:
+            if slot.group_pct is not None:
                 final = individual_adjustment(
-                    group_pct, Adjustment("delta", adjustment.delta_pct) if adjustment else None)
+                    slot.group_pct, Adjustment("delta", delta) if delta is not None else None)
             results.append(PresentationResult(
-                slot_id=slot.id, user_id=user_id,
-                group_name=slot.group.display_name if slot.group else "",
-                session_id=slot.session_id, week=slot.session.week.number,
-                paper=slot.session.paper.title, role_key=slot.role.key, role_name=slot.role.name,
-                staff_pct=staff, peer_pct=peer, final_pct=final,
-                criteria=dict(combined.criteria) if combined else {}, rubric_key=rubric_key,
-                released=released, disagreement=combined.disagreement if combined else False))
+                slot_id=slot.slot_id, user_id=presenter, group_name=slot.group_name,
+                session_id=slot.session_id, week=slot.week, paper=slot.paper,
+                role_key=slot.role_key, role_name=slot.role_name, staff_pct=slot.staff_pct,
+                peer_pct=slot.peer_pct, final_pct=final, criteria=dict(slot.criteria),
+                rubric_key=slot.rubric_key, released=slot.released,
+                disagreement=slot.disagreement))
     return results
-
-
-def _rubric_refs(course: Course) -> dict[int, RubricRef]:
-    """rubric id -> (key, version) of every rubric version the course's scores use (one query;
-    the rubric's JSON definition is not read)."""
-    used = select(Score.rubric_id).where(Score.course_id == course.id).distinct()
-    return {rubric_id: RubricRef(key, version) for rubric_id, key, version in db.session.execute(
-        select(Rubric.id, Rubric.key, Rubric.version).where(Rubric.id.in_(used))).tuples()}
 
 
 def review_score_details(course: Course, *, user_id: int | None = None) -> dict[int, Combined]:
     """review id -> combined staff score, graded reviews only (of one student's reviews if
     ``user_id`` is given)."""
     grading = course_definition(course).grading
-    rubrics = _rubric_refs(course)
     grouped: dict[int, list[ScoreRow]] = defaultdict(list)
-    query = (select(Score.review_id, Score.grader_id, Score.total, Score.max_total, Score.values,
-                    Score.rubric_id)
-             .where(Score.course_id == course.id, Score.target == ScoreTarget.review))
+    query = _score_rows(Score.review_id).where(Score.course_id == course.id,
+                                               Score.target == ScoreTarget.review)
     if user_id is not None:
         query = query.where(Score.review_id.in_(select(Review.id).where(Review.user_id == user_id)))
-    for review_id, grader_id, total, max_total, values, rubric_id in db.session.execute(
+    for review_id, grader_id, total, max_total, values, key, version in db.session.execute(
             query).tuples():
         grouped[review_id].append(  # type: ignore[index]
-            ScoreRow(grader_id, total, max_total, values, rubrics[rubric_id]))
+            ScoreRow(grader_id, total, max_total, values, RubricRef(key, version)))
     roles = staff_roles(course)
     out: dict[int, Combined] = {}
     for review_id, item_scores in grouped.items():
@@ -340,10 +438,8 @@ def review_scores(course: Course, *, user_id: int | None = None) -> dict[int, fl
         query = query.where(Score.review_id.in_(select(Review.id).where(Review.user_id == user_id)))
     for review_id, grader_id, total, max_total in db.session.execute(query).tuples():
         grouped[review_id].append((grader_id, total, max_total))  # type: ignore[index]
-    roles = staff_roles(course)
-    method, threshold = grading.combine_graders, grading.disagreement_pct
-    return {review_id: combined_pct(item_scores, roles, method=method, threshold=threshold)
-            for review_id, item_scores in grouped.items()}
+    return combined_pcts(grouped, staff_roles(course), method=grading.combine_graders,
+                         threshold=grading.disagreement_pct)
 
 
 def derived_participation_pct(questions: int, manual_points: float, course: Course) -> float | None:
@@ -395,15 +491,15 @@ def participation_scores(course: Course, *, user_id: int | None = None
                     Score.max_total)
              .where(Score.course_id == course.id, Score.target == ScoreTarget.participation))
     if user_id is not None:
-        query = query.where(Score.student_id == user_id)
+        # Through the course's sessions, so the (session, student, grader) index serves it.
+        query = query.where(Score.student_id == user_id, Score.session_id.in_(
+            select(PaperSession.id).where(PaperSession.course_id == course.id)))
     for session_id, student_id, grader_id, total, max_total in db.session.execute(
             query).tuples():
         grouped[(session_id, student_id)].append(  # type: ignore[index]
             (grader_id, total, max_total))
-    roles = staff_roles(course)
-    method, threshold = grading.combine_graders, grading.disagreement_pct
-    for key, item_scores in grouped.items():
-        out[key] = combined_pct(item_scores, roles, method=method, threshold=threshold)
+    out.update(combined_pcts(grouped, staff_roles(course), method=grading.combine_graders,
+                             threshold=grading.disagreement_pct))
     return out
 
 
@@ -422,6 +518,7 @@ def _participation_deriver(course: Course):  # type: ignore[no-untyped-def]
 
 
 __all__ = [
-    "PresentationResult", "presentation_results", "review_scores", "participation_scores",
-    "Combined", "combine", "combined_pct", "ScoreRow", "RubricRef", "score_pct", "stored_rubric",
+    "PresentationResult", "presentation_results", "SlotResult", "slot_results",
+    "review_scores", "participation_scores", "Combined", "combine", "combined_pct",
+    "combined_pcts", "ScoreRow", "RubricRef", "score_pct", "stored_rubric",
 ]

@@ -694,6 +694,29 @@ def review_released(review: models.Review) -> bool:
             or review.session.feedback_released_at is not None)
 
 
+@dataclass(frozen=True)
+class ReleasedReview:
+    """A student's submitted review whose feedback is released (:func:`review_released`)."""
+
+    id: int
+    week: int
+
+
+def released_reviews(course: Course, user_id: int) -> list[ReleasedReview]:
+    """One student's released reviews in session order: plain rows, the release rule in the
+    query (no Review entities with their content decoded)."""
+    rows = db.session.execute(
+        select(models.Review.id, models.Week.number)
+        .join(models.PaperSession, models.Review.session_id == models.PaperSession.id)
+        .join(models.Week, models.PaperSession.week_id == models.Week.id)
+        .where(models.Review.user_id == user_id, models.PaperSession.course_id == course.id,
+               models.Review.status == models.ReviewStatus.submitted,
+               models.Review.feedback_released_at.is_not(None)
+               | models.PaperSession.feedback_released_at.is_not(None))
+        .order_by(models.PaperSession.starts_at)).tuples()
+    return [ReleasedReview(review_id, week) for review_id, week in rows]
+
+
 # ============================================================================ regrades
 
 

@@ -190,7 +190,8 @@ def test_scores_are_read_without_entities_or_rubric_json(app: Flask) -> None:
     # The rubric JSON was decoded once per score row when the rubric was joined to each score.
     assert not re.search(r"rubric(_\d+)?\.definition", joined)
     assert "score.comments" not in joined and "score.overall_comment" not in joined
-    assert "FROM rubric" in joined  # the details still name the rubric version
+    # The details still name the rubric version (its two columns joined to the scores).
+    assert "JOIN rubric" in joined and "rubric.version" in joined
 
 
 def _statuses_course():
@@ -298,3 +299,52 @@ def test_review_queue_counts_are_the_queues_sizes(app: Flask) -> None:
     assert review_queue_counts(course, NOW) == (len(queue.order), queue.graded_count) == (6, 5)
     before_deadlines = course.sessions[0].review_deadline - timedelta(days=1)
     assert review_queue_counts(course, before_deadlines) == (0, 0)
+
+
+def test_presenters_found_by_the_database_are_the_recorded_and_current_ones(app: Flask) -> None:
+    # presentation_results finds a student's slots with EXISTS queries; they must follow the
+    # presenters' rule: the record once taken (a leaver keeps the talk, a joiner does not get
+    # it), else the holder's current members. The overview lists each presented slot once.
+    from models import MemberAdjustment, Membership
+    from review.grading.results import presentation_results, slot_results
+    from review.signup.presenters import presenters_by_slot, record_slot_presenters
+
+    course = _course("mean", code="presenters")
+    teacher = make_member(course, CourseRole.instructor)
+    ana, ben, cem, dua = (make_member(course) for _ in range(4))
+    recorded_slot, current_slot, empty_slot = db.session.scalars(
+        select(Slot).where(Slot.session_id.in_([s.id for s in course.sessions]))
+        .order_by(Slot.id)).all()[:3]
+    recorded_group = make_group(course, [ana, ben])
+    recorded_slot.group_id = recorded_group.id
+    current_slot.group_id = make_group(course, [cem]).id
+    empty_slot.group_id = make_group(course, []).id
+    db.session.flush()
+    record_slot_presenters(recorded_slot, NOW)
+    # After the record: Ben leaves, Dua joins, the group is dissolved.
+    db.session.execute(Membership.__table__.delete().where(Membership.user_id == ben.id))
+    db.session.add(Membership(course_id=course.id, group_id=recorded_group.id, user_id=dua.id))
+    recorded_group.dissolved_at = NOW
+    row = make_rubric_row("presentation-overview")
+    for slot, total in ((recorded_slot, 8), (current_slot, 6)):
+        db.session.add(Score(course_id=course.id, rubric_id=row.id, grader_id=teacher.id,
+                             target=ScoreTarget.presentation, slot_id=slot.id, total=total,
+                             max_total=10, values={}))
+    db.session.add(MemberAdjustment(slot_id=recorded_slot.id, user_id=ben.id, delta_pct=-5,
+                                    reason="absent", created_by_id=teacher.id))
+    db.session.commit()
+
+    everyone = presentation_results(course)
+    assert {(r.slot_id, r.user_id) for r in everyone} == {
+        (slot_id, uid) for slot_id, users in presenters_by_slot(course).items() for uid in users}
+    assert {(r.slot_id, r.user_id) for r in everyone} == {
+        (recorded_slot.id, ana.id), (recorded_slot.id, ben.id), (current_slot.id, cem.id)}
+    for student in (ana, ben, cem, dua):
+        assert presentation_results(course, user_id=student.id) == [
+            r for r in everyone if r.user_id == student.id]
+    finals = {r.user_id: r.final_pct for r in everyone}
+    assert finals[ana.id] - finals[ben.id] == pytest.approx(5)
+    overview = slot_results(course)
+    assert [s.slot_id for s in overview] == list(dict.fromkeys(r.slot_id for r in everyone))
+    assert overview[[s.slot_id for s in overview].index(recorded_slot.id)].group_name.endswith(
+        "(dissolved)")

@@ -101,7 +101,7 @@ class Term:
 
     def book(self, user: User):
         return load_gradebook(self.course, self.now, released_only=True,
-                              user_id=user.id).summary.loc[user.id]
+                              user_id=user.id).row(user.id)
 
 
 @pytest.fixture

@@ -1,10 +1,8 @@
 """Gradebook arithmetic on hand-computed cases (review.gradebook.compute)."""
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 
-import pandas as pd
 import pytest
 
 from review.gradebook.compute import (
@@ -97,7 +95,7 @@ def compute(
 
 
 def reviews_pct(gradebook: Gradebook, user_id: int = 1) -> float:
-    return float(gradebook.summary.loc[user_id, "reviews"])
+    return gradebook.row(user_id)["reviews"]
 
 
 # --- Reviews --------------------------------------------------------------------------------
@@ -114,14 +112,14 @@ def test_missing_review_counts_zero_and_excused_review_is_left_out() -> None:
         ],
     )
     assert reviews_pct(gradebook) == pytest.approx(45.0)
-    assert gradebook.status.loc[1, "reviews_owed"] == 2
+    assert gradebook.status[1]["reviews_owed"] == 2
 
 
 def test_session_without_a_record_counts_as_missing() -> None:
     s = make_sessions(2)
     gradebook = compute(sessions=s, reviews=[ReviewRecord(1, s[0].id, "on_time", 80.0)])
     assert reviews_pct(gradebook) == pytest.approx(40.0)
-    row = gradebook.reviews[gradebook.reviews["session_id"] == s[1].id].iloc[0]
+    row = next(r for r in gradebook.reviews if r["session_id"] == s[1].id)
     assert row["state"] == "missing"
     assert row["effective_pct"] == 0.0
 
@@ -133,7 +131,7 @@ def test_draft_counts_zero_even_with_a_score() -> None:
         reviews=[ReviewRecord(1, s[0].id, "draft", 100.0), ReviewRecord(1, s[1].id, "on_time", 60.0)],
     )
     assert reviews_pct(gradebook) == pytest.approx(30.0)
-    assert gradebook.status.loc[1, "reviews_zero"] == 1
+    assert gradebook.status[1]["reviews_zero"] == 1
 
 
 def test_late_review_loses_its_penalty_share_of_the_score() -> None:
@@ -155,8 +153,8 @@ def test_penalty_is_ignored_on_an_on_time_review() -> None:
 def test_all_reviews_exempt_leaves_the_component_blank() -> None:
     s = make_sessions(2)
     gradebook = compute(sessions=s, reviews=[ReviewRecord(1, x.id, "exempt") for x in s])
-    assert math.isnan(reviews_pct(gradebook))
-    assert gradebook.status.loc[1, "reviews_owed"] == 0
+    assert reviews_pct(gradebook) is None
+    assert gradebook.status[1]["reviews_owed"] == 0
 
 
 @pytest.mark.parametrize(
@@ -176,7 +174,7 @@ def test_drop_lowest_removes_that_many_of_the_lowest_scores(drop_lowest: int, ex
         reviews=[ReviewRecord(1, x.id, "on_time", score) for x, score in zip(s, scores, strict=True)],
     )
     assert reviews_pct(gradebook) == pytest.approx(expected)
-    assert gradebook.status.loc[1, "reviews_dropped"] == drop_lowest
+    assert gradebook.status[1]["reviews_dropped"] == drop_lowest
 
 
 def test_drop_lowest_never_drops_the_last_counted_review() -> None:
@@ -209,8 +207,8 @@ def test_drop_lowest_can_drop_a_missing_review() -> None:
         reviews=[ReviewRecord(1, s[0].id, "on_time", 80.0), ReviewRecord(1, s[1].id, "late", 100.0, 10.0)],
     )
     assert reviews_pct(gradebook) == pytest.approx(85.0)
-    dropped = gradebook.reviews[gradebook.reviews["status"] == "dropped"]
-    assert dropped["session_id"].tolist() == [s[2].id]
+    dropped = [r["session_id"] for r in gradebook.reviews if r["status"] == "dropped"]
+    assert dropped == [s[2].id]
 
 
 def test_submitted_but_ungraded_review_is_pending_and_left_out_of_the_mean() -> None:
@@ -224,8 +222,8 @@ def test_submitted_but_ungraded_review_is_pending_and_left_out_of_the_mean() -> 
         ],
     )
     assert reviews_pct(gradebook) == pytest.approx(70.0)
-    assert gradebook.status.loc[1, "reviews_pending"] == 2
-    assert gradebook.status.loc[1, "reviews_counted"] == 1
+    assert gradebook.status[1]["reviews_pending"] == 2
+    assert gradebook.status[1]["reviews_counted"] == 1
 
 
 # --- Presentations, participation, external components ---------------------------------------
@@ -235,17 +233,17 @@ def test_presentations_average_the_final_percentages_and_skip_pending_slots() ->
     gradebook = compute(
         presentations=[presentation(1, 1, 70.0), presentation(1, 2, 90.0, week=8), presentation(1, 3, None)]
     )
-    assert gradebook.summary.loc[1, "presentations"] == pytest.approx(80.0)
-    assert gradebook.status.loc[1, "presentations_pending"] == 1
-    assert gradebook.presentations["criterion:clarity"].tolist() == [4.0, 4.0, 4.0]
+    assert gradebook.row(1)["presentations"] == pytest.approx(80.0)
+    assert gradebook.status[1]["presentations_pending"] == 1
+    assert [p["criterion:clarity"] for p in gradebook.presentations] == [4.0, 4.0, 4.0]
 
 
 def test_student_without_a_graded_presentation_is_blank_and_scores_zero_towards_the_total() -> None:
     only_presentations = [Component("presentations", "Presentations", 100, "presentations")]
     gradebook = compute(components=only_presentations, presentations=[presentation(1, 1, None)])
-    assert math.isnan(gradebook.summary.loc[1, "presentations"])
-    assert gradebook.summary.loc[1, "total"] == 0.0
-    assert gradebook.summary.loc[1, "letter"] == "F"
+    assert gradebook.row(1)["presentations"] is None
+    assert gradebook.row(1)["total"] == 0.0
+    assert gradebook.row(1)["letter"] == "F"
 
 
 def test_participation_is_the_mean_of_recorded_sessions() -> None:
@@ -254,8 +252,8 @@ def test_participation_is_the_mean_of_recorded_sessions() -> None:
         sessions=s,
         participation=[ParticipationRecord(1, s[0].id, 100.0), ParticipationRecord(1, s[1].id, 50.0)],
     )
-    assert gradebook.summary.loc[1, "participation"] == pytest.approx(75.0)
-    assert gradebook.status.loc[1, "participation_sessions"] == 2
+    assert gradebook.row(1)["participation"] == pytest.approx(75.0)
+    assert gradebook.status[1]["participation_sessions"] == 2
 
 
 def test_participation_pending_release_is_listed_but_not_counted() -> None:
@@ -264,19 +262,19 @@ def test_participation_pending_release_is_listed_but_not_counted() -> None:
         sessions=s,
         participation=[ParticipationRecord(1, s[0].id, 40.0), ParticipationRecord(1, s[1].id, None)],
     )
-    assert gradebook.summary.loc[1, "participation"] == pytest.approx(40.0)
-    assert gradebook.status.loc[1, "participation_sessions"] == 1
-    assert gradebook.status.loc[1, "participation_pending"] == 1
+    assert gradebook.row(1)["participation"] == pytest.approx(40.0)
+    assert gradebook.status[1]["participation_sessions"] == 1
+    assert gradebook.status[1]["participation_pending"] == 1
 
 
 def test_external_grade_is_a_percentage_of_its_max_points_and_a_missing_one_counts_zero() -> None:
     gradebook = compute(external_grades=[ExternalGrade(1, "quiz", 7.0)])
-    assert gradebook.summary.loc[1, "quiz"] == pytest.approx(70.0)
-    assert math.isnan(gradebook.summary.loc[1, "midterm"])
+    assert gradebook.row(1)["quiz"] == pytest.approx(70.0)
+    assert gradebook.row(1)["midterm"] is None
     # Only the quiz (weight 2) has a grade; the other components contribute 0.
-    assert gradebook.summary.loc[1, "total"] == pytest.approx(2 * 70.0 / 100)
-    assert gradebook.status.loc[1, "externals_missing"] == 3
-    assert gradebook.imported.loc[1, "quiz"] == 7.0
+    assert gradebook.row(1)["total"] == pytest.approx(2 * 70.0 / 100)
+    assert gradebook.status[1]["externals_missing"] == 3
+    assert gradebook.student(1).imported["quiz"] == 7.0
 
 
 def test_weighted_total_of_the_comp541_scheme_matches_a_hand_computation() -> None:
@@ -294,14 +292,15 @@ def test_weighted_total_of_the_comp541_scheme_matches_a_hand_computation() -> No
         participation=[ParticipationRecord(1, x.id, 100.0) for x in s],
     )
     # (2*80 + 20*90 + 21*70 + 32*85 + 10*80 + 5*60 + 10*100) / 100
-    assert gradebook.summary.loc[1, "total"] == pytest.approx(82.5)
-    assert gradebook.summary.loc[1, "letter"] == "B+"
+    assert gradebook.row(1)["total"] == pytest.approx(82.5)
+    assert gradebook.row(1)["letter"] == "B+"
 
 
 def test_summary_has_identity_components_total_and_letter_in_roster_order() -> None:
     students = [make_student(7, "Zeynep", "Güneş"), make_student(3, "İrem", "Aksoy")]
     gradebook = compute(students=students)
-    assert list(gradebook.summary.columns) == [
+    assert list(gradebook.summary[0]) == [
+        "user_id",
         "student_id",
         "first_name",
         "last_name",
@@ -311,8 +310,8 @@ def test_summary_has_identity_components_total_and_letter_in_roster_order() -> N
         "total",
         "letter",
     ]
-    assert gradebook.summary.index.tolist() == [7, 3]
-    assert gradebook.summary["first_name"].tolist() == ["Zeynep", "İrem"]
+    assert [r["user_id"] for r in gradebook.summary] == [7, 3]
+    assert [r["first_name"] for r in gradebook.summary] == ["Zeynep", "İrem"]
 
 
 def test_late_days_used_sums_the_ledger() -> None:
@@ -320,7 +319,7 @@ def test_late_days_used_sums_the_ledger() -> None:
         students=[make_student(1), make_student(2)],
         late_days=[LateDayEntry(1, 2, "hw1"), LateDayEntry(1, 3, "hw3"), LateDayEntry(1, -1, "refund")],
     )
-    assert gradebook.status["late_days_used"].tolist() == [4, 0]
+    assert [gradebook.status[u]["late_days_used"] for u in (1, 2)] == [4, 0]
     assert len(gradebook.late_days) == 3
 
 
@@ -330,7 +329,7 @@ def test_username_defaults_to_the_email_local_part() -> None:
         Student(2, "2", "A", "B", "x@y.z", username="ab"),
     ]
     gradebook = compute(students=students)
-    assert gradebook.students["username"].tolist() == ["aaslan17", "ab"]
+    assert [r["username"] for r in gradebook.students] == ["aaslan17", "ab"]
 
 
 # --- Letters --------------------------------------------------------------------------------
@@ -421,9 +420,9 @@ def test_records_that_do_not_fit_the_roster_or_scheme_are_rejected(records: dict
 
 def test_course_without_any_records_still_lists_every_student_with_a_zero_total() -> None:
     gradebook = compute(students=[make_student(1), make_student(2)], sessions=[])
-    assert gradebook.summary["total"].tolist() == [0.0, 0.0]
-    assert gradebook.reviews.empty
-    assert isinstance(gradebook.presentations, pd.DataFrame)
+    assert [r["total"] for r in gradebook.summary] == [0.0, 0.0]
+    assert gradebook.reviews == []
+    assert gradebook.presentations == []
 
 
 def test_graded_so_far_averages_only_the_components_with_grades() -> None:
@@ -442,5 +441,5 @@ def test_graded_so_far_averages_only_the_components_with_grades() -> None:
     assert standing.average == pytest.approx((2 * 80 + 21 * 70) / 23)
     assert standing.letter == "B-"
     # The running total still counts the ungraded 77% as zero.
-    assert gradebook.summary.loc[1, "total"] == pytest.approx((2 * 80 + 21 * 70) / 100)
+    assert gradebook.row(1)["total"] == pytest.approx((2 * 80 + 21 * 70) / 100)
     assert graded_so_far(gradebook, 2) == type(standing)(0.0, None, None)

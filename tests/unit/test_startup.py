@@ -42,3 +42,40 @@ def test_create_app_stays_within_the_start_up_budget():
     probe = _probe()
     assert probe["cpu"] < 3.0, probe
     assert probe["rss_mb"] < 120, probe
+
+
+_PAGES_PROBE = """
+import json, sys
+from app import create_app
+from bench.seed_term import seed_term
+from models import db
+
+app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "probe",
+                  "WTF_CSRF_ENABLED": False})
+with app.app_context():
+    db.create_all()
+    term = seed_term(students=40, sessions=3)
+    student = db.session.execute(db.text("select id from user where email = :e"),
+                                 {"e": term["students"][1]}).scalar()
+course = "/c/" + term["code"]
+pages = {term["students"][1]: ["/grades", "/feedback"],
+         term["instructor"]: ["/gradebook", "/gradebook?sort=total&dir=desc&q=s",
+                              "/gradebook/distributions.svg",
+                              f"/gradebook/students/{student}", "/grading"]}
+statuses = {}
+for email, paths in pages.items():
+    client = app.test_client()
+    client.post("/login", data={"email": email, "password": term["password"]})
+    for path in paths:
+        statuses[path] = client.get(course + path).status_code
+print(json.dumps({"statuses": statuses, "heavy": sorted(m for m in %r if m in sys.modules)}))
+""" % (HEAVY,)
+
+
+def test_grade_pages_render_without_pandas_or_numpy():
+    # pandas + numpy are ~60 MB per worker; only file imports and the workbook may load them.
+    result = subprocess.run([sys.executable, "-c", _PAGES_PROBE], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=300, check=True)
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(probe["statuses"].values()) == {200}, probe
+    assert probe["heavy"] == [], probe

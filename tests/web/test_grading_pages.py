@@ -110,6 +110,23 @@ def test_review_queue_save_and_next(app: Flask, client: FlaskClient, login, worl
     assert "1 of 2 graded" in client.get(response.headers["Location"]).get_data(as_text=True)
 
 
+def test_overview_kept_per_grades_revision_shows_a_new_grade_at_once(
+        app: Flask, client: FlaskClient, login, world: dict) -> None:
+    # The overview's slot grades and queue counts are kept per grades revision; saving a score
+    # moves the revision on, so the next view shows it.
+    login(world["ta"])
+    before = client.get("/c/web-a/grading").get_data(as_text=True)
+    assert "ungraded" in before and "0 of 1 submitted reviews graded" in before
+    url = f"/c/web-a/grading/presentations/{world['slot'].id}"
+    assert client.post(url, data={**full(app, "presentation-overview"), "version": "0"}
+                       ).status_code == 302
+    assert client.post(f"/c/web-a/grading/reviews/{world['review'].id}",
+                       data={**full(app, "review"), "version": "0"}).status_code == 302
+    after = client.get("/c/web-a/grading").get_data(as_text=True)
+    assert "ungraded" not in after and "Review grade" in after
+    assert "1 of 1 submitted reviews graded" in after
+
+
 def test_review_queue_of_one_section(app: Flask, client: FlaskClient, login, world: dict) -> None:
     course = world["course"]
     second = make_submitted_review(course, world["a"], 4)
