@@ -488,10 +488,13 @@ def test_a_refused_claim_mails_nobody(smtp, board) -> None:
     signup.claim_slot(held, board["alpha"], board["a1"], BEFORE_TERM)
     db.session.commit()
     inbox.messages.clear()
+    queued = db.session.scalar(select(func.count(OutboxMessage.id)))
     # A second role of the same paper: refused by the rules.
     with pytest.raises(signup.SamePaper):
         signup.claim_slot(slot_at(course, 3, "strengths"), board["alpha"], board["a2"],
                           BEFORE_TERM)
+    # Nothing queued even before the caller rolls back.
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == queued
     db.session.rollback()
     # A lost race: the page still showed the slot open when another group's claim committed.
     contested = slot_at(course, 4, "overview")
@@ -499,9 +502,9 @@ def test_a_refused_claim_mails_nobody(smtp, board) -> None:
         group_id=board["beta"].id).execution_options(synchronize_session=False))
     with pytest.raises(signup.SlotTaken):
         signup.claim_slot(contested, board["alpha"], board["a2"], BEFORE_TERM)
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == queued
     db.session.rollback()
-    db.session.commit()
-    assert db.session.scalar(select(OutboxMessage.id)) is None
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == queued
     assert inbox.messages == []
 
 
