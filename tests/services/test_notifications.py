@@ -452,7 +452,8 @@ def test_a_claim_or_release_by_a_member_mails_the_other_members_naming_who_did_i
     assert recipients(inbox) == emails(board, "a1")
     text = text_to(inbox, board["a1"])
     assert "New:\n\n- Overview in week 3 (“Paper of week 3”), Mon 26 Oct 2026, 08:30 CDT" in text
-    assert "Your group presents now:\n\n- Overview in week 3" in text and "Strengths in week 4" in text
+    assert "Your group presents now:\n\n- Overview in week 3" in text
+    assert "- Strengths in week 4" in text.split("Your group presents now:")[1]
     inbox.messages.clear()
     result = signup.release_slot(week_4, board["alpha"], board["a2"], BEFORE_TERM)
     signup.send_notices(result.notices)
@@ -460,7 +461,8 @@ def test_a_claim_or_release_by_a_member_mails_the_other_members_naming_who_did_i
     assert recipients(inbox) == emails(board, "a1")
     text = text_to(inbox, board["a1"])
     assert f"{board['a2'].full_name} released a slot on the sign-up board" in text
-    assert "No longer yours:\n\n- Strengths in week 4 (“Paper of week 4”), Mon 02 Nov 2026, 08:30 CST" in text
+    assert ("No longer yours:\n\n- Strengths in week 4 (“Paper of week 4”), "
+            "Mon 02 Nov 2026, 08:30 CST") in text
 
 
 def test_a_release_that_promotes_a_waiting_group_mails_each_group_once(smtp, board) -> None:
@@ -521,7 +523,8 @@ def test_a_move_to_an_open_slot_mails_the_other_members(smtp, world) -> None:
     text = text_to(inbox, world["a1"])
     assert f"{world['a2'].full_name} moved to an open slot on the sign-up board" in text
     assert "New:\n\n- Weaknesses in week 4 (“Paper of week 4”), Mon 02 Nov 2026, 08:30 CST" in text
-    assert "No longer yours:\n\n- Overview in week 3 (“Paper of week 3”), Mon 26 Oct 2026, 08:30 CDT" in text
+    assert ("No longer yours:\n\n- Overview in week 3 (“Paper of week 3”), "
+            "Mon 26 Oct 2026, 08:30 CDT") in text
 
 
 def test_an_accepted_swap_mails_each_group_once(smtp, world) -> None:
