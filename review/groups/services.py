@@ -39,6 +39,7 @@ from models import (AssignmentRun, AuditEntry, Course, CourseRole, Enrollment, G
 from review.core.errors import DomainError
 from review.courses.definition import GroupRulesDef
 from review.courses.roster import TableFileError, require_columns
+from review.notifications import events as notify
 from review.signup.presenters import record_due_presenters
 
 if TYPE_CHECKING:
@@ -337,6 +338,9 @@ def _dissolve(course: Course, group: Group, actor: User, now: datetime,
               reason: str = "") -> None:
     members = member_ids(group)
     slots = _release_slots(group)
+    # Before the members are removed: they are the ones to tell.
+    notify.slots_changed(course, dict.fromkeys(slots, group.id),
+                         cause="the group was dissolved, so its slots still ahead are open again")
     _audit(course.id, actor, "dissolve", group,
            old={"name": group.name, "members": members, "slots": slots,
                 "held_slots": _held_slot_ids(group)}, reason=reason)
@@ -410,6 +414,13 @@ def merge_groups(course: Course, keep: Group, absorb: Group, actor: User, *,
         db.session.flush()
     db.session.execute(update(Membership).where(Membership.group_id == absorb.id)
                        .values(group_id=keep.id).execution_options(synchronize_session=False))
+    # One mail to each member of the merged group, its changes seen as the merged group's:
+    # what came from the absorbed group is new, what was opened is gone.
+    notify.slots_changed(
+        course, {**dict.fromkeys(moved_slots, absorb.id), **dict.fromkeys(opened_slots, keep.id)},
+        cause=f"the course staff merged group {absorb.name} into {keep.name}; its slots still "
+              f"ahead came along, except a second role of a paper {keep.name} already presents, "
+              "which is open again")
     _audit(course.id, actor, "merge", keep,
            old={"kept": keep.name, "absorbed": absorb.name, "absorbed_id": absorb.id,
                 "members": moving},

@@ -8,7 +8,8 @@ is flushed), each rendering templates/mail/<kind>.txt and .html with a link from
   student with nothing newly visible gets nothing);
 - ``regrade_answered``: the requester, with the outcome, the reply and what the request covered;
 - ``slots_changed``: every member of each group whose slots changed (one mail summing up its
-  gains and losses, with the group's slots now); a group whose slots are the same gets nothing;
+  gains and losses, with the group's slots now); a group whose slots are the same gets nothing,
+  and neither does the student whose own action on the board it was (the mail names them);
 - ``swap_proposed`` / ``swap_decided``: the other group of a proposal.
 
 These always go (a student cannot opt out of being told that something of theirs changed). A
@@ -108,10 +109,15 @@ def _slot_facts(course: Course, where: Any) -> list[_SlotFacts]:
 
 
 @_when_mail_is_configured
-def slots_changed(course: Course, before: Mapping[int, Optional[int]], *, cause: str) -> int:
+def slots_changed(course: Course, before: Mapping[int, Optional[int]], *, cause: str,
+                  by: Optional[User] = None, told_otherwise: Iterable[int] = ()) -> int:
     """The slots in ``before`` (slot id -> its holder before the action) may have changed holder.
     Each member of a group that gained or lost a slot gets one mail; a group that lost and
-    regained the same slot gets none. ``cause`` completes "Your group's slots changed: ..."."""
+    regained the same slot gets none. ``cause`` completes "Your group's slots changed: ...".
+
+    ``by`` is the student who did it on the board: the mail names them ("<name> <cause>") and
+    they get none (the page just showed them). Groups in ``told_otherwise`` get their own mail
+    about the same change (a waitlist promotion, the answer to their swap proposal)."""
     gained: dict[int, set[int]] = defaultdict(set)
     lost: dict[int, set[int]] = defaultdict(set)
     current = dict(db.session.execute(select(Slot.id, Slot.group_id).where(
@@ -126,7 +132,9 @@ def slots_changed(course: Course, before: Mapping[int, Optional[int]], *, cause:
             gained[holder].add(slot_id)
     changes = {group_id: (gained[group_id] - lost[group_id], lost[group_id] - gained[group_id])
                for group_id in set(gained) | set(lost)}
-    changes = {group_id: change for group_id, change in changes.items() if any(change)}
+    skipped = set(told_otherwise)
+    changes = {group_id: change for group_id, change in changes.items()
+               if any(change) and group_id not in skipped}
     if not changes:
         return 0
     facts = _slot_facts(course, Slot.group_id.in_(list(changes)) | Slot.id.in_(list(current)))
@@ -137,13 +145,15 @@ def slots_changed(course: Course, before: Mapping[int, Optional[int]], *, cause:
     def recipients() -> Iterable[tuple[User, dict[str, Any]]]:
         for group_id, (added, removed) in sorted(changes.items()):
             context = {
-                "group": names[group_id], "cause": cause,
+                "group": names[group_id],
+                "cause": f"{by.full_name} {cause}" if by is not None else cause,
                 "added": [text[f.id] for f in facts if f.id in added],
                 "removed": [text[f.id] for f in facts if f.id in removed],
                 "now": [f.text for f in facts if f.group_id == group_id],
                 "link": public_url("signup.board", course_code=course.code)}
             for user in members.get(group_id, []):
-                yield user, context
+                if by is None or user.id != by.id:
+                    yield user, context
 
     return _send(course, recipients(), "your group's presentation slots changed",
                  "slots_changed")

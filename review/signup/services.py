@@ -333,6 +333,8 @@ def claim_slot(slot: Slot, group: Group, actor: User, now: datetime) -> Slot:
     db.session.execute(delete(SlotWaitlist).where(SlotWaitlist.slot_id == slot.id,
                                                   SlotWaitlist.group_id == group.id))
     audit(course.id, actor, "claim", slot, old=_holder(None), new=_holder(group.id))
+    notify.slots_changed(course, {slot.id: None}, cause="claimed a slot on the sign-up board",
+                         by=actor)
     db.session.flush()
     return slot
 
@@ -389,6 +391,8 @@ def release_slot(slot: Slot, group: Group, actor: User, now: datetime) -> Releas
     if promoted is not None:
         result.promoted = promoted
         result.notices.append(_promotion_notice(slot, promoted))
+    notify.slots_changed(course, {slot.id: group.id}, cause="released a slot on the sign-up board",
+                         by=actor, told_otherwise=[promoted.id] if promoted else [])
     db.session.flush()
     return result
 
@@ -529,6 +533,8 @@ def move_to_open_slot(from_slot: Slot, to_slot: Slot, group: Group, actor: User,
     _void_proposals_of([from_slot.id, to_slot.id], now)
     audit(course.id, actor, "move", to_slot, old={"slot_id": from_slot.id, **_holder(group.id)},
           new={"slot_id": to_slot.id, **_holder(group.id)})
+    notify.slots_changed(course, {from_slot.id: group.id, to_slot.id: None},
+                         cause="moved to an open slot on the sign-up board", by=actor)
     db.session.flush()
     return to_slot
 
@@ -730,7 +736,12 @@ def accept_swap(proposal: SwapProposal, actor: User, now: datetime) -> None:
           new={"from_slot": a.id, "from": target.name, "to_slot": b.id, "to": proposer.name})
     _void_proposals_of([a.id, b.id], now, keep=proposal.id)
     db.session.flush()
-    notify.swap_decided(group_course(target), proposal)
+    course = group_course(target)
+    # The proposers learn of it from the answer to their proposal, which names both slots.
+    notify.slots_changed(course, {a.id: proposer.id, b.id: target.id},
+                         cause=f"accepted the swap proposed by group {proposer.name}", by=actor,
+                         told_otherwise=[proposer.id])
+    notify.swap_decided(course, proposal)
 
 
 def decide_swap(proposal: SwapProposal, actor: User, now: datetime, *, decision: str) -> None:

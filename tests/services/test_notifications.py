@@ -9,14 +9,16 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
-from models import (CourseRole, OutboxMessage, PaperSession, PresentationRole, Slot, Week, db)
+from models import (AssignmentRun, CourseRole, OutboxMessage, PaperSession, PresentationRole, Slot,
+                    Week, db)
 from review.assignment import services as assignment
 from review.grading import services as grading
+from review.groups import services as grouping
 from review.signup import services as signup
 from tests.factories import (hold_slot, make_course, make_group, make_member, make_staff_score,
-                             make_submitted_review)
+                             make_submitted_review, set_signup)
 from tests.smtp import html_text, plain_text
 
 BASE = "https://review.example.edu"
@@ -350,9 +352,8 @@ def test_a_swap_proposal_mails_the_other_group_and_its_answer_the_proposers(
     inbox.messages.clear()
     signup.accept_swap(proposal, world["b2"], BEFORE_TERM)
     db.session.commit()
-    # The proposers hear of the answer; the slot mail is for changes made by others, and the
-    # accepting group made this one itself.
-    assert recipients(inbox) == members(world, "alpha")
+    # The proposers hear of the answer; b2's group-mate of the slot change b2 made.
+    assert recipients(inbox) == sorted(members(world, "alpha") + emails(world, "b1"))
     assert "accepted the swap" in text_to(inbox, world["a1"])
 
     inbox.messages.clear()
@@ -411,5 +412,204 @@ def test_the_queries_to_notify_do_not_grow_with_the_number_of_groups_or_students
         counts.append((selects_to_notify(lambda: events.slots_changed(course, before, cause="x")),
                        selects_to_notify(lambda: events.session_feedback_released(
                            course, session_of(course, 1)))))
+        db.session.rollback()
+    assert counts[0] == counts[1]
+
+
+# ---------------------------------------------------------------------------- slots a group changes
+
+
+def slot_at(course, week: int, role_key: str) -> Slot:
+    return db.session.scalar(select(Slot).join(PaperSession).join(Week).join(
+        PresentationRole, Slot.role_id == PresentationRole.id).where(
+        PaperSession.course_id == course.id, Week.number == week, PresentationRole.key == role_key))
+
+
+@pytest.fixture
+def board(world: dict[str, Any]) -> dict[str, Any]:
+    """The same course with first-come sign-up open."""
+    set_signup(world["course"], mode="first_come", opens_at=datetime(2020, 1, 1),
+               closes_at=datetime(2099, 1, 1))
+    db.session.commit()
+    return world
+
+
+def test_a_claim_or_release_by_a_member_mails_the_other_members_naming_who_did_it(
+        smtp, board) -> None:
+    inbox, _ = smtp
+    course = board["course"]
+    week_3, week_4 = slot_at(course, 3, "overview"), slot_at(course, 4, "strengths")
+    signup.claim_slot(week_4, board["alpha"], board["a1"], BEFORE_TERM)
+    db.session.commit()
+    # a1 claimed it on the board and saw it there; a2 is told, and by whom.
+    assert recipients(inbox) == emails(board, "a2")
+    text = text_to(inbox, board["a2"])
+    assert f"{board['a1'].full_name} claimed a slot on the sign-up board" in text
+    assert "New:\n\n- Strengths in week 4 (“Paper of week 4”), Mon 02 Nov 2026, 08:30 CST" in text
+    inbox.messages.clear()
+    signup.claim_slot(week_3, board["alpha"], board["a2"], BEFORE_TERM)
+    db.session.commit()
+    assert recipients(inbox) == emails(board, "a1")
+    text = text_to(inbox, board["a1"])
+    assert "New:\n\n- Overview in week 3 (“Paper of week 3”), Mon 26 Oct 2026, 08:30 CDT" in text
+    assert "Your group presents now:\n\n- Overview in week 3" in text
+    assert "- Strengths in week 4" in text.split("Your group presents now:")[1]
+    inbox.messages.clear()
+    result = signup.release_slot(week_4, board["alpha"], board["a2"], BEFORE_TERM)
+    signup.send_notices(result.notices)
+    db.session.commit()
+    assert recipients(inbox) == emails(board, "a1")
+    text = text_to(inbox, board["a1"])
+    assert f"{board['a2'].full_name} released a slot on the sign-up board" in text
+    assert ("No longer yours:\n\n- Strengths in week 4 (“Paper of week 4”), "
+            "Mon 02 Nov 2026, 08:30 CST") in text
+
+
+def test_a_release_that_promotes_a_waiting_group_mails_each_group_once(smtp, board) -> None:
+    inbox, _ = smtp
+    course = board["course"]
+    slot = slot_at(course, 4, "overview")
+    signup.claim_slot(slot, board["alpha"], board["a1"], BEFORE_TERM)
+    signup.join_waitlist(slot, board["beta"], board["b1"], BEFORE_TERM)
+    db.session.commit()
+    inbox.messages.clear()
+    result = signup.release_slot(slot, board["alpha"], board["a1"], BEFORE_TERM)
+    signup.send_notices(result.notices)
+    db.session.commit()
+    assert result.promoted is not None and result.promoted.id == board["beta"].id
+    # Alpha's other member hears of the release; Beta only of its promotion (its own mail).
+    assert recipients(inbox) == emails(board, "a2", "b1", "b2")
+    assert "released a slot" in text_to(inbox, board["a2"])
+    assert "came free and is now yours" in text_to(inbox, board["b2"])
+
+
+def test_a_refused_claim_mails_nobody(smtp, board) -> None:
+    inbox, _ = smtp
+    course = board["course"]
+    held = slot_at(course, 3, "overview")
+    signup.claim_slot(held, board["alpha"], board["a1"], BEFORE_TERM)
+    db.session.commit()
+    inbox.messages.clear()
+    queued = db.session.scalar(select(func.count(OutboxMessage.id)))
+    # A second role of the same paper: refused by the rules.
+    with pytest.raises(signup.SamePaper):
+        signup.claim_slot(slot_at(course, 3, "strengths"), board["alpha"], board["a2"],
+                          BEFORE_TERM)
+    # Nothing queued even before the caller rolls back.
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == queued
+    db.session.rollback()
+    # A lost race: the page still showed the slot open when another group's claim committed.
+    contested = slot_at(course, 4, "overview")
+    db.session.execute(update(Slot).where(Slot.id == contested.id).values(
+        group_id=board["beta"].id).execution_options(synchronize_session=False))
+    with pytest.raises(signup.SlotTaken):
+        signup.claim_slot(contested, board["alpha"], board["a2"], BEFORE_TERM)
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == queued
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == queued
+    assert inbox.messages == []
+
+
+def test_a_move_to_an_open_slot_mails_the_other_members(smtp, world) -> None:
+    inbox, _ = smtp
+    course = world["course"]
+    db.session.add(AssignmentRun(course_id=course.id, status="optimal", published_at=BEFORE_TERM))
+    mine = hold_slot(course, world["alpha"], 3, "overview")
+    db.session.commit()
+    signup.move_to_open_slot(mine, slot_at(course, 4, "weaknesses"), world["alpha"], world["a2"],
+                             BEFORE_TERM)
+    db.session.commit()
+    assert recipients(inbox) == emails(world, "a1")
+    text = text_to(inbox, world["a1"])
+    assert f"{world['a2'].full_name} moved to an open slot on the sign-up board" in text
+    assert "New:\n\n- Weaknesses in week 4 (“Paper of week 4”), Mon 02 Nov 2026, 08:30 CST" in text
+    assert ("No longer yours:\n\n- Overview in week 3 (“Paper of week 3”), "
+            "Mon 26 Oct 2026, 08:30 CDT") in text
+
+
+def test_an_accepted_swap_mails_each_group_once(smtp, world) -> None:
+    inbox, _ = smtp
+    course = world["course"]
+    ours = hold_slot(course, world["alpha"], 3, "overview")
+    theirs = hold_slot(course, world["beta"], 4, "overview")
+    db.session.commit()
+    proposal = signup.propose_swap(ours, theirs, world["alpha"], world["a1"], BEFORE_TERM)
+    db.session.commit()
+    inbox.messages.clear()
+    signup.accept_swap(proposal, world["b2"], BEFORE_TERM)
+    db.session.commit()
+    # The proposers hear of the answer (it names the slots they now hold), the accepting group's
+    # other member of the slot change; nobody twice, and not b2, who accepted.
+    assert recipients(inbox) == emails(world, "a1", "a2", "b1")
+    assert "accepted the swap" in text_to(inbox, world["a1"])
+    text = text_to(inbox, world["b1"])
+    assert f"{world['b2'].full_name} accepted the swap proposed by group Alpha" in text
+    assert "New:\n\n- Overview in week 3 (“Paper of week 3”), Mon 26 Oct 2026, 08:30 CDT" in text
+
+
+def test_dissolving_a_group_mails_its_members_the_slots_opened(smtp, world) -> None:
+    inbox, _ = smtp
+    course = world["course"]
+    hold_slot(course, world["alpha"], 3, "overview")
+    hold_slot(course, world["alpha"], 4, "strengths")
+    db.session.commit()
+    grouping.dissolve_group(course, world["alpha"], world["instructor"], now=BEFORE_TERM)
+    db.session.commit()
+    assert recipients(inbox) == members(world, "alpha")
+    text = text_to(inbox, world["a2"])
+    assert "the group was dissolved, so its slots still ahead are open again" in text
+    assert ("No longer yours:\n\n- Overview in week 3 (“Paper of week 3”), Mon 26 Oct 2026, "
+            "08:30 CDT\n- Strengths in week 4 (“Paper of week 4”), Mon 02 Nov 2026, 08:30 CST"
+            in text)
+    assert "Your group holds no slot now." in text
+    # A group without slots is dissolved without mail.
+    inbox.messages.clear()
+    grouping.dissolve_group(course, world["gamma"], world["instructor"], now=BEFORE_TERM)
+    db.session.commit()
+    assert inbox.messages == []
+
+
+def test_a_merge_mails_every_member_of_the_merged_group_once(smtp, world) -> None:
+    inbox, _ = smtp
+    course = world["course"]
+    hold_slot(course, world["beta"], 3, "overview")
+    hold_slot(course, world["gamma"], 3, "strengths")
+    hold_slot(course, world["gamma"], 4, "overview")
+    db.session.commit()
+    grouping.merge_groups(course, world["beta"], world["gamma"], world["instructor"],
+                        now=BEFORE_TERM)
+    db.session.commit()
+    assert recipients(inbox) == members(world, "beta", "gamma")
+    text = text_to(inbox, world["c1"])
+    assert "the course staff merged group Gamma into Beta" in text
+    assert "New:\n\n- Overview in week 4 (“Paper of week 4”), Mon 02 Nov 2026, 08:30 CST" in text
+    # Beta already presents week 3: Gamma's role there is open again.
+    assert "No longer yours:\n\n- Strengths in week 3" in text
+    assert "Your group presents now:\n\n- Overview in week 3" in text
+    assert text_to(inbox, world["b1"]) == text.replace("Hello C1", "Hello B1")
+
+
+@pytest.mark.parametrize("app_config", [{"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": 1,
+                                         "PUBLIC_BASE_URL": BASE}])
+def test_the_queries_of_a_claim_do_not_grow_with_the_size_of_the_group(app) -> None:
+    from tests.querycount import count_queries
+
+    counts = []
+    for size in (2, 6):
+        course = make_course(f"claim-{size}", timezone="America/Chicago",
+                             first_monday=date(2026, 10, 12), weeks=6, session_weeks=(2, 3, 4),
+                             groups={"min_size": 1, "max_size": 6})
+        set_signup(course, mode="first_come", opens_at=datetime(2020, 1, 1),
+                   closes_at=datetime(2099, 1, 1))
+        students = [make_member(course) for _ in range(size)]
+        group = make_group(course, students)
+        slot = slot_at(course, 4, "overview")
+        db.session.flush()
+        with count_queries() as counter:
+            signup.claim_slot(slot, group, students[0], BEFORE_TERM)
+        assert db.session.scalar(select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.course_id == course.id)) == size - 1
+        counts.append(sum(1 for statement in counter.statements
+                          if statement.lstrip().startswith("SELECT")))
         db.session.rollback()
     assert counts[0] == counts[1]

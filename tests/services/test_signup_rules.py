@@ -206,7 +206,8 @@ def test_release_hands_the_slot_to_the_first_waiting_group_that_fits(world, monk
     db.session.commit()
     assert result.promoted.id == groups[2].id
     assert holder(target.id) == groups[2].id
-    assert sorted(sent) == sorted([students[4].email, students[5].email])
+    # The promoted group's members, and the releasing member's group-mate (the slot mail).
+    assert sorted(sent) == sorted([students[4].email, students[5].email, students[1].email])
     remaining = db.session.scalars(select(SlotWaitlist.group_id)).all()
     assert remaining == [groups[1].id]
     assert [e.entity_id for e in services.promotions_for(groups[2], NOW)] == [target.id]

@@ -15,11 +15,11 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from models import (AssignmentRun, CourseRole, OutboxMessage, OutboxStatus, PaperSession,
-                    RegradeRequest, Slot, SwapProposal, Week, db, utcnow)
+                    PresentationRole, RegradeRequest, Slot, SwapProposal, Week, db, utcnow)
 from review.assignment import services as assignment
 from review.jobs import jobs, run_due_jobs
 from tests.factories import (hold_slot, make_course, make_group, make_member, make_staff_score,
-                             make_submitted_review)
+                             make_submitted_review, set_signup)
 from tests.smtp import Inbox, free_port, html_text, plain_text
 
 BASE = "https://review.example.edu"
@@ -141,15 +141,57 @@ def _accept(world: dict[str, Any]) -> Action:
                             target_group_id=world["beta"].id)
     db.session.add(proposal)
     db.session.flush()
+    # The proposers hear the answer; b2's group-mate that b2 changed their slots.
     return Action("b2", f"/c/{CODE}/signup/swaps/{proposal.id}/accept", {},
                   lambda: db.session.get(Slot, ours.id).group_id == world["beta"].id,
+                  ("a1", "a2", "b1"))
+
+
+def _slot_at(world: dict[str, Any], week: int, role_key: str) -> Slot:
+    return db.session.scalar(select(Slot).join(PaperSession).join(Week).join(
+        PresentationRole, Slot.role_id == PresentationRole.id).where(
+        PaperSession.course_id == world["course"].id, Week.number == week,
+        PresentationRole.key == role_key))
+
+
+def _claim(world: dict[str, Any]) -> Action:
+    set_signup(world["course"], mode="first_come")
+    slot = _slot_at(world, 4, "overview")
+    return Action("a1", f"/c/{CODE}/signup/slots/{slot.id}/claim", {},
+                  lambda: db.session.get(Slot, slot.id).group_id == world["alpha"].id, ("a2",))
+
+
+def _move(world: dict[str, Any]) -> Action:
+    db.session.add(AssignmentRun(course_id=world["course"].id, status="optimal",
+                                 published_at=utcnow()))
+    mine = hold_slot(world["course"], world["alpha"], 3, "overview")
+    target = _slot_at(world, 4, "weaknesses")
+    return Action("a2", f"/c/{CODE}/signup/slots/{mine.id}/move", {"target": target.id},
+                  lambda: db.session.get(Slot, target.id).group_id == world["alpha"].id, ("a1",))
+
+
+def _dissolve(world: dict[str, Any]) -> Action:
+    slot = hold_slot(world["course"], world["alpha"], 4, "overview")
+    return Action("instructor", f"/c/{CODE}/groups/{world['alpha'].id}/dissolve",
+                  {"confirm": "1"}, lambda: db.session.get(Slot, slot.id).group_id is None,
                   ("a1", "a2"))
+
+
+def _merge(world: dict[str, Any]) -> Action:
+    hold_slot(world["course"], world["beta"], 3, "overview")
+    moved = hold_slot(world["course"], world["gamma"], 4, "overview")
+    return Action("instructor", f"/c/{CODE}/groups/merge",
+                  {"keep": world["beta"].id, "absorb": world["gamma"].id, "confirm": "1"},
+                  lambda: db.session.get(Slot, moved.id).group_id == world["beta"].id,
+                  ("b1", "b2", "c1"))
 
 
 ACTIONS = {"feedback released": _feedback, "regrade answered": _regrade,
            "assignment published": _publish, "staff set a holder": _staff_assign,
            "staff swapped two groups' slots": _staff_swap,
-           "swap proposed": _propose, "swap accepted": _accept}
+           "swap proposed": _propose, "swap accepted": _accept,
+           "a member claimed a slot": _claim, "a member moved to an open slot": _move,
+           "staff dissolved a group": _dissolve, "staff merged two groups": _merge}
 
 
 def act(world: dict[str, Any], client, login, build: Callable[..., Action]) -> Action:
