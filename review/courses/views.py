@@ -78,8 +78,10 @@ def roster_page(course_code: str) -> tuple[str, int] | str | WerkzeugResponse:
             upload = form.file.data
             job = None
             try:
-                imports.require_no_import_running(course, utcnow())
                 rows = roster.parse_roster(roster.read_table(upload.read(), upload.filename))
+                # After parsing: the check locks the course row, and no import holds a
+                # database lock while it parses.
+                imports.require_no_import_running(course, utcnow())
                 if imports.runs_as_job(rows):
                     job = imports.queue_roster_import(course, current_user, rows, utcnow())
                 else:
