@@ -3,7 +3,7 @@
 Sections, in order:
     Core        -- db, Base with a constraint naming convention, the UTC column type
     Accounts    -- User, PasswordToken
-    Courses     -- Course, Enrollment, Week, Paper, PaperSession, PresentationRole
+    Courses     -- Course, Enrollment, Week, Paper, PaperSession, PresentationRole, ImportJob
     Groups      -- Group, Membership
     Signup      -- Slot, SlotPresenter, SlotWaitlist, GroupPreference, GroupUnavailability,
                    SwapProposal, AssignmentRun
@@ -309,6 +309,31 @@ class PresentationRole(db.Model):
         UniqueConstraint("course_id", "position"),
         CheckConstraint("minutes > 0", name="minutes_positive"),
     )
+
+
+class ImportJob(db.Model):
+    """A large roster file, validated by the page and applied by a background job."""
+
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="state_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    # What the rows are: "roster" (review.courses.imports).
+    kind: Mapped[str] = mapped_column(String(20))
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    # The validated rows, as the page read them from the file.
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # What the import did, as the synchronous page would have flashed it.
+    summary: Mapped[str] = mapped_column(Text, default="")
+    # Why the last try failed ("" when it did not); shown to staff.
+    error: Mapped[str] = mapped_column(Text, default="")
+    finished_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+    course: Mapped[Course] = relationship()
 
 
 # ============================================================================ Groups

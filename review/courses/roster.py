@@ -118,6 +118,10 @@ class RosterResult:
         return (f"{len(self.created)} new account(s), {len(self.enrolled)} existing account(s) "
                 f"enrolled, {len(self.updated)} updated, {self.unchanged} unchanged.")
 
+    def lines(self) -> list[str]:
+        """What the import did, for the page (or the import's status page)."""
+        return [f"Roster imported: {self.summary()}", *(f"Updated {line}" for line in self.updated)]
+
 
 def read_table(data: bytes, filename: str,
                limits: Optional[ImportLimits] = None) -> pd.DataFrame:

@@ -1,24 +1,25 @@
-"""Course pages: the list of my courses, a course's home (its schedule), and its roster."""
+"""Course pages: the list of my courses, a course's home (its schedule), its roster, and the
+status of a large roster import (review.courses.imports)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from models import CourseRole, Enrollment, Membership, Slot, User, db, utcnow
+from models import CourseRole, Enrollment, ImportJob, Membership, Slot, User, db, utcnow
 from review.accounts.forms import EmptyForm
-from review.courses.links import issue_links, links_csv_text, mail_links
-from review.mail import mail_configured
+from review.courses.links import issue_links, links_csv_text
 from review.core.errors import DomainError
 from review.core.timeutil import today_in
-from review.courses import roster, services
+from review.courses import imports, roster, services
 from review.courses.due import DueItem, due_items
 from review.courses.forms import TableUploadForm
+from review.outbox.forms import ImportRerunForm
 from review.permissions import course_instructor, course_member, course_staff, is_staff, public
 
 bp = Blueprint("courses", __name__)
@@ -64,7 +65,7 @@ def home(course_code: str) -> str:
 
 @bp.route("/c/<course_code>/roster", methods=["GET", "POST"])
 @course_staff
-def roster_page(course_code: str) -> tuple[str, int] | str:
+def roster_page(course_code: str) -> tuple[str, int] | str | WerkzeugResponse:
     course = g.course
     form = TableUploadForm()
     status = 200
@@ -75,21 +76,29 @@ def roster_page(course_code: str) -> tuple[str, int] | str:
             status = 403
         else:
             upload = form.file.data
+            job = None
             try:
                 rows = roster.parse_roster(roster.read_table(upload.read(), upload.filename))
-                result = roster.import_roster(course, rows)
-                links = issue_links(result.created) if mail_configured() else []
-                # Queued with the roster, sent after the commit: a mail server that is down
-                # neither fails the page nor undoes the import (the outbox shows the failures).
-                report = mail_links(course, links) if links else None
+                # After parsing: the check locks the course row, and no import holds a
+                # database lock while it parses.
+                imports.require_no_import_running(course, utcnow())
+                if imports.runs_as_job(rows):
+                    job = imports.queue_roster_import(course, current_user, rows, utcnow())
+                else:
+                    # The mails are queued with the roster and sent after the commit: a mail
+                    # server that is down neither fails the page nor undoes the import (the
+                    # outbox shows the failures).
+                    result, report = imports.apply_roster(course, rows)
             except DomainError as exc:
                 db.session.rollback()
                 flash(str(exc), "error")
                 status = 422
             else:
                 db.session.commit()
-                flash("\n".join([f"Roster imported: {result.summary()}",
-                                  *(f"Updated {line}" for line in result.updated)]), "success")
+                if job is not None:
+                    return redirect(url_for("courses.import_status", course_code=course.code,
+                                            import_id=job.id))
+                flash("\n".join(result.lines()), "success")
                 if report is not None:
                     flash(report.summary(), "error" if report.failed else "info")
                     failed = {link["email"] for link in report.failed_links}
@@ -117,3 +126,15 @@ def roster_links(course_code: str) -> WerkzeugResponse:
     return Response(links_csv_text(links), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename={course_code}-set-password-links.csv",
         "Cache-Control": "no-store"})
+
+
+@bp.get("/c/<course_code>/imports/<int:import_id>")
+@course_instructor
+def import_status(course_code: str, import_id: int) -> str:
+    job = db.session.scalar(select(ImportJob).where(ImportJob.id == import_id,
+                                                    ImportJob.course_id == g.course.id))
+    if job is None:
+        abort(404)
+    return render_template("courses/import.html", course=g.course, job=job,
+                           students=len(job.rows), active=job.state in imports.ACTIVE,
+                           rerun_form=ImportRerunForm())

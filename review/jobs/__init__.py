@@ -1,5 +1,6 @@
 """Background jobs on a Huey task queue: mail, the periodic review reminders and staff digest,
-and the similarity check and question digest of a session (review.reviews.analysis).
+the similarity check and question digest of a session (review.reviews.analysis), and large
+roster imports (review.courses.imports).
 
 The backend comes from JOBS_BACKEND:
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from flask import Flask, current_app
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
@@ -39,6 +40,7 @@ class Jobs:
     review_reminders: Any
     staff_digest: Any
     analyse_session: Any
+    apply_import: Any
 
 
 def init_app(app: Flask) -> None:
@@ -54,6 +56,9 @@ def init_app(app: Flask) -> None:
     # The same for the similarity check and the question digest of a session.
     config.setdefault("JOBS_ANALYSIS_ATTEMPTS", 3)
     config.setdefault("JOBS_ANALYSIS_RETRY_DELAY", 60)
+    # The same for a large roster import.
+    config.setdefault("JOBS_IMPORT_ATTEMPTS", 3)
+    config.setdefault("JOBS_IMPORT_RETRY_DELAY", 60)
     # A job ``enqueue_once`` queued that has not started after this long is taken as lost (a
     # worker killed between taking it and running it), and the next request queues another.
     config.setdefault("JOBS_PENDING_SECONDS", 900)
@@ -88,6 +93,7 @@ def _register_jobs(app: Flask, huey: Huey) -> Jobs:
         return job
 
     from review import mail
+    from review.courses import imports
     from review.notifications.digest import digest_job
     from review.notifications.reminders import reminder_job
     from review.reviews import analysis
@@ -106,6 +112,7 @@ def _register_jobs(app: Flask, huey: Huey) -> Jobs:
             in_app_context(digest_job)),
         analyse_session=huey.task(name="analyse_session")(
             in_app_context(analysis.analyse_session)),
+        apply_import=huey.task(name="apply_import")(in_app_context(imports.apply_import)),
     )
 
 
@@ -133,6 +140,16 @@ def enqueue_once(task: Any, key: str, *args: Any) -> bool:
 def job_started(key: str) -> None:
     """Clear ``key``'s mark of a waiting job (see ``enqueue_once``)."""
     jobs().huey.get(key)
+
+
+def retry_delay(setting: str, attempt: int) -> Optional[float]:
+    """Seconds to wait before retrying a job whose try number ``attempt`` failed, or None after
+    the last: ``<setting>_ATTEMPTS`` tries in all, the n-th retry after
+    ``<setting>_RETRY_DELAY * 2**(n-1)`` seconds."""
+    config = current_app.config
+    if attempt >= int(config[f"{setting}_ATTEMPTS"]):
+        return None
+    return float(config[f"{setting}_RETRY_DELAY"]) * 2 ** (attempt - 1)
 
 
 def after_commit(enqueue: Callable[[], None]) -> None:

@@ -1,4 +1,4 @@
-"""The outbox's forms: resend a message, run a failed job again."""
+"""The outbox's forms: resend a message, run a failed job (analysis, import) again."""
 
 from __future__ import annotations
 
@@ -14,3 +14,7 @@ class ResendForm(FlaskForm):
 
 class RerunForm(FlaskForm):
     analysis_id = IntegerField("Job", validators=[DataRequired(), NumberRange(min=1, max=2**31 - 1)])
+
+
+class ImportRerunForm(FlaskForm):
+    import_id = IntegerField("Import", validators=[DataRequired(), NumberRange(min=1, max=2**31 - 1)])

@@ -9,9 +9,11 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from models import OutboxMessage, PaperSession, SessionAnalysis, db
+from models import ImportJob, OutboxMessage, PaperSession, SessionAnalysis, db, utcnow
+from review.core.errors import DomainError
+from review.courses import imports
 from review.mail import mail_configured, resend
-from review.outbox.forms import RerunForm, ResendForm
+from review.outbox.forms import ImportRerunForm, RerunForm, ResendForm
 from review.permissions import course_instructor, site_admin
 from review.reviews.analysis import failed_analyses, run_again
 
@@ -28,12 +30,16 @@ def _messages(course_id: Optional[int]) -> list[OutboxMessage]:
     return list(db.session.scalars(query))
 
 
-def _page(course: Any, messages: list[OutboxMessage], resend_url: str, rerun_url: str) -> str:
+def _page(course: Any, messages: list[OutboxMessage], resend_url: str, rerun_url: str,
+          rerun_import_url: str) -> str:
+    course_id = course.id if course else None
     return render_template("outbox/index.html", course=course, messages=messages,
                            resend_url=resend_url, form=ResendForm(), shown=SHOWN,
                            mail_enabled=mail_configured(), rerun_url=rerun_url,
-                           failed_jobs=failed_analyses(course.id if course else None, SHOWN),
-                           rerun_form=RerunForm())
+                           failed_jobs=failed_analyses(course_id, SHOWN),
+                           rerun_form=RerunForm(), rerun_import_url=rerun_import_url,
+                           failed_imports=imports.failed_imports(course_id, SHOWN),
+                           rerun_import_form=ImportRerunForm())
 
 
 def _resend(message: Optional[OutboxMessage]) -> None:
@@ -52,11 +58,24 @@ def _rerun(row: Optional[SessionAnalysis]) -> None:
     flash(f"The {row.kind} of week {row.session.week.number} is queued again.", "success")
 
 
+def _rerun_import(job: Optional[ImportJob]) -> None:
+    if job is None or job.state != imports.FAILED:
+        abort(404)
+    try:
+        imports.run_again(job, utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return
+    db.session.commit()
+    flash(f"The roster import of {job.course.code} is queued again.", "success")
+
+
 @bp.get("/admin/outbox")
 @site_admin
 def admin_index() -> str:
     return _page(None, _messages(None), url_for("outbox.admin_resend"),
-                 url_for("outbox.admin_rerun"))
+                 url_for("outbox.admin_rerun"), url_for("outbox.admin_rerun_import"))
 
 
 @bp.post("/admin/outbox/resend")
@@ -74,7 +93,8 @@ def admin_resend() -> WerkzeugResponse:
 def course_index(course_code: str) -> str:
     return _page(g.course, _messages(g.course.id),
                  url_for("outbox.course_resend", course_code=course_code),
-                 url_for("outbox.course_rerun", course_code=course_code))
+                 url_for("outbox.course_rerun", course_code=course_code),
+                 url_for("outbox.course_rerun_import", course_code=course_code))
 
 
 @bp.post("/c/<course_code>/outbox/resend")
@@ -109,3 +129,27 @@ def course_rerun(course_code: str) -> WerkzeugResponse:
         SessionAnalysis.id == form.analysis_id.data, PaperSession.course_id == g.course.id))
     _rerun(row)
     return redirect(url_for("outbox.course_index", course_code=course_code))
+
+
+@bp.post("/admin/outbox/rerun-import")
+@site_admin
+def admin_rerun_import() -> WerkzeugResponse:
+    form = ImportRerunForm()
+    if not form.validate_on_submit():
+        abort(404)
+    _rerun_import(db.session.get(ImportJob, form.import_id.data))
+    return redirect(url_for("outbox.admin_index"))
+
+
+@bp.post("/c/<course_code>/outbox/rerun-import")
+@course_instructor
+def course_rerun_import(course_code: str) -> WerkzeugResponse:
+    form = ImportRerunForm()
+    if not form.validate_on_submit():
+        abort(404)
+    job = db.session.scalar(select(ImportJob).where(ImportJob.id == form.import_id.data,
+                                                    ImportJob.course_id == g.course.id))
+    _rerun_import(job)
+    # Back to the import's page, which follows it to the end.
+    return redirect(url_for("courses.import_status", course_code=course_code,
+                            import_id=form.import_id.data))

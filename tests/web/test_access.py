@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from models import CourseRole, db
+from models import CourseRole, ImportJob, db
 from tests.factories import make_course, make_member
 
 KNOWN_RULES = {"public", "signed_in", "site_admin", "course_member", "course_student",
@@ -117,3 +117,14 @@ def test_the_personal_calendar_routes(app: Flask, client: FlaskClient, login,
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     login(student)
     assert client.post("/calendar/me/rotate").status_code == 302
+
+
+def test_an_import_status_page_is_for_the_courses_instructors(
+        client: FlaskClient, login, two_courses: dict) -> None:
+    job = ImportJob(course_id=two_courses["course"].id, kind="roster", state="done", rows=[])
+    db.session.add(job)
+    db.session.commit()
+    url = f"/c/course-a/imports/{job.id}"
+    for who, status in (("student", 403), ("ta", 403), ("outsider", 404), ("instructor", 200)):
+        login(two_courses[who])
+        assert client.get(url).status_code == status, who

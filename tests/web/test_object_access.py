@@ -30,6 +30,7 @@ from models import (
     CourseRole,
     GradeItem,
     Group,
+    ImportJob,
     LiveQuestion,
     OutboxMessage,
     OutboxStatus,
@@ -83,6 +84,7 @@ class Side:
     forms: dict[str, dict[str, Any]] = None  # type: ignore[assignment]
     deck: Any = None     # slides (a link) of slot1
     question: Any = None  # a live question of week 3, asked by students[0]
+    import_job: Any = None  # a roster import that failed
 
     @property
     def code(self) -> str:
@@ -124,7 +126,11 @@ def build_side(code: str) -> Side:
                          template="slot_promotion", context={}, status=OutboxStatus.failed)
     failed_job = SessionAnalysis(session_id=session.id, kind="digest", error="MemoryError: ",
                                  failed_at=utcnow())
-    db.session.add_all([regrade, proposal, grade, mail, failed_job])
+    import_job = ImportJob(course_id=course.id, kind="roster", created_by_id=instructor.id,
+                           state="failed", error="OSError: ", finished_at=utcnow(),
+                           rows=[{"row": 2, "student_id": f"{code}-new", "first_name": "New",
+                                  "last_name": "Student", "email": f"new@{code}.example.edu"}])
+    db.session.add_all([regrade, proposal, grade, mail, failed_job, import_job])
     db.session.flush()
     run = run_assignment(course, instructor, utcnow())
     deck = SlideDeck(slot_id=slot1.id, version=1, url="https://example.org/slides")
@@ -133,7 +139,8 @@ def build_side(code: str) -> Side:
     db.session.add_all([deck, question])
     db.session.flush()
     return Side(course, instructor, ta, students, g1, g2, slot1, slot2, open_slot, session,
-                review1, review3, regrade, run, proposal, grade, deck=deck, question=question)
+                review1, review3, regrade, run, proposal, grade, deck=deck, question=question,
+                import_job=import_job)
 
 
 @pytest.fixture
@@ -162,6 +169,7 @@ ARG_FILLERS: dict[str, Callable[[Side], Any]] = {
     "proposal_id": lambda s: s.proposal.id,
     "code": lambda s: s.g1.join_code,          # a group's join code
     "deck_id": lambda s: s.deck.id,
+    "import_id": lambda s: s.import_job.id,
 }
 # Arguments that name no object: a fixed, valid value.
 # A week number is looked up within the course named by the URL, so it names no object of its own.
@@ -243,6 +251,7 @@ def _plausible_form(side: Side, target: Side | None = None) -> dict[str, Any]:
             OutboxMessage.course_id == t.course.id)),
         "analysis_id": db.session.scalar(select(SessionAnalysis.id).join(PaperSession).where(
             PaperSession.course_id == t.course.id)),
+        "import_id": t.import_job.id,
     }
     data.update(_rubric_values("presentation-overview"))
     for sid in [s.id for s in t.course.sessions]:
@@ -352,6 +361,7 @@ FORM_ID_ROUTES = {
     "live.review_ratings": (None, "review_id"),
     "outbox.course_resend": (None, "message_id"),
     "outbox.course_rerun": (None, "analysis_id"),
+    "outbox.course_rerun_import": (None, "import_id"),
 }
 # POST routes that carry no object id at all (checked so a new one must be classified).
 NO_ID_POSTS = {
@@ -361,7 +371,8 @@ NO_ID_POSTS = {
     "gradebook.import_grades", "gradebook.confirm_import", "groups.auto_form", "groups.create",
     "groups.import_page", "groups.leave", "groups.lock", "groups.new", "groups.staff_create",
     "reviews.preview", "signup.settings", "staff.page", "admin.create_course",
-    "outbox.admin_resend", "outbox.admin_rerun", "notifications.reminders",
+    "outbox.admin_resend", "outbox.admin_rerun", "outbox.admin_rerun_import",
+    "notifications.reminders",
     "signup.rotate_personal_feed",   # the signed-in user's own calendar token, nothing else
 }
 
