@@ -1,4 +1,4 @@
-"""notifications, personal calendar, session analysis
+"""notifications, personal calendar, session analysis, import jobs
 
 Revision ID: 0003
 Revises: 0002
@@ -19,6 +19,25 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table('import_job',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('state', sa.String(length=10), nullable=False),
+    sa.Column('rows', sa.JSON(), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=False),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
+    sa.CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name=op.f('ck_import_job_state_known')),
+    sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_import_job_course_id_course'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_import_job_created_by_id_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_import_job'))
+    )
+    with op.batch_alter_table('import_job', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_job_course_id'), ['course_id'], unique=False)
+
     op.create_table('staff_digest',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('course_id', sa.Integer(), nullable=False),
@@ -61,3 +80,7 @@ def downgrade():
 
     op.drop_table('session_analysis')
     op.drop_table('staff_digest')
+    with op.batch_alter_table('import_job', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_job_course_id'))
+
+    op.drop_table('import_job')
