@@ -185,6 +185,9 @@ def _review(session, student, questions: list[str]) -> None:
     review_services.submit_review(session, student, ReviewContent.build(
         summary="s", strengths="s", weaknesses="w", remedies="r", questions=questions),
         session.review_deadline - timedelta(hours=1))
+    # Committed, as a request does: the digest is computed by a job in its own database session,
+    # which sees only committed reviews (on PostgreSQL; SQLite's test connection is shared).
+    db.session.commit()
 
 
 def test_digest_copies_become_one_queue_question_and_sync_is_idempotent(world) -> None:
