@@ -26,7 +26,7 @@ from models import User, db
 from review.core.ids import IdConverter
 from review import jobs
 from review.core.input import register_input_rules
-from review.extensions import csrf, limiter, login_manager, migrate
+from review.extensions import csrf, init_migrations, limiter, login_manager
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
@@ -105,7 +105,6 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -334,9 +333,37 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
 
 
+def _register_migration_commands(app: Flask) -> None:
+    """``flask db ...``: Flask-Migrate's commands, bound to the app when one of them is used."""
+    import click
+    from flask.cli import ScriptInfo
+
+    class MigrationCommands(click.Group):
+        def _commands(self, ctx: click.Context) -> click.Group:
+            init_migrations(ctx.ensure_object(ScriptInfo).load_app())
+            from flask_migrate.cli import db as migration_commands
+
+            return migration_commands
+
+        def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+            # The group's own options (--directory, -x) and the callback that stores them.
+            commands = self._commands(ctx)
+            self.params, self.callback = commands.params, commands.callback
+            return super().parse_args(ctx, args)
+
+        def list_commands(self, ctx: click.Context) -> list[str]:
+            return self._commands(ctx).list_commands(ctx)
+
+        def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
+            return self._commands(ctx).get_command(ctx, name)
+
+    app.cli.add_command(MigrationCommands("db", help="Perform database migrations."))
+
+
 def _register_commands(app: Flask) -> None:
     from review.cli import register_commands
 
+    _register_migration_commands(app)
     register_commands(app)
 
 

@@ -85,7 +85,7 @@ def main() -> int:
         per_request = []
         counts = []
         for repeat in range(args.repeats):
-            profiler = cProfile.Profile() if args.profile and repeat == args.repeats - 1 else None
+            profiler = cProfile.Profile(time.process_time) if args.profile and repeat == args.repeats - 1 else None
             if profiler:
                 profiler.enable()
             started = time.process_time()

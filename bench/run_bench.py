@@ -503,9 +503,11 @@ def ceiling_call(kind: str) -> Callable[[int], Call]:
 
 
 def measure(term: Term, app: Server, ceiling: Server, round_seconds: float,
-            round_requests: int) -> list[dict[str, Any]]:
+            round_requests: int, only: Optional[list[str]] = None) -> list[dict[str, Any]]:
     results = []
     plan, prepare = targets(term)
+    if only:
+        plan = [target for target in plan if any(part in target.name for part in only)]
     prepare(app)
     for target in plan:
         app_rounds, ceiling_rounds = [], []
@@ -579,7 +581,10 @@ def run_database(kind: str, workdir: Path, args: argparse.Namespace) -> dict[str
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
         app_env = {**base_env, "DATABASE_URL": url, "FLASK_SECRET_KEY": SECRET,
                    "FLASK_SESSION_COOKIE_SECURE": "false"}
-        app = Server("app:create_app()", app_env)
+        if args.profile_dir:
+            app_env["BENCH_PROFILE_DIR"] = str(Path(args.profile_dir).resolve())
+        app = Server("bench.profiled_app:create_app()" if args.profile_dir else "app:create_app()",
+                     app_env)
         if args.rush_only:
             try:
                 return {"database": kind, "rush_burst": {**rush(term, app),
@@ -588,6 +593,14 @@ def run_database(kind: str, workdir: Path, args: argparse.Namespace) -> dict[str
                 app.stop()
         ceiling = Server("bench.ceiling.app:create_app()",
                          {**base_env, "DATABASE_URL": ceiling_url, "PYTHONPATH": str(ROOT)})
+        if args.only:
+            try:
+                wanted = [part.strip() for part in args.only.split(",") if part.strip()]
+                return {"database": kind, "pages": measure(term, app, ceiling, args.round_seconds,
+                                                          args.round_requests, wanted)}
+            finally:
+                app.stop()
+                ceiling.stop()
         try:
             print(f"[{kind}] deadline rush (burst)", flush=True)
             burst = rush(term, app)
@@ -675,8 +688,15 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "bench"))
     parser.add_argument("--rush-only", action="store_true",
                         help="only the deadline rush's burst; print it, write no results files")
+    parser.add_argument("--only", default="",
+                        help="comma-separated parts of target names (e.g. 'autosave,submit'): "
+                             "measure only those, no rush; print them, write no results files")
+    parser.add_argument("--profile-dir", default="",
+                        help="with --only: serve the application under werkzeug's profiler, "
+                             "one .prof file per request in this directory (CPU figures then "
+                             "include the profiler's own cost: use them for where, not how much)")
     args = parser.parse_args()
-    if args.rush_only:
+    if args.rush_only or args.only:
         workdir = Path(tempfile.mkdtemp(prefix="bench-rush-"))
         try:
             for kind in args.databases.split(","):

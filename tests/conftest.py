@@ -47,7 +47,10 @@ def _postgres_schema() -> Iterator[None]:
         return
     from flask_migrate import upgrade
 
+    from review.extensions import init_migrations
+
     app = create_app(base_config())
+    init_migrations(app)
     with app.app_context():
         with db.engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))

@@ -112,3 +112,25 @@ def test_sign_in_works_when_the_limiter_store_is_down(app, cheap_hash, caplog) -
         assert _sign_in(app, "s@example.edu", "wrong wrong", "203.0.113.7") == 401
     assert any("rate limit" in r.getMessage().lower() or "storage" in r.getMessage().lower()
                for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+# --- only the limited routes pay for the limiter ------------------------------------------------
+
+
+def test_the_limiter_skips_exactly_the_routes_without_a_limit_of_their_own(app) -> None:
+    from flask_limiter.util import get_qualified_name
+
+    from review.extensions import LIMITED_ENDPOINTS, limiter
+
+    # The limiter's own record of the view functions a ``limiter.limit`` decorates (private,
+    # but it is the source of truth the skip list must match).
+    decorated = {endpoint for endpoint, view in app.view_functions.items()
+                 if get_qualified_name(view) in limiter._marked_for_limiting}
+    assert decorated == set(LIMITED_ENDPOINTS)
+
+
+def test_forgot_password_stays_limited_per_address(client, app) -> None:
+    for attempt in range(10):
+        assert client.post("/password/forgot", data={"email": f"x{attempt}@example.edu"}
+                           ).status_code != 429
+    assert client.post("/password/forgot", data={"email": "y@example.edu"}).status_code == 429

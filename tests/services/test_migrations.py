@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from app import create_app
 from models import db
+from review.extensions import init_migrations
 from tests.postgres import fresh_postgres_database
 
 
@@ -28,6 +29,7 @@ def empty_database(request, tmp_path: Path) -> Iterator[str]:
 def test_upgrade_matches_the_models_and_downgrade_removes_everything(empty_database: str) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "SECRET_KEY": "x",
                       "TESTING": True})
+    init_migrations(app)
     with app.app_context():
         upgrade()
         engine = create_engine(empty_database)
@@ -49,6 +51,7 @@ def test_the_upgrade_records_who_presented_every_slot_already_held(empty_databas
     group that held a slot of a session already started, and leaves future slots to the app."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "SECRET_KEY": "x",
                       "TESTING": True})
+    init_migrations(app)
     with app.app_context():
         upgrade(revision="0001")
         engine = create_engine(empty_database)
@@ -101,6 +104,7 @@ def test_the_upgrade_gives_every_existing_user_a_calendar_token_of_their_own(
     """Personal calendar feeds (0003): users who existed before get a distinct secret token."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "SECRET_KEY": "x",
                       "TESTING": True})
+    init_migrations(app)
     with app.app_context():
         upgrade(revision="0002")
         engine = create_engine(empty_database)

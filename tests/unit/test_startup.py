@@ -10,6 +10,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 HEAVY = ("sklearn", "scipy", "matplotlib", "pandas", "numpy", "krippendorff")
+# Imported when first used: the job queue (with the Redis client) and the migration tooling.
+ON_FIRST_USE = ("huey", "redis", "alembic", "flask_migrate", "mako", "pygments")
 
 _PROBE = """
 import json, re, sys, time
@@ -21,8 +23,9 @@ print(json.dumps({
     # Peak resident memory of this program (ru_maxrss would count the forking parent's too).
     "rss_mb": int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())[1]) / 1024,
     "heavy": sorted(m for m in %r if m in sys.modules),
+    "on_first_use": sorted(m for m in %r if m in sys.modules),
 }))
-""" % (HEAVY,)
+""" % (HEAVY, ON_FIRST_USE)
 
 
 def _probe() -> dict:
@@ -33,6 +36,28 @@ def _probe() -> dict:
 
 def test_create_app_imports_no_heavy_library():
     assert _probe()["heavy"] == []
+
+
+def test_create_app_leaves_the_job_queue_and_the_migration_tools_for_their_first_use():
+    assert _probe()["on_first_use"] == []
+
+
+def test_the_migration_commands_bind_flask_migrate_when_run(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    from app import create_app
+
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x", "TESTING": True})
+    assert "migrate" not in app.extensions
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["db", "--help"])
+    assert listed.exit_code == 0 and "upgrade" in listed.output, listed.output
+    # The group's own option (-x) reaches Flask-Migrate's callback.
+    upgraded = runner.invoke(args=["db", "-x", "unused=1", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    with create_engine(url).connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def test_create_app_stays_within_the_start_up_budget():
