@@ -32,13 +32,14 @@ sessions already (the course home's schedule) passes them in.
 from __future__ import annotations
 
 import enum
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import url_for
-from sqlalchemy import Integer, case, func, literal_column, select, union_all
+from sqlalchemy import Integer, bindparam, case, func, literal_column, select, union_all
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import (
@@ -176,48 +177,58 @@ def _tagged(fact: _Fact, first, second):  # type: ignore[no-untyped-def]
                   first.label("first"), second.label("second"))
 
 
-def student_facts(user: User, courses: Sequence[Course],
-                  sessions: Sequence[PaperSession]) -> StudentFacts:
-    """One statement, whatever the number of courses, sessions and classmates (none without
-    courses): each kind of row is one branch of a UNION ALL, told apart by its first column."""
-    if not courses:
-        return StudentFacts({}, set(), {}, {}, set())
-    session_ids = [session.id for session in sessions]
-    course_ids = [course.id for course in courses]
+@functools.cache
+def _facts_statement():  # type: ignore[no-untyped-def]
+    """``student_facts``'s statement, built once: building it and its cache key each time cost
+    more CPU than running it (its values are bound parameters)."""
+    user_id = bindparam("user_id")
+    session_ids = bindparam("session_ids", expanding=True)
+    course_ids = bindparam("course_ids", expanding=True)
     zero = literal_column("0", Integer)
     # A presenter is the record once taken, else a current member of the holding group
     # (review.signup.presenters).
     my_groups = (select(Membership.group_id).join(Group, Group.id == Membership.group_id)
-                 .where(Membership.user_id == user.id, Membership.course_id.in_(course_ids),
+                 .where(Membership.user_id == user_id, Membership.course_id.in_(course_ids),
                         Group.dissolved_at.is_(None)))
     status_code = case(*((Review.status == status, number)
                          for status, number in _STATUS_CODES.items()), else_=-1)
-    rows = db.session.execute(union_all(
+    return union_all(
         _tagged(_Fact.review, Review.session_id, status_code)
-        .where(Review.user_id == user.id, Review.session_id.in_(session_ids)),
+        .where(Review.user_id == user_id, Review.session_id.in_(session_ids)),
         _tagged(_Fact.excused, ReviewExcuse.session_id, zero)
-        .where(ReviewExcuse.user_id == user.id, ReviewExcuse.session_id.in_(session_ids)),
+        .where(ReviewExcuse.user_id == user_id, ReviewExcuse.session_id.in_(session_ids)),
         _tagged(_Fact.presents, SlotPresenter.slot_id, Slot.session_id)
         .join(Slot, SlotPresenter.slot_id == Slot.id)
-        .where(SlotPresenter.user_id == user.id, Slot.session_id.in_(session_ids)),
+        .where(SlotPresenter.user_id == user_id, Slot.session_id.in_(session_ids)),
         _tagged(_Fact.presents, Slot.id, Slot.session_id)
         .join(Membership, Membership.group_id == Slot.group_id)
-        .where(Membership.user_id == user.id, Slot.session_id.in_(session_ids),
+        .where(Membership.user_id == user_id, Slot.session_id.in_(session_ids),
                Slot.presenters_recorded_at.is_(None)),
         _tagged(_Fact.grace, LateDayEntry.course_id, func.sum(LateDayEntry.days))
-        .where(LateDayEntry.user_id == user.id, LateDayEntry.course_id.in_(course_ids))
+        .where(LateDayEntry.user_id == user_id, LateDayEntry.course_id.in_(course_ids))
         .group_by(LateDayEntry.course_id),
         _tagged(_Fact.group, Membership.group_id, Membership.course_id)
         .join(Group, Group.id == Membership.group_id)
-        .where(Membership.user_id == user.id, Membership.course_id.in_(course_ids),
+        .where(Membership.user_id == user_id, Membership.course_id.in_(course_ids),
                Group.dissolved_at.is_(None)),
         _tagged(_Fact.slides, SlideDeck.slot_id, zero).distinct()
         .join(Slot, SlideDeck.slot_id == Slot.id)
         .where(Slot.session_id.in_(session_ids), Slot.group_id.in_(my_groups)),
         _tagged(_Fact.rated, PeerRating.slot_id, zero)
         .join(Slot, PeerRating.slot_id == Slot.id)
-        .where(PeerRating.rater_id == user.id, Slot.session_id.in_(session_ids)),
-    )).tuples()
+        .where(PeerRating.rater_id == user_id, Slot.session_id.in_(session_ids)),
+    )
+
+
+def student_facts(user: User, courses: Sequence[Course],
+                  sessions: Sequence[PaperSession]) -> StudentFacts:
+    """One statement, whatever the number of courses, sessions and classmates (none without
+    courses): each kind of row is one branch of a UNION ALL, told apart by its first column."""
+    if not courses:
+        return StudentFacts({}, set(), {}, {}, set())
+    rows = db.session.execute(_facts_statement(), {
+        "user_id": user.id, "session_ids": [session.id for session in sessions],
+        "course_ids": [course.id for course in courses]}).tuples()
     statuses = list(ReviewStatus)
     facts = StudentFacts({}, set(), {}, {}, set())
     for fact, first, second in rows:
