@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 
 from flask import url_for
 from sqlalchemy import Integer, bindparam, case, func, literal_column, select, union_all
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import (
@@ -67,7 +68,6 @@ from review.gradebook.loader import per_grades_revision
 from review.permissions import is_staff, staff_can
 from review.reviews.policy import DAY, LatePolicy, assess_late, format_local, late_window_closes
 from review.reviews.services import late_policy_of
-from review.signup.services import sessions_with_slots_of
 
 
 class DueKind(str, enum.Enum):
@@ -110,7 +110,8 @@ def due_items(user: User, memberships: Sequence[CourseRoleOf], now: datetime,
     if not memberships:
         return []
     if sessions is None:
-        sessions = sessions_with_slots_of([course.id for course, _ in memberships])
+        sessions = db.session.scalars(_sessions_statement(), {
+            "course_ids": [course.id for course, _ in memberships]}).unique().all()
     by_course: dict[int, list[PaperSession]] = defaultdict(list)
     for session in sorted(sessions, key=lambda session: session.starts_at):
         by_course[session.course_id].append(session)
@@ -125,6 +126,16 @@ def due_items(user: User, memberships: Sequence[CourseRoleOf], now: datetime,
     far = now + timedelta(days=3650)
     return sorted(items, key=lambda item: (item.urgency, item.when or far, item.course.code,
                                            item.text))
+
+
+@functools.cache
+def _sessions_statement():  # type: ignore[no-untyped-def]
+    """The sessions of some courses with what the list reads of them (weeks, slots, roles),
+    built once."""
+    return (select(PaperSession).where(PaperSession.course_id.in_(
+        bindparam("course_ids", expanding=True)))
+        .options(joinedload(PaperSession.week),
+                 joinedload(PaperSession.slots).joinedload(Slot.role)))
 
 
 def _in_role_order(session: PaperSession) -> list[Slot]:
