@@ -313,7 +313,8 @@ def _schedule_statement():  # type: ignore[no-untyped-def]
 
 
 def course_schedule(course: Course) -> list[Week]:
-    """The weeks with their sessions, papers, slots and holders, in two queries."""
+    """The weeks with their sessions, papers, slots and holders, in one statement (a row per
+    slot: as many as the sessions times the roles, whatever the class size)."""
     return list(db.session.scalars(_schedule_statement(), {"course_id": course.id}).unique())
 
 
