@@ -9,12 +9,13 @@ uses has no rubric, naming the role and the rubric id it looked for.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Optional
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from models import (Course, CourseRole, Enrollment, Paper, PaperSession, PresentationRole, Review,
                     Slot, User, Week, db)
@@ -302,13 +303,19 @@ def courses_of(user: User) -> list[tuple[Course, Enrollment]]:
     return list(rows)
 
 
+@functools.cache
+def _schedule_statement():  # type: ignore[no-untyped-def]
+    # Built once (its cache key too): on the course home, building it cost as much as running it.
+    return (select(Week).where(Week.course_id == bindparam("course_id")).order_by(Week.number)
+            .options(joinedload(Week.session).joinedload(PaperSession.paper),
+                     joinedload(Week.session).joinedload(PaperSession.slots)
+                     .joinedload(Slot.group)))
+
+
 def course_schedule(course: Course) -> list[Week]:
-    """The weeks with their sessions, papers, slots and holders, in a fixed number of queries."""
-    return list(db.session.scalars(
-        select(Week).where(Week.course_id == course.id).order_by(Week.number)
-        .options(selectinload(Week.session).selectinload(PaperSession.paper),
-                 selectinload(Week.session).selectinload(PaperSession.slots)
-                 .selectinload(Slot.group))))
+    """The weeks with their sessions, papers, slots and holders, in one statement (a row per
+    slot: as many as the sessions times the roles, whatever the class size)."""
+    return list(db.session.scalars(_schedule_statement(), {"course_id": course.id}).unique())
 
 
 def find_course(code: str) -> Course:

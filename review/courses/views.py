@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from models import CourseRole, Enrollment, ImportJob, Membership, Slot, User, db, utcnow
+from models import CourseRole, Enrollment, Group, ImportJob, Membership, User, db, utcnow
 from review.accounts.forms import EmptyForm
 from review.courses.links import issue_links, links_csv_text
 from review.core.errors import DomainError
@@ -43,23 +43,25 @@ def index() -> str | WerkzeugResponse:
 def home(course_code: str) -> str:
     course = g.course
     weeks = services.course_schedule(course)
+    sessions = [week.session for week in weeks if week.session is not None]
+    # Loaded before the slots' roles are read (the list, the template): one statement for all.
+    roles = course.roles
     my_group = None
     my_slot_ids: set[int] = set()
     if g.enrollment.role == CourseRole.student:
-        membership = db.session.scalar(select(Membership).where(
+        my_group = db.session.scalar(select(Group).join(Membership).where(
             Membership.course_id == course.id, Membership.user_id == current_user.id))
-        if membership is not None:
-            my_group = membership.group
-            my_slot_ids = set(db.session.scalars(
-                select(Slot.id).where(Slot.group_id == membership.group_id)))
+        if my_group is not None:
+            my_slot_ids = {slot.id for session in sessions for slot in session.slots
+                           if slot.group_id == my_group.id}
     now = utcnow()
     today = today_in(course.timezone, now)
     current_week = next((week.number for week in weeks
                          if week.starts_on <= today < week.starts_on + timedelta(days=7)), None)
-    return render_template("courses/home.html", course=course, weeks=weeks, roles=course.roles,
+    return render_template("courses/home.html", course=course, weeks=weeks, roles=roles,
                            my_group=my_group, my_slot_ids=my_slot_ids, current_week=current_week,
                            staff=is_staff(g.enrollment),
-                           due=due_items(current_user, [(course, g.enrollment)], now),
+                           due=due_items(current_user, [(course, g.enrollment)], now, sessions),
                            rotate_form=EmptyForm())
 
 

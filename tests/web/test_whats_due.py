@@ -15,9 +15,21 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from models import CourseRole, Enrollment, PaperSession, RegradeRequest, SlideDeck, Week, db
+from models import (
+    Course,
+    CourseRole,
+    Enrollment,
+    PaperSession,
+    RegradeRequest,
+    ReviewStatus,
+    SlideDeck,
+    Week,
+    db,
+)
 from review.courses.due import DueKind, due_items
 from review.courses.services import enroll
+from review.grading.services import release_session, request_regrade, resolve_regrade
+from review.reviews.services import excuse_student
 from tests.factories import (
     grant_ta,
     hold_slot,
@@ -395,3 +407,143 @@ def test_your_courses_queries_do_not_grow_with_the_number_of_courses(app, client
     few queries, so both counts include a staff course)."""
     assert _index_queries(client, login, monkeypatch, 2) == \
         _index_queries(client, login, monkeypatch, 5)
+
+
+def _many_sessions(code: str, students: int, sessions: int) -> dict[str, Any]:
+    """``sessions`` held sessions (one a week), every student reviewed every one, two groups
+    present in each; the clock is set within the last one's rating window."""
+    course = make_course(code, timezone="America/Chicago", first_monday=date(2026, 9, 7),
+                         weeks=sessions, session_weeks=tuple(range(1, sessions + 1)))
+    people = {"course": course, "instructor": make_member(course, CourseRole.instructor),
+              "students": [make_member(course) for _ in range(students)]}
+    red = make_group(course, people["students"][:2])
+    blue = make_group(course, people["students"][2:4])
+    for week in range(1, sessions + 1):
+        hold_slot(course, red, week, "overview")
+        hold_slot(course, blue, week, "strengths")
+        for student in people["students"]:
+            make_review(week_session(course, week), student, released=False)
+    db.session.commit()
+    return people
+
+
+@pytest.mark.parametrize("page", ["home", "index"])
+@pytest.mark.parametrize("staff", [False, True], ids=["student", "staff"])
+def test_statements_flat_in_class_size_and_sessions(app, client, login, monkeypatch,
+                                                     page: str, staff: bool) -> None:
+    """Pinned. The course home: the user with the course, the schedule (weeks, sessions, papers,
+    slots, holders), the roles, then for a student their group and their own rows (one
+    statement: reviews, excuses, talks, late days, groups, slides, ratings), for staff the open
+    regrade requests (the ungraded counts are kept per grades revision). "Your courses": the
+    user, their courses, the sessions with slots, then the student's rows or the regrades."""
+    counts = []
+    for students, sessions in ((6, 2), (30, 7)):
+        people = _many_sessions(f"flat-{page}-{int(staff)}-{students}", students, sessions)
+        course = people["course"]
+        _at(monkeypatch, week_session(course, sessions).starts_at + timedelta(minutes=20))
+        login(people["instructor"] if staff else people["students"][5])
+        path = f"/c/{course.code}/" if page == "home" else "/"
+        # As in a request of its own: nothing loaded by the test or the last request.
+        db.session.expunge_all()
+        with count_queries() as first:     # the staff's counts are kept from here on
+            client.get(path)
+        db.session.expunge_all()
+        with count_queries() as counter:
+            html = client.get(path).get_data(as_text=True)
+        assert first.count == counter.count + staff
+        if staff:
+            assert f"{students} reviews of week {sessions} ungraded" in html
+        else:
+            assert f"Rate 2 talks of week {sessions}" in html
+        counts.append(counter.count)
+    assert counts[0] == counts[1] == {"home": 5 - staff, "index": 4}[page]
+
+
+# ============================================================================ kept staff counts
+
+
+def _fresh(app: Any, client: Any, code: str) -> str:
+    """The list computed without what the process kept."""
+    app.extensions.pop("grades_revision_cache", None)
+    return _home(client, code)
+
+
+def test_kept_staff_counts_follow_every_change_at_once(app, client, login, chi,
+                                                       monkeypatch) -> None:
+    """A grade, a submitted review, an excuse, a release, a regrade request and its answer:
+    the next visit shows each, and equals a list computed from scratch."""
+    course, instructor, students = chi["course"], chi["instructor"], chi["students"]
+    week3 = week_session(course, 3)
+    slot = hold_slot(course, chi["group"], 3, "overview")
+    reviews = [make_review(week3, student, released=False) for student in students[:2]]
+    draft = make_review(week3, students[2], submitted=False)
+    db.session.commit()
+    now = datetime(2026, 11, 2, 18, 0, tzinfo=UTC)   # week 3 held
+    _at(monkeypatch, now)
+    login(instructor)
+
+    def shows(*expected: str, absent: tuple[str, ...] = ()) -> None:
+        section = _home(client, "chi-course")
+        for text in expected:
+            assert text in section
+        for text in absent:
+            assert text not in section
+        assert section == _fresh(app, client, "chi-course")
+        _home(client, "chi-course")   # kept again for the next step
+
+    shows("2 reviews of week 3 ungraded", "1 presentation of week 3 ungraded")
+    make_staff_score(course, instructor, 80, rubric_key="review", review_id=reviews[0].id)
+    db.session.commit()
+    shows("1 review of week 3 ungraded")
+    draft.status = ReviewStatus.submitted                   # a late submission
+    draft.submitted_at = now
+    db.session.commit()
+    shows("2 reviews of week 3 ungraded")
+    revision = course.grades_revision
+    excuse_student(week3, students[3], "Ill, with a note", instructor)
+    db.session.commit()
+    assert course.grades_revision > revision
+    shows("2 reviews of week 3 ungraded")
+    make_staff_score(course, instructor, 75, rubric_key="presentation-overview", slot_id=slot.id)
+    db.session.commit()
+    shows("2 reviews of week 3 ungraded", absent=("presentation",))
+    release_session(course, instructor, week3, now, confirmed=True)
+    db.session.commit()
+    shows(absent=("Week 3 feedback not released",))
+    request = request_regrade(course, students[0], reason="Please look at slide 4 again",
+                              slot=slot, now=now)
+    db.session.commit()
+    shows("1 regrade request open")
+    resolve_regrade(course, instructor, request, outcome="kept", reply="The grade stands.",
+                    now=now)
+    db.session.commit()
+    shows(absent=("regrade",))
+
+
+def test_kept_staff_counts_are_per_course(app, client, login, chi, monkeypatch) -> None:
+    """Two courses of one instructor, kept side by side: each page and card shows its own."""
+    other = chicago_course("chi-other")
+    enroll(other["course"], chi["instructor"], CourseRole.instructor)
+    for student in chi["students"][:1]:
+        make_review(week_session(chi["course"], 3), student, released=False)
+    reviews = [make_review(week_session(other["course"], 3), student, released=False)
+               for student in other["students"][:3]]
+    db.session.commit()
+    _at(monkeypatch, datetime(2026, 11, 2, 18, 0, tzinfo=UTC))
+    login(chi["instructor"])
+
+    def check(mine: str, theirs: str) -> None:
+        html = client.get("/").get_data(as_text=True)
+        assert mine in _card(html, "chi-course") and theirs not in _card(html, "chi-course")
+        assert theirs in _card(html, "chi-other") and mine not in _card(html, "chi-other")
+        assert mine in _home(client, "chi-course") and theirs not in _home(client, "chi-course")
+        assert theirs in _home(client, "chi-other") and mine not in _home(client, "chi-other")
+
+    check("1 review of week 3 ungraded", "3 reviews of week 3 ungraded")   # "/" counted both
+    app.extensions.pop("grades_revision_cache", None)
+    assert "3 reviews of week 3 ungraded" in _home(client, "chi-other")   # one kept first
+    check("1 review of week 3 ungraded", "3 reviews of week 3 ungraded")
+    make_staff_score(other["course"], chi["instructor"], 80, rubric_key="review",
+                     review_id=reviews[0].id)
+    db.session.commit()
+    check("1 review of week 3 ungraded", "2 reviews of week 3 ungraded")
