@@ -34,17 +34,41 @@ Public API:
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import (JSON, Float, Integer, String, and_, false, literal_column, null, or_,
+                        select, type_coerce, union_all)
+from sqlalchemy.orm import aliased, joinedload, outerjoin
 
-from models import Course, CourseRole, Enrollment, GradeItem, PaperSession, Review, User, db
+from models import (
+    Course,
+    CourseRole,
+    Enrollment,
+    GradeItem,
+    MemberAdjustment,
+    Membership,
+    Paper,
+    PaperSession,
+    PeerRating,
+    Review,
+    ReviewExcuse,
+    Rubric,
+    Score,
+    ScoreTarget,
+    Slot,
+    SlotPresenter,
+    User,
+    UTCDateTime,
+    Week,
+    db,
+)
 from models import LateDayEntry as LateDayRow
+from models import ParticipationRecord as ParticipationRow
+from models import ReviewStatus as ReviewRowStatus
 from review.core.errors import DomainError
 from review.courses.definition import stored_definition
 from review.gradebook.compute import (
@@ -64,8 +88,23 @@ from review.gradebook.compute import (
     compute_gradebook,
 )
 from review.gradebook import revision  # noqa: F401  (its listeners move Course.grades_revision)
-from review.grading.results import participation_scores, presentation_results, review_scores
-from review.reviews.status import review_statuses
+from review.grading.results import (
+    PeerRow,
+    PresentationResult,
+    RubricRef,
+    ScoreRow,
+    combined_pcts,
+    member_result,
+    participation_deriver,
+    participation_scores,
+    presentation_results,
+    presented_slots,
+    review_scores,
+    slot_result,
+    tally_participation,
+)
+from review.grading.services import course_definition
+from review.reviews.status import presenters_exempt, review_statuses, status_of_one
 
 T = TypeVar("T")
 
@@ -158,6 +197,8 @@ def load_input(course: Course, now: datetime, *, released_only: bool = False,
                user_id: Optional[int] = None) -> GradebookInput:
     """Everything the computation needs, in a fixed number of queries."""
     info = course_info(course)
+    if user_id is not None:
+        return _one_student_input(course, info, now, released_only, user_id)
     students = _students(course, user_id)
     wanted = {s.user_id for s in students}
 
@@ -244,15 +285,243 @@ def _released_review_ids(course: Course, user_id: Optional[int]) -> set[int]:
 
 def _presentations(course: Course, released_only: bool,
                    user_id: Optional[int]) -> list[PresentationRecord]:
-    records = []
-    for r in presentation_results(course, user_id=user_id):
-        final = r.final_pct
-        if released_only and not r.released:
-            final = None  # pending release: neither shown nor counted
-        records.append(PresentationRecord(
-            user_id=r.user_id, slot_id=r.slot_id, group=r.group_name or "", week=r.week,
-            paper=r.paper or "", role=r.role_name or r.role_key or "",
-            criterion_scores=dict(r.criteria or {}) if final is not None else {},
-            total=final, max_points=100.0, peer_pct=r.peer_pct if final is not None else None,
-            final_pct=final))
-    return records
+    return [_presentation_record(r, released_only)
+            for r in presentation_results(course, user_id=user_id)]
+
+
+def _presentation_record(r: PresentationResult, released_only: bool) -> PresentationRecord:
+    final = r.final_pct
+    if released_only and not r.released:
+        final = None  # pending release: neither shown nor counted
+    return PresentationRecord(
+        user_id=r.user_id, slot_id=r.slot_id, group=r.group_name or "", week=r.week,
+        paper=r.paper or "", role=r.role_name or r.role_key or "",
+        criterion_scores=dict(r.criteria or {}) if final is not None else {},
+        total=final, max_points=100.0, peer_pct=r.peer_pct if final is not None else None,
+        final_pct=final)
+
+# --- One student's page: the same rules, in four statements --------------------------------
+#
+# A student's grade page (and staff's breakdown of one student) reads a few dozen rows; what it
+# costs is the number of statements, each a fixed ~0.3 ms of SQLAlchemy and driver work. So the
+# student's rows are read in four statements whatever the class size or the number of sessions:
+# the roster row, the sessions with that student's review, excuse and (when presenters are
+# exempt) whether they present, the slots they presented (``presented_slots``), and every number
+# hanging off those (``_student_numbers``). The rules are the shared ones: ``status_of_one``
+# (review states), ``combined_pcts`` and ``slot_result``/``member_result`` (graders, peers,
+# adjustments), ``tally_participation`` and ``participation_deriver``.
+
+
+class _SessionRow(NamedTuple):
+    """A session with the student's review columns (``status_of_one`` reads them as a Review)."""
+
+    session_id: int
+    week: int
+    title: str
+    starts_at: datetime
+    review_deadline: datetime
+    feedback_released_at: Optional[datetime]
+    id: Optional[int]  # the review's
+    status: Optional[ReviewRowStatus]
+    days_late: Optional[int]
+    late_penalty_pct: Optional[float]
+    submitted_at: Optional[datetime]
+    review_released_at: Optional[datetime]
+    excused: bool
+    presenting: bool
+
+
+def _one_student_input(course: Course, info: CourseInfo, now: datetime, released_only: bool,
+                       user_id: int) -> GradebookInput:
+    students = _students(course, user_id)
+    rows = _student_sessions(course, user_id)
+    due = [row for row in rows if now > row.review_deadline]
+    sessions = [Session(id=row.session_id, week=row.week, title=row.title,
+                        date=row.starts_at.date()) for row in due]
+    if not students:  # not a student of the course: an empty gradebook, as for the class
+        return GradebookInput(course=info, students=students, sessions=sessions)
+    slots = presented_slots(course, user_id)
+    numbers = _student_numbers(course, user_id, [row.id for row in rows if row.id is not None],
+                               [row.session_id for row in rows], [slot.id for slot in slots])
+    definition = course_definition(course)
+    grading = definition.grading
+    roles = {row.who: CourseRole(row.role) for row in numbers if row.role}
+
+    def combined(kind: str) -> dict[int, float]:
+        grouped: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
+        for row in numbers:
+            if row.kind == kind:
+                grouped[row.item].append((row.who, row.value, row.max_value))
+        return combined_pcts(grouped, roles, method=grading.combine_graders,
+                             threshold=grading.disagreement_pct)
+
+    review_pct = combined("review")
+    reviews = []
+    for row in due:
+        status = status_of_one(row if row.id is not None else None, row, now,
+                               excused=row.excused, exempt=row.presenting)
+        state = str(status.state.value)
+        score: Optional[float] = None
+        if state in ("on_time", "late"):
+            score = review_pct.get(row.id)  # type: ignore[arg-type]
+            if released_only and row.review_released_at is None and row.feedback_released_at is None:
+                score = None  # pending release: neither shown nor counted
+        reviews.append(ReviewRecord(
+            user_id=user_id, session_id=row.session_id, state=state,  # type: ignore[arg-type]
+            score_pct=score,
+            penalty_pct=float(status.late_penalty_pct or 0.0) if state == "late" else 0.0))
+
+    scores: dict[int, list[ScoreRow]] = defaultdict(list)
+    peers: dict[int, list[PeerRow]] = defaultdict(list)
+    adjustments: dict[int, float] = {}
+    for row in numbers:
+        if row.kind == "presentation":
+            scores[row.item].append(ScoreRow(row.who, row.value, row.max_value, row.values,
+                                             RubricRef(row.text, row.number)))
+        elif row.kind == "peer":
+            peers[row.item].append(PeerRow(row.who, row.value, row.max_value))
+        elif row.kind == "adjustment":
+            adjustments[row.item] = row.value
+    presentations = [_presentation_record(member_result(
+        slot_result(slot, scores.get(slot.id, []), peers.get(slot.id, []), roles, definition),
+        user_id, adjustments.get(slot.id)), released_only) for slot in slots]
+
+    # A staff score wins; without one, the records give the count criterion (see results.py).
+    participation_pct: dict[int, float] = {}
+    counts = tally_participation((row.item, row.kind, row.value) for row in numbers
+                                 if row.kind in ("question", "manual"))
+    if counts:
+        derive = participation_deriver(course)
+        for session_id, (questions, manual) in counts.items():
+            derived = derive(questions, manual)
+            if derived is not None:
+                participation_pct[session_id] = derived
+    participation_pct.update(combined("participation"))
+    # Participation is released with its session's feedback, like the session's reviews.
+    participation = [ParticipationRecord(
+        user_id=user_id, session_id=row.session_id,
+        pct=(None if released_only and row.feedback_released_at is None
+             else float(participation_pct[row.session_id])))
+        for row in due if row.session_id in participation_pct]
+
+    external_keys = {c.key for c in info.components if c.kind == "external"}
+    # Grades of a component since removed from the course file are kept, not shown.
+    external = [ExternalGrade(user_id, row.text, row.value) for row in numbers
+                if row.kind == "grade" and row.text in external_keys]
+    late_days = [LateDayEntry(user_id, int(row.value), row.text) for row in sorted(
+        (row for row in numbers if row.kind == "late"), key=lambda row: (row.at, row.item))]
+    return GradebookInput(course=info, students=students, sessions=sessions, reviews=reviews,
+                          presentations=presentations, participation=participation,
+                          external_grades=external, late_days=late_days)
+
+
+def _student_sessions(course: Course, user_id: int) -> list[_SessionRow]:
+    """The course's sessions in order, each with the student's review, excuse and whether they
+    present in it (``presenters_by_session``'s rule; read only when presenters are exempt)."""
+    presenting: Any = false()
+    if presenters_exempt(course):
+        presenting = or_(
+            select(SlotPresenter.id).join(Slot, SlotPresenter.slot_id == Slot.id)
+            .where(Slot.session_id == PaperSession.id, SlotPresenter.user_id == user_id)
+            .exists(),
+            select(Membership.id).join(Slot, Membership.group_id == Slot.group_id)
+            .where(Slot.session_id == PaperSession.id, Slot.presenters_recorded_at.is_(None),
+                   Membership.user_id == user_id).exists())
+    query = (select(PaperSession.id, Week.number, Paper.title, PaperSession.starts_at,
+                    PaperSession.review_deadline, PaperSession.feedback_released_at, Review.id,
+                    Review.status, Review.days_late, Review.late_penalty_pct,
+                    Review.submitted_at, Review.feedback_released_at,
+                    ReviewExcuse.id.is_not(None), presenting)
+             .join(Week, PaperSession.week_id == Week.id)
+             .join(Paper, PaperSession.paper_id == Paper.id)
+             .outerjoin(Review, and_(Review.session_id == PaperSession.id,
+                                     Review.user_id == user_id))
+             .outerjoin(ReviewExcuse, and_(ReviewExcuse.session_id == PaperSession.id,
+                                           ReviewExcuse.user_id == user_id))
+             .where(PaperSession.course_id == course.id)
+             .order_by(PaperSession.starts_at))
+    return [_SessionRow(*row) for row in db.session.execute(query).tuples()]
+
+
+class _Number(NamedTuple):
+    """One row of :func:`_student_numbers`; which columns mean what depends on ``kind``."""
+
+    kind: str
+    item: Optional[int]
+    who: Optional[int]
+    value: float
+    max_value: Optional[float]
+    values: Optional[dict[str, Any]]
+    text: Optional[str]
+    number: Optional[int]
+    at: Optional[datetime]
+    role: Optional[str]
+
+
+_NUMBER_TYPES = (("kind", String()), ("item", Integer()), ("who", Integer()),
+                 ("value", Float()), ("max_value", Float()), ("values", JSON()),
+                 ("text", String()), ("number", Integer()), ("at", UTCDateTime()),
+                 ("role", String()))
+
+
+def _numbers_part(kind: Any, **columns: Any) -> Any:
+    """A SELECT of :class:`_Number`'s columns (``kind`` a constant or a column, absent columns
+    NULL), every column typed alike so the UNION's rows decode the same whichever part comes
+    first."""
+    given = {"kind": literal_column(f"'{kind}'") if isinstance(kind, str) else kind, **columns}
+    return select(*(type_coerce(given.get(name, null()), type_).label(name)
+                    for name, type_ in _NUMBER_TYPES))
+
+
+def _student_numbers(course: Course, user_id: int, review_ids: list[int],
+                     session_ids: list[int], slot_ids: list[int]) -> list[_Number]:
+    """Every number one student's components read, in one UNION ALL, tagged by ``kind``:
+
+    review / participation / presentation: a staff score (item: the review, session or slot;
+    who: the grader, role: their staff role if any; values and text/number: the criteria and
+    the rubric's key/version, presentations only); peer: a peer rating of their slot (who: the
+    rater); adjustment: their adjustment of a slot (value: points); question / manual: a
+    participation record (item: the session, value: points); grade: an external grade (text:
+    the component, value: the score); late: a late-day entry (item: its id, value: days,
+    text: the reason, at: when).
+    """
+    staff = aliased(Enrollment)
+    graders = outerjoin(Score, staff, and_(
+        staff.course_id == course.id, staff.user_id == Score.grader_id,
+        staff.role.in_([CourseRole.instructor, CourseRole.ta])))
+
+    def scores(kind: str, item: Any, target: ScoreTarget, *where: Any, **extra: Any) -> Any:
+        source = graders.join(Rubric, Score.rubric_id == Rubric.id) if extra else graders
+        return (_numbers_part(kind, item=item, who=Score.grader_id, value=Score.total,
+                              max_value=Score.max_total, role=staff.role, **extra)
+                .select_from(source)
+                .where(Score.course_id == course.id, Score.target == target, *where))
+
+    parts = [
+        scores("participation", Score.session_id, ScoreTarget.participation,
+               Score.student_id == user_id, Score.session_id.in_(session_ids)),
+        _numbers_part(ParticipationRow.kind, item=ParticipationRow.session_id,
+                      value=ParticipationRow.points)
+        .where(ParticipationRow.user_id == user_id, ParticipationRow.session_id.in_(session_ids)),
+        _numbers_part("grade", value=GradeItem.score, text=GradeItem.component)
+        .where(GradeItem.course_id == course.id, GradeItem.user_id == user_id),
+        _numbers_part("late", item=LateDayRow.id, value=LateDayRow.days, text=LateDayRow.reason,
+                      at=LateDayRow.created_at)
+        .where(LateDayRow.course_id == course.id, LateDayRow.user_id == user_id),
+    ]
+    if review_ids:
+        parts.append(scores("review", Score.review_id, ScoreTarget.review,
+                            Score.review_id.in_(review_ids)))
+    if slot_ids:
+        parts += [
+            scores("presentation", Score.slot_id, ScoreTarget.presentation,
+                   Score.slot_id.in_(slot_ids), values=Score.values, text=Rubric.key,
+                   number=Rubric.version),
+            _numbers_part("peer", item=PeerRating.slot_id, who=PeerRating.rater_id,
+                          value=PeerRating.total, max_value=PeerRating.max_total)
+            .where(PeerRating.slot_id.in_(slot_ids)),
+            _numbers_part("adjustment", item=MemberAdjustment.slot_id,
+                          value=MemberAdjustment.delta_pct)
+            .where(MemberAdjustment.slot_id.in_(slot_ids), MemberAdjustment.user_id == user_id),
+        ]
+    return [_Number(*row) for row in db.session.execute(union_all(*parts)).tuples()]
