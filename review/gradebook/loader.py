@@ -34,13 +34,14 @@ Public API:
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
 from flask import current_app
-from sqlalchemy import (JSON, Float, Integer, String, and_, false, literal_column, null, or_,
+from sqlalchemy import (JSON, Float, Integer, String, and_, bindparam, false, literal_column, null, or_,
                         select, type_coerce, union_all)
 from sqlalchemy.orm import aliased, joinedload, outerjoin
 
@@ -418,8 +419,19 @@ def _one_student_input(course: Course, info: CourseInfo, now: datetime, released
 def _student_sessions(course: Course, user_id: int) -> list[_SessionRow]:
     """The course's sessions in order, each with the student's review, excuse and whether they
     present in it (``presenters_by_session``'s rule; read only when presenters are exempt)."""
+    statement = _student_sessions_statement(presenters_exempt(course))
+    return [_SessionRow(*row) for row in db.session.execute(
+        statement, {"course_id": course.id, "user_id": user_id}).tuples()]
+
+
+# The two statements below are built once per process, with bound parameters: building them and
+# computing their cache keys (which SQLAlchemy memoizes on the statement object) cost several
+# times what running them does.
+@functools.cache
+def _student_sessions_statement(exempt: bool) -> Any:
+    user_id = bindparam("user_id")
     presenting: Any = false()
-    if presenters_exempt(course):
+    if exempt:
         presenting = or_(
             select(SlotPresenter.id).join(Slot, SlotPresenter.slot_id == Slot.id)
             .where(Slot.session_id == PaperSession.id, SlotPresenter.user_id == user_id)
@@ -427,20 +439,19 @@ def _student_sessions(course: Course, user_id: int) -> list[_SessionRow]:
             select(Membership.id).join(Slot, Membership.group_id == Slot.group_id)
             .where(Slot.session_id == PaperSession.id, Slot.presenters_recorded_at.is_(None),
                    Membership.user_id == user_id).exists())
-    query = (select(PaperSession.id, Week.number, Paper.title, PaperSession.starts_at,
-                    PaperSession.review_deadline, PaperSession.feedback_released_at, Review.id,
-                    Review.status, Review.days_late, Review.late_penalty_pct,
-                    Review.submitted_at, Review.feedback_released_at,
-                    ReviewExcuse.id.is_not(None), presenting)
-             .join(Week, PaperSession.week_id == Week.id)
-             .join(Paper, PaperSession.paper_id == Paper.id)
-             .outerjoin(Review, and_(Review.session_id == PaperSession.id,
-                                     Review.user_id == user_id))
-             .outerjoin(ReviewExcuse, and_(ReviewExcuse.session_id == PaperSession.id,
-                                           ReviewExcuse.user_id == user_id))
-             .where(PaperSession.course_id == course.id)
-             .order_by(PaperSession.starts_at))
-    return [_SessionRow(*row) for row in db.session.execute(query).tuples()]
+    return (select(PaperSession.id, Week.number, Paper.title, PaperSession.starts_at,
+                   PaperSession.review_deadline, PaperSession.feedback_released_at, Review.id,
+                   Review.status, Review.days_late, Review.late_penalty_pct,
+                   Review.submitted_at, Review.feedback_released_at,
+                   ReviewExcuse.id.is_not(None), presenting)
+            .join(Week, PaperSession.week_id == Week.id)
+            .join(Paper, PaperSession.paper_id == Paper.id)
+            .outerjoin(Review, and_(Review.session_id == PaperSession.id,
+                                    Review.user_id == user_id))
+            .outerjoin(ReviewExcuse, and_(ReviewExcuse.session_id == PaperSession.id,
+                                          ReviewExcuse.user_id == user_id))
+            .where(PaperSession.course_id == bindparam("course_id"))
+            .order_by(PaperSession.starts_at))
 
 
 class _Number(NamedTuple):
@@ -485,17 +496,29 @@ def _student_numbers(course: Course, user_id: int, review_ids: list[int],
     the component, value: the score); late: a late-day entry (item: its id, value: days,
     text: the reason, at: when).
     """
+    statement = _student_numbers_statement(bool(review_ids), bool(slot_ids))
+    return [_Number(*row) for row in db.session.execute(statement, {
+        "course_id": course.id, "user_id": user_id, "review_ids": review_ids,
+        "session_ids": session_ids, "slot_ids": slot_ids}).tuples()]
+
+
+@functools.cache
+def _student_numbers_statement(with_reviews: bool, with_slots: bool) -> Any:
+    course_id, user_id = bindparam("course_id"), bindparam("user_id")
+    session_ids = bindparam("session_ids", expanding=True)
+    slot_ids = bindparam("slot_ids", expanding=True)
     staff = aliased(Enrollment)
     graders = outerjoin(Score, staff, and_(
-        staff.course_id == course.id, staff.user_id == Score.grader_id,
+        staff.course_id == course_id, staff.user_id == Score.grader_id,
         staff.role.in_([CourseRole.instructor, CourseRole.ta])))
 
     def scores(kind: str, item: Any, target: ScoreTarget, *where: Any, **extra: Any) -> Any:
+        # No ``Score.course_id`` test: the items are this course's (found through its sessions),
+        # and with one SQLite would scan the course's scores rather than use the item's index.
         source = graders.join(Rubric, Score.rubric_id == Rubric.id) if extra else graders
         return (_numbers_part(kind, item=item, who=Score.grader_id, value=Score.total,
                               max_value=Score.max_total, role=staff.role, **extra)
-                .select_from(source)
-                .where(Score.course_id == course.id, Score.target == target, *where))
+                .select_from(source).where(Score.target == target, *where))
 
     parts = [
         scores("participation", Score.session_id, ScoreTarget.participation,
@@ -504,15 +527,15 @@ def _student_numbers(course: Course, user_id: int, review_ids: list[int],
                       value=ParticipationRow.points)
         .where(ParticipationRow.user_id == user_id, ParticipationRow.session_id.in_(session_ids)),
         _numbers_part("grade", value=GradeItem.score, text=GradeItem.component)
-        .where(GradeItem.course_id == course.id, GradeItem.user_id == user_id),
+        .where(GradeItem.course_id == course_id, GradeItem.user_id == user_id),
         _numbers_part("late", item=LateDayRow.id, value=LateDayRow.days, text=LateDayRow.reason,
                       at=LateDayRow.created_at)
-        .where(LateDayRow.course_id == course.id, LateDayRow.user_id == user_id),
+        .where(LateDayRow.course_id == course_id, LateDayRow.user_id == user_id),
     ]
-    if review_ids:
+    if with_reviews:
         parts.append(scores("review", Score.review_id, ScoreTarget.review,
-                            Score.review_id.in_(review_ids)))
-    if slot_ids:
+                            Score.review_id.in_(bindparam("review_ids", expanding=True))))
+    if with_slots:
         parts += [
             scores("presentation", Score.slot_id, ScoreTarget.presentation,
                    Score.slot_id.in_(slot_ids), values=Score.values, text=Rubric.key,
@@ -524,4 +547,4 @@ def _student_numbers(course: Course, user_id: int, review_ids: list[int],
                           value=MemberAdjustment.delta_pct)
             .where(MemberAdjustment.slot_id.in_(slot_ids), MemberAdjustment.user_id == user_id),
         ]
-    return [_Number(*row) for row in db.session.execute(union_all(*parts)).tuples()]
+    return union_all(*parts)
