@@ -41,7 +41,7 @@ from datetime import datetime
 from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
 from flask import current_app
-from sqlalchemy import (JSON, Float, Integer, String, and_, bindparam, false, literal_column, null, or_,
+from sqlalchemy import (JSON, Float, Integer, String, and_, bindparam, cast, false, literal_column, null, or_,
                         select, type_coerce, union_all)
 from sqlalchemy.orm import aliased, joinedload, outerjoin
 
@@ -480,8 +480,9 @@ def _numbers_part(kind: Any, **columns: Any) -> Any:
     NULL), every column typed alike so the UNION's rows decode the same whichever part comes
     first."""
     given = {"kind": literal_column(f"'{kind}'") if isinstance(kind, str) else kind, **columns}
-    return select(*(type_coerce(given.get(name, null()), type_).label(name)
-                    for name, type_ in _NUMBER_TYPES))
+    # PostgreSQL types a UNION's column pairwise from the left: a bare NULL would be text.
+    return select(*(type_coerce(given[name], type_).label(name) if name in given
+                    else cast(null(), type_).label(name) for name, type_ in _NUMBER_TYPES))
 
 
 def _student_numbers(course: Course, user_id: int, review_ids: list[int],
