@@ -5,14 +5,17 @@ call :func:`load_gradebook` (or :func:`load_input` then ``compute_gradebook``), 
 screen and in the files come from one computation (STYLE.md point 7).
 
 The number of queries is fixed: it does not grow with the number of students, sessions, reviews
-or scores (each kind of row is read with one statement, relations are eager-loaded).
+or scores (each kind of row is read with one statement, as plain columns). One student's load
+(``user_id``: their grade page, staff's breakdown) has its own four statements (see "One
+student's page" below); a test holds it to the class's load for that student.
 
 Where the numbers come from:
     * review states (missing / draft / on_time / late / excused / exempt, the late penalty):
-      ``review.reviews.status.review_statuses``; a session is owed once its review deadline has
-      passed, so sessions still ``not_due`` are left out of the computation.
-    * review scores, presentation results and participation: ``review.grading.results``
-      (graders combined, peer-weighted and adjusted there).
+      the rule of ``review.reviews.status`` (``state_of``, applied to the reviews read here with
+      their scores); a session is owed once its review deadline has passed, so sessions still
+      ``not_due`` are left out of the computation.
+    * review scores, presentation results and participation: the rules of
+      ``review.grading.results`` (graders combined, peer-weighted and adjusted there).
     * external components: GradeItem rows (points out of the component's ``max_points``).
     * the late-day ledger: LateDayEntry rows.
 
@@ -43,7 +46,7 @@ from typing import Any, Callable, NamedTuple, Optional, TypeVar
 from flask import current_app
 from sqlalchemy import (JSON, Float, Integer, String, and_, bindparam, cast, false, literal_column, null, or_,
                         select, type_coerce, union_all)
-from sqlalchemy.orm import aliased, joinedload, outerjoin
+from sqlalchemy.orm import aliased, outerjoin
 
 from models import (
     Course,
@@ -100,12 +103,13 @@ from review.grading.results import (
     participation_scores,
     presentation_results,
     presented_slots,
-    review_scores,
     slot_result,
+    staff_roles,
     tally_participation,
 )
 from review.grading.services import course_definition
-from review.reviews.status import presenters_exempt, review_statuses, status_of_one
+from review.reviews.status import presenters_exempt, state_of, status_of_one
+from review.signup.presenters import presenters_by_session
 
 T = TypeVar("T")
 
@@ -200,44 +204,25 @@ def load_input(course: Course, now: datetime, *, released_only: bool = False,
     info = course_info(course)
     if user_id is not None:
         return _one_student_input(course, info, now, released_only, user_id)
-    students = _students(course, user_id)
+    students = _students(course, None)
     wanted = {s.user_id for s in students}
 
-    sessions_rows = list(db.session.scalars(
-        select(PaperSession).where(PaperSession.course_id == course.id)
-        .options(joinedload(PaperSession.week), joinedload(PaperSession.paper))
-        .order_by(PaperSession.starts_at)))
+    sessions_rows = _sessions(course)
     # A session's review is owed once its deadline has passed (the rule of review_statuses).
     due_ids = {s.id for s in sessions_rows if now > s.review_deadline}
-    sessions = [Session(id=s.id, week=s.week.number, title=s.paper.title,
-                        date=s.starts_at.date()) for s in sessions_rows if s.id in due_ids]
+    sessions = [Session(id=s.id, week=s.week, title=s.title, date=s.starts_at.date())
+                for s in sessions_rows if s.id in due_ids]
+    released_sessions = {s.id for s in sessions_rows if s.feedback_released_at is not None}
+    reviews = _class_reviews(course, [s.user_id for s in students], sessions, released_only,
+                             released_sessions)
 
-    review_pct = {int(k): float(v) for k, v in review_scores(course, user_id=user_id).items()
-                  if v is not None}
-    released_reviews = _released_review_ids(course, user_id) if released_only else None
-    reviews: list[ReviewRecord] = []
-    for (uid, sid), status in review_statuses(course, now, user_id=user_id).items():
-        state = str(getattr(status.state, "value", status.state))
-        if uid not in wanted or sid not in due_ids or state == "not_due":
-            continue
-        score: Optional[float] = None
-        if state in ("on_time", "late") and status.review_id is not None:
-            score = review_pct.get(status.review_id)
-            if released_reviews is not None and status.review_id not in released_reviews:
-                score = None  # pending release: neither shown nor counted
-        reviews.append(ReviewRecord(
-            user_id=uid, session_id=sid, state=state,  # type: ignore[arg-type]
-            score_pct=score,
-            penalty_pct=float(status.late_penalty_pct or 0.0) if state == "late" else 0.0))
-
-    presentations = [p for p in _presentations(course, released_only, user_id)
+    presentations = [p for p in _presentations(course, released_only, None)
                      if p.user_id in wanted]
     # Participation is released with its session's feedback, like the session's reviews.
-    released_sessions = ({s.id for s in sessions_rows if s.feedback_released_at is not None}
-                         if released_only else due_ids)
+    shown = released_sessions if released_only else due_ids
     participation = [ParticipationRecord(user_id=uid, session_id=sid,
-                                         pct=float(pct) if sid in released_sessions else None)
-                     for (sid, uid), pct in participation_scores(course, user_id=user_id).items()
+                                         pct=float(pct) if sid in shown else None)
+                     for (sid, uid), pct in participation_scores(course).items()
                      if uid in wanted and sid in due_ids and pct is not None]
 
     external_keys = {c.key for c in info.components if c.kind == "external"}
@@ -245,9 +230,6 @@ def load_input(course: Course, now: datetime, *, released_only: bool = False,
         GradeItem.course_id == course.id)
     late_query = select(LateDayRow.user_id, LateDayRow.days, LateDayRow.reason).where(
         LateDayRow.course_id == course.id).order_by(LateDayRow.created_at, LateDayRow.id)
-    if user_id is not None:
-        grade_query = grade_query.where(GradeItem.user_id == user_id)
-        late_query = late_query.where(LateDayRow.user_id == user_id)
     external = [ExternalGrade(uid, key, score)
                 for uid, key, score in db.session.execute(grade_query)
                 # Grades of a component since removed from the course file are kept, not shown.
@@ -273,15 +255,87 @@ def _students(course: Course, user_id: Optional[int]) -> list[Student]:
             for uid, number, first, last, email, username, section in db.session.execute(query)]
 
 
-def _released_review_ids(course: Course, user_id: Optional[int]) -> set[int]:
-    """Reviews whose grading feedback students may see (own release or the session's)."""
-    query = (select(Review.id, Review.feedback_released_at, PaperSession.feedback_released_at)
-             .join(PaperSession, PaperSession.id == Review.session_id)
-             .where(PaperSession.course_id == course.id))
-    if user_id is not None:
-        query = query.where(Review.user_id == user_id)
-    rows = db.session.execute(query)
-    return {rid for rid, own, session in rows if own is not None or session is not None}
+class _SessionInfo(NamedTuple):
+    id: int
+    week: int
+    title: str
+    starts_at: datetime
+    review_deadline: datetime
+    feedback_released_at: Optional[datetime]
+
+
+def _sessions(course: Course) -> list[_SessionInfo]:
+    """The course's sessions in order, as the columns the gradebook reads."""
+    return [_SessionInfo(*row) for row in db.session.execute(
+        select(PaperSession.id, Week.number, Paper.title, PaperSession.starts_at,
+               PaperSession.review_deadline, PaperSession.feedback_released_at)
+        .join(Week, PaperSession.week_id == Week.id)
+        .join(Paper, PaperSession.paper_id == Paper.id)
+        .where(PaperSession.course_id == course.id)
+        .order_by(PaperSession.starts_at)).tuples()]
+
+
+class _ReviewCell(NamedTuple):
+    """A review as ``state_of`` reads it, with what the gradebook needs beside."""
+
+    status: str
+    days_late: int
+    id: int
+    late_penalty_pct: float
+    released: bool  # its own grading feedback is released
+
+
+def _class_reviews(course: Course, student_ids: list[int], sessions: list[Session],
+                   released_only: bool, released_sessions: set[int]) -> list[ReviewRecord]:
+    """Every student x owed session as a ReviewRecord: ``review_statuses``' rule (``state_of``,
+    excuses, exempt presenters) applied to the reviews read with their staff scores in one
+    statement, as plain columns (no status enum, no times decoded, no ReviewStatus built)."""
+    session_ids = [s.id for s in sessions]
+    if not session_ids or not student_ids:
+        return []
+    excused = set(db.session.execute(
+        select(ReviewExcuse.user_id, ReviewExcuse.session_id)
+        .where(ReviewExcuse.session_id.in_(session_ids))).tuples())
+    exempt_by_session = (presenters_by_session(session_ids)
+                         if presenters_exempt(course) else {})
+    cells: dict[tuple[int, int], _ReviewCell] = {}
+    graded: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
+    for (uid, sid, status, days_late, review_id, penalty, released, grader, total,
+         max_total) in db.session.execute(
+            select(Review.user_id, Review.session_id, type_coerce(Review.status, String),
+                   Review.days_late, Review.id, Review.late_penalty_pct,
+                   Review.feedback_released_at.is_not(None), Score.grader_id, Score.total,
+                   Score.max_total)
+            .outerjoin(Score, and_(Score.review_id == Review.id, Score.course_id == course.id,
+                                   Score.target == ScoreTarget.review))
+            .where(Review.session_id.in_(session_ids))).tuples():
+        if (uid, sid) not in cells:
+            cells[(uid, sid)] = _ReviewCell(status, days_late, review_id, penalty, released)
+        if grader is not None:
+            graded[review_id].append((grader, total, max_total))
+    grading = course_definition(course).grading
+    review_pct = combined_pcts(graded, staff_roles(course), method=grading.combine_graders,
+                               threshold=grading.disagreement_pct)
+    records = []
+    no_one: set[int] = set()
+    for session_id in session_ids:
+        exempt = exempt_by_session.get(session_id, no_one)
+        for uid in student_ids:
+            cell = cells.get((uid, session_id))
+            state = state_of(cell, True, excused=(uid, session_id) in excused,
+                             exempt=uid in exempt).value
+            score: Optional[float] = None
+            penalty = 0.0
+            if cell is not None and state in ("on_time", "late"):
+                score = review_pct.get(cell.id)
+                if released_only and not (cell.released or session_id in released_sessions):
+                    score = None  # pending release: neither shown nor counted
+                if state == "late":
+                    penalty = float(cell.late_penalty_pct or 0.0)
+            records.append(ReviewRecord(user_id=uid, session_id=session_id,
+                                        state=state,  # type: ignore[arg-type]
+                                        score_pct=score, penalty_pct=penalty))
+    return records
 
 
 def _presentations(course: Course, released_only: bool,

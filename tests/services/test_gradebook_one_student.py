@@ -183,3 +183,32 @@ def test_a_review_of_another_course_or_student_never_leaks(app: Flask) -> None:
     assert load_input(course, NOW, user_id=stranger.id).students == []
     bobs = db.session.scalar(select(Review).where(Review.user_id == bob.id))
     assert bobs is not None and all(r.user_id == alice.id for r in one.reviews)
+
+
+@pytest.mark.parametrize("combine, exempt", [("mean", False), ("instructor_override", True)])
+def test_class_reviews_follow_review_statuses_and_review_scores(
+        app: Flask, combine: str, exempt: bool) -> None:
+    """The class's load reads reviews with their scores itself; it must agree with the two
+    functions every other page uses."""
+    from review.grading.results import review_scores
+    from review.reviews.status import review_statuses
+
+    course, _users = _world(combine, exempt)
+    statuses = review_statuses(course, NOW)
+    pcts = review_scores(course)
+    released = {r.id for r in db.session.scalars(select(Review))
+                if r.feedback_released_at is not None or r.session.feedback_released_at}
+    for released_only in (False, True):
+        records = load_input(course, NOW, released_only=released_only).reviews
+        assert len(records) == len(statuses)
+        for record in records:
+            status = statuses[(record.user_id, record.session_id)]
+            assert record.state == status.state.value
+            expected = None
+            if record.state in ("on_time", "late"):
+                expected = pcts.get(status.review_id)
+                if released_only and status.review_id not in released:
+                    expected = None
+            assert record.score_pct == expected
+            assert record.penalty_pct == (status.late_penalty_pct if record.state == "late"
+                                          else 0.0)
