@@ -52,6 +52,9 @@ from review.grading.services import ensure_rubric_row  # noqa: E402
 from tests.factories import course_definition_data  # noqa: E402
 
 TARGET_SECONDS = 2.0
+#: Issue 14: load + compute of 1,000 students x 10 sessions, in CPU seconds (reported, not
+#: enforced: the exit code is the 2 s total's).
+LOAD_TARGET_CPU = 0.3
 NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
 EXTERNAL = [("quiz", 2), ("assignment1", 5), ("assignment2", 5), ("assignment3", 5),
             ("assignment4", 5), ("midterm", 21), ("project_proposal", 2),
@@ -175,26 +178,29 @@ def main() -> int:
             nonlocal queries
             queries += 1
 
-        timings, loads, writes = [], [], []
+        timings, loads, load_cpus, writes = [], [], [], []
         for repeat in range(args.repeats):
             db.session.expire_all()
             db.session.remove()
             course = db.session.get(Course, course_id)
             queries = 0
             event.listen(db.engine, "before_cursor_execute", count)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             gradebook = load_gradebook(course, NOW)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             event.remove(db.engine, "before_cursor_execute", count)
             data = write_workbook(gradebook)
             t2 = time.perf_counter()
             timings.append(t2 - t0)
             loads.append(t1 - t0)
+            load_cpus.append(c1 - c0)
             writes.append(t2 - t1)
-            print(f"run {repeat + 1}: load+compute {t1 - t0:.3f} s ({queries} queries), "
+            print(f"run {repeat + 1}: load+compute {t1 - t0:.3f} s, {c1 - c0:.3f} s CPU "
+                  f"({queries} queries), "
                   f"write xlsx {t2 - t1:.3f} s, total {t2 - t0:.3f} s, {len(data) / 1e6:.1f} MB")
         median = statistics.median(timings)
         print(f"median load+compute {statistics.median(loads):.3f} s, "
+              f"{statistics.median(load_cpus):.3f} s CPU (target < {LOAD_TARGET_CPU} s), "
               f"write xlsx {statistics.median(writes):.3f} s")
         print(f"median {median:.3f} s, max {max(timings):.3f} s (target < {TARGET_SECONDS} s)")
     workdir.cleanup()

@@ -8,7 +8,7 @@ a student): one warm-up, then ``--renders`` timed renders, reported as process C
 per render (the least of five batches: the machine is shared) and the SQL statements of one
 render, next to the bare ceiling page (bench/ceiling/app.py, 200 rows) timed the same way in a
 process of its own, and their ratio (target >= 0.25 for the pages of more than 200 rows, 0.5 for
-the course home and "Your courses").
+the course home, "Your courses" and the student grade page).
 ``matrix-cold`` is the first visit after a change (the class's review states are otherwise kept
 per grades revision). ``--profile`` prints the top of a cProfile of the same renders by own
 time. The figures are the before/after of one change on the same data; the ratios of issue 14
@@ -46,7 +46,8 @@ def pages(term: Term) -> dict[str, str]:
             "matrix-cold": f"{course}/reviews/matrix",
             "matrix-filtered": f"{course}/reviews/matrix?state=late&section=S2&page=1",
             "matrix-sorted": f"{course}/reviews/matrix?sort=missing&page=3",
-            "reading": reading, "reading-page-6": f"{reading}?page=6"}
+            "reading": reading, "reading-page-6": f"{reading}?page=6",
+            "grades-student": f"{course}/grades"}
 
 
 def cpu_ms_per_render(client, path: str, renders: int,  # type: ignore[no-untyped-def]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
@@ -292,7 +292,7 @@ class SlotResult:
     disagreement: bool
 
 
-def _presented_slots(course: Course, presenter: int | None) -> list[SlotRow]:
+def presented_slots(course: Course, presenter: int | None) -> list[SlotRow]:
     """The course's held slots that someone presented (``presenter``: that student), in
     session then role order, in one query.
 
@@ -326,36 +326,42 @@ def _presented_slots(course: Course, presenter: int | None) -> list[SlotRow]:
 def _slot_results(course: Course, slots: list[SlotRow]) -> list[SlotResult]:
     """Each slot's staff grades combined, its peer percentage and the group's grade."""
     definition = course_definition(course)
-    grading = definition.grading
     if not slots:
         return []
     slot_ids = [slot.id for slot in slots]
     scores = presentation_scores(course, slot_ids)
     roles = staff_roles(course)
     peers = peer_ratings(course, slot_ids)
-    results = []
-    for slot in slots:
-        combined = combine(scores.get(slot.id, []), roles, method=grading.combine_graders,
-                           threshold=grading.disagreement_pct)
-        peer = peer_pct(peers.get(slot.id, []), grading.peer_aggregate)
-        staff = combined.percentage if combined else None
-        results.append(SlotResult(
-            slot_id=slot.id, session_id=slot.session_id, week=slot.week, paper=slot.paper,
-            role_key=slot.role_key, role_name=slot.role_name, group_name=slot.group_name,
-            staff_pct=staff, peer_pct=peer,
-            group_pct=(presentation_grade(staff, peer, grading.peer_weight)
-                       if staff is not None else None),
-            criteria=dict(combined.criteria) if combined else {},
-            rubric_key=(combined.rubric_key if combined
-                        else definition.presentation_rubric(slot.role_key)),
-            released=slot.released,
-            disagreement=combined.disagreement if combined else False))
-    return results
+    return [slot_result(slot, scores.get(slot.id, []), peers.get(slot.id, []), roles, definition)
+            for slot in slots]
+
+
+def slot_result(slot: SlotRow, scores: Sequence[Score] | Sequence[ScoreRow],
+                peers: Sequence[PeerRating] | Sequence[PeerRow], roles: dict[int, CourseRole],
+                definition: Any) -> SlotResult:
+    """One slot's result from rows already read: its staff scores combined by the course's rule,
+    its peer percentage and the group's grade (``definition``: the course's CourseDefinition)."""
+    grading = definition.grading
+    combined = combine(scores, roles, method=grading.combine_graders,
+                       threshold=grading.disagreement_pct)
+    peer = peer_pct(peers, grading.peer_aggregate)
+    staff = combined.percentage if combined else None
+    return SlotResult(
+        slot_id=slot.id, session_id=slot.session_id, week=slot.week, paper=slot.paper,
+        role_key=slot.role_key, role_name=slot.role_name, group_name=slot.group_name,
+        staff_pct=staff, peer_pct=peer,
+        group_pct=(presentation_grade(staff, peer, grading.peer_weight)
+                   if staff is not None else None),
+        criteria=dict(combined.criteria) if combined else {},
+        rubric_key=(combined.rubric_key if combined
+                    else definition.presentation_rubric(slot.role_key)),
+        released=slot.released,
+        disagreement=combined.disagreement if combined else False)
 
 
 def slot_results(course: Course) -> list[SlotResult]:
     """One result per held slot that someone presented (no per-member adjustment)."""
-    return _slot_results(course, _presented_slots(course, None))
+    return _slot_results(course, presented_slots(course, None))
 
 
 def presentation_results(course: Course, *, user_id: int | None = None
@@ -367,7 +373,7 @@ def presentation_results(course: Course, *, user_id: int | None = None
     group afterwards neither loses nor gains that talk. With ``user_id`` only that student's
     slots are read (found by the database), and their scores, peer ratings and adjustments.
     """
-    slots = _presented_slots(course, user_id)
+    slots = presented_slots(course, user_id)
     if user_id is None:
         presenters = presenters_by_slot(course)
     else:
@@ -383,22 +389,24 @@ def presentation_results(course: Course, *, user_id: int | None = None
             adjustment_query = adjustment_query.where(MemberAdjustment.user_id == user_id)
         adjustments = {(slot_id, uid): delta for slot_id, uid, delta
                        in db.session.execute(adjustment_query).tuples()}
-    results: list[PresentationResult] = []
-    for slot in _slot_results(course, slots):
-        for presenter in presenters.get(slot.slot_id, []):
-            delta = adjustments.get((slot.slot_id, presenter))
-            final = None
-            if slot.group_pct is not None:
-                final = individual_adjustment(
-                    slot.group_pct, Adjustment("delta", delta) if delta is not None else None)
-            results.append(PresentationResult(
-                slot_id=slot.slot_id, user_id=presenter, group_name=slot.group_name,
-                session_id=slot.session_id, week=slot.week, paper=slot.paper,
-                role_key=slot.role_key, role_name=slot.role_name, staff_pct=slot.staff_pct,
-                peer_pct=slot.peer_pct, final_pct=final, criteria=dict(slot.criteria),
-                rubric_key=slot.rubric_key, released=slot.released,
-                disagreement=slot.disagreement))
-    return results
+    return [member_result(slot, presenter, adjustments.get((slot.slot_id, presenter)))
+            for slot in _slot_results(course, slots)
+            for presenter in presenters.get(slot.slot_id, [])]
+
+
+def member_result(slot: SlotResult, user_id: int, delta: float | None) -> PresentationResult:
+    """A presenter's result of a slot: the group's grade with their adjustment (``delta``
+    percentage points, None: none)."""
+    final = None
+    if slot.group_pct is not None:
+        final = individual_adjustment(
+            slot.group_pct, Adjustment("delta", delta) if delta is not None else None)
+    return PresentationResult(
+        slot_id=slot.slot_id, user_id=user_id, group_name=slot.group_name,
+        session_id=slot.session_id, week=slot.week, paper=slot.paper,
+        role_key=slot.role_key, role_name=slot.role_name, staff_pct=slot.staff_pct,
+        peer_pct=slot.peer_pct, final_pct=final, criteria=dict(slot.criteria),
+        rubric_key=slot.rubric_key, released=slot.released, disagreement=slot.disagreement)
 
 
 def review_score_details(course: Course, *, user_id: int | None = None) -> dict[int, Combined]:
@@ -455,21 +463,27 @@ def derived_participation_pct(questions: int, manual_points: float, course: Cour
 def participation_counts(course: Course, *, user_id: int | None = None
                          ) -> dict[tuple[int, int], tuple[int, float]]:
     """(session id, user id) -> (questions raised, manual points) from ParticipationRecords."""
-    counts: dict[tuple[int, int], tuple[int, float]] = {}
     query = (select(ParticipationRecord.session_id, ParticipationRecord.user_id,
                     ParticipationRecord.kind, ParticipationRecord.points)
              .join(PaperSession, ParticipationRecord.session_id == PaperSession.id)
              .where(PaperSession.course_id == course.id))
     if user_id is not None:
         query = query.where(ParticipationRecord.user_id == user_id)
-    rows = db.session.execute(query).tuples()
-    for session_id, user_id, kind, points in rows:
-        questions, manual = counts.get((session_id, user_id), (0, 0.0))
+    return tally_participation(((session_id, user_id), kind, points)
+                               for session_id, user_id, kind, points
+                               in db.session.execute(query).tuples())
+
+
+def tally_participation(records: Iterable[tuple[K, str, float]]) -> dict[K, tuple[int, float]]:
+    """key -> (questions raised, manual points) of ``(key, kind, points)`` record rows."""
+    counts: dict[K, tuple[int, float]] = {}
+    for key, kind, points in records:
+        questions, manual = counts.get(key, (0, 0.0))
         if kind == "question":
             questions += 1
         else:
             manual += points
-        counts[(session_id, user_id)] = (questions, manual)
+        counts[key] = (questions, manual)
     return counts
 
 
@@ -481,7 +495,7 @@ def participation_scores(course: Course, *, user_id: int | None = None
     out: dict[tuple[int, int], float] = {}
     counts = participation_counts(course, user_id=user_id)
     if counts:
-        derive = _participation_deriver(course)
+        derive = participation_deriver(course)
         for key, (questions, manual) in counts.items():
             derived = derive(questions, manual)
             if derived is not None:
@@ -503,7 +517,7 @@ def participation_scores(course: Course, *, user_id: int | None = None
     return out
 
 
-def _participation_deriver(course: Course):  # type: ignore[no-untyped-def]
+def participation_deriver(course: Course):  # type: ignore[no-untyped-def]
     """:func:`derived_participation_pct` with the course's rubric looked up once."""
     rubric = course_rubrics(course).get(course_definition(course).rubrics.participation)
     if rubric is None or COUNT_CRITERION not in rubric.criterion_ids:
@@ -518,7 +532,9 @@ def _participation_deriver(course: Course):  # type: ignore[no-untyped-def]
 
 
 __all__ = [
-    "PresentationResult", "presentation_results", "SlotResult", "slot_results",
+    "PresentationResult", "presentation_results", "SlotResult", "slot_results", "slot_result",
+    "member_result", "presented_slots", "SlotRow", "PeerRow", "tally_participation",
+    "participation_deriver",
     "review_scores", "participation_scores", "Combined", "combine", "combined_pct",
     "combined_pcts", "ScoreRow", "RubricRef", "score_pct", "stored_rubric",
 ]

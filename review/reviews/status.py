@@ -8,6 +8,8 @@ Public API:
         The same rule for every student, the state alone (cheaper: for filters and counts).
     owes_review(status) -> bool
         False for excused, exempt and not-yet-due weeks: those never count against a student.
+    state_of(review, past_deadline, *, excused, exempt) -> ReviewState
+        The rule itself, for one cell (the gradebook reads its reviews with their scores).
 
 States, decided in this order (the first that applies wins):
     excused   staff excused the student from that session (a ReviewExcuse row)
@@ -126,7 +128,7 @@ def review_states(course: Course, now: datetime) -> dict[tuple[int, int], Review
     scope = _scope(course, None)
     reviews = {(student, session_id): _ReviewKind(status, days_late)
                for student, session_id, status, days_late in scope.reviews()}
-    return scope.grid(now, reviews, _state_of, ReviewState.missing, ReviewState.not_due)
+    return scope.grid(now, reviews, state_of, ReviewState.missing, ReviewState.not_due)
 
 
 _Cell = TypeVar("_Cell")
@@ -199,7 +201,7 @@ def _scope(course: Course, user_ids: Collection[int] | None) -> _Scope:
 
 
 class _ReviewKind(NamedTuple):
-    """The columns of a Review that decide its state (the attributes _state_of reads)."""
+    """The columns of a Review that decide its state (the attributes state_of reads)."""
 
     status: ReviewRowStatus
     days_late: int
@@ -221,9 +223,9 @@ def status_of_one(review: Review | None, session: PaperSession, now: datetime, *
     return _status_of(review, now > session.review_deadline, excused=excused, exempt=exempt)
 
 
-def _state_of(review: Review | _ReviewRow | _ReviewKind | None, past_deadline: bool, *,
-              excused: bool, exempt: bool) -> ReviewState:
-    """The rule of the module docstring: the first state that applies."""
+def state_of(review: Any, past_deadline: bool, *, excused: bool, exempt: bool) -> ReviewState:
+    """The rule of the module docstring: the first state that applies. ``review``: None, or
+    anything with a Review's ``status`` and ``days_late`` (the gradebook passes its rows)."""
     if excused:
         return ReviewState.excused
     if exempt:
@@ -237,7 +239,7 @@ def _state_of(review: Review | _ReviewRow | _ReviewKind | None, past_deadline: b
 
 def _status_of(review: Review | _ReviewRow | None, past_deadline: bool, *, excused: bool,
                exempt: bool) -> ReviewStatus:
-    state = _state_of(review, past_deadline, excused=excused, exempt=exempt)
+    state = state_of(review, past_deadline, excused=excused, exempt=exempt)
     if review is None:
         return ReviewStatus(state, None, 0, 0.0, None)
     if state in (ReviewState.on_time, ReviewState.late):

@@ -357,3 +357,19 @@ def test_chart_leaves_out_components_without_grades(client: FlaskClient, login, 
     # No participation is graded in this course: no panel (no empty axis) for it.
     assert b"Participation" not in svg and b"Midterm" in svg
     assert distributions_svg([("Course total", [float("nan")]), ("Quiz", [])]) == NO_GRADES_SVG
+
+
+#: The student grade page's statements: the login (user and course), the student's roster row,
+#: their sessions (with review, excuse, presenting), the slots they presented, one UNION of every
+#: number, and the course's sessions for "not due yet".
+STUDENT_GRADE_PAGE_STATEMENTS = 6
+
+
+def test_student_grade_page_statement_count_is_pinned(client: FlaskClient, login) -> None:
+    for code, size, weeks in (("small-pin", 2, (3,)), ("large-pin", 10, (3, 4, 5, 6))):
+        student = _student_world(code, size, weeks)
+        login(student)
+        with count_queries() as counter:
+            html = client.get(f"/c/{code}/grades").get_data(as_text=True)
+        assert counter.count == STUDENT_GRADE_PAGE_STATEMENTS, counter.statements
+        assert ">70.0<" in html  # the graded reviews show
