@@ -13,14 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Optional
-
-from icalendar import Alarm, Calendar, Event
+from typing import TYPE_CHECKING, Optional
 
 from models import Course, CourseRole, Enrollment, Group, PaperSession, User, db, new_token
 from review.mail import public_url
 from review.reviews.policy import format_local
 from review.signup.services import sessions_with_slots, sessions_with_slots_of
+
+if TYPE_CHECKING:
+    from icalendar import Calendar, Event
+
+# icalendar is imported by the functions that build a feed: every process imported it at
+# start-up (30 ms) for the few requests that are calendar feeds.
 
 #: Reminders before each review deadline in the personal feed.
 REVIEW_ALARMS = (timedelta(hours=24), timedelta(hours=2))
@@ -31,6 +35,8 @@ def session_minutes(course: Course, session: PaperSession) -> int:
 
 
 def _calendar(name: str) -> Calendar:
+    from icalendar import Calendar
+
     calendar = Calendar()
     calendar.add("prodid", "-//Paper sessions//review//EN")
     calendar.add("version", "2.0")
@@ -40,6 +46,8 @@ def _calendar(name: str) -> Calendar:
 
 def _event(course: Course, session: PaperSession, summary: str, stamp: datetime,
            uid_suffix: str = "") -> Event:
+    from icalendar import Event
+
     event = Event()
     event.add("uid", f"session-{session.id}{uid_suffix}@{course.code}")
     event.add("dtstamp", stamp)
@@ -109,6 +117,8 @@ def personal_feed(user: User, memberships: Sequence[tuple[Course, Enrollment]],
 
 
 def _deadline_event(course: Course, session: PaperSession, stamp: datetime) -> Event:
+    from icalendar import Alarm, Event
+
     week = session.week.number
     event = Event()
     event.add("uid", f"review-{session.id}-me@{course.code}")

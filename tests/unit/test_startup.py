@@ -10,8 +10,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 HEAVY = ("sklearn", "scipy", "matplotlib", "pandas", "numpy", "krippendorff")
-# Imported when first used: the job queue (with the Redis client) and the migration tooling.
-ON_FIRST_USE = ("huey", "redis", "alembic", "flask_migrate", "mako", "pygments")
+# Imported when first used: the job queue (with the Redis client), the migration tooling and
+# the calendar library.
+ON_FIRST_USE = ("huey", "redis", "alembic", "flask_migrate", "mako", "pygments", "icalendar")
 
 _PROBE = """
 import json, re, sys, time
