@@ -101,8 +101,8 @@ from review.grading.results import (
     RubricRef,
     ScoreRow,
     combined_pcts,
+    derived_participation,
     member_result,
-    participation_deriver,
     participation_scores,
     presentation_results,
     presented_slots,
@@ -394,7 +394,7 @@ def _presentation_record(r: PresentationResult, released_only: bool) -> Presenta
 # exempt) whether they present, the slots they presented (``presented_slots``), and every number
 # hanging off those (``_student_numbers``). The rules are the shared ones: ``status_of_one``
 # (review states), ``combined_pcts`` and ``slot_result``/``member_result`` (graders, peers,
-# adjustments), ``tally_participation`` and ``participation_deriver``.
+# adjustments), ``tally_participation`` and ``derived_participation``.
 
 
 class _SessionRow(NamedTuple):
@@ -472,15 +472,8 @@ def _one_student_input(course: Course, info: CourseInfo, now: datetime, released
         user_id, adjustments.get(slot.id)), released_only) for slot in slots]
 
     # A staff score wins; without one, the records give the count criterion (see results.py).
-    participation_pct: dict[int, float] = {}
-    counts = tally_participation((row.item, row.kind, row.value) for row in numbers
-                                 if row.kind in ("question", "manual"))
-    if counts:
-        derive = participation_deriver(course)
-        for session_id, (questions, manual) in counts.items():
-            derived = derive(questions, manual)
-            if derived is not None:
-                participation_pct[session_id] = derived
+    participation_pct = derived_participation(course, tally_participation(
+        (row.item, row.kind, row.value) for row in numbers if row.kind in ("question", "manual")))
     participation_pct.update(combined("participation"))
     # Participation is released with its session's feedback, like the session's reviews.
     participation = [ParticipationRecord(

@@ -492,14 +492,7 @@ def participation_scores(course: Course, *, user_id: int | None = None
     """(session id, user id) -> participation percentage: a staff Score if any, else records.
     ``user_id``: that student's only."""
     grading = course_definition(course).grading
-    out: dict[tuple[int, int], float] = {}
-    counts = participation_counts(course, user_id=user_id)
-    if counts:
-        derive = participation_deriver(course)
-        for key, (questions, manual) in counts.items():
-            derived = derive(questions, manual)
-            if derived is not None:
-                out[key] = derived
+    out = derived_participation(course, participation_counts(course, user_id=user_id))
     grouped: dict[tuple[int, int], list[tuple[int, float, float]]] = defaultdict(list)
     query = (select(Score.session_id, Score.student_id, Score.grader_id, Score.total,
                     Score.max_total)
@@ -531,10 +524,23 @@ def participation_deriver(course: Course):  # type: ignore[no-untyped-def]
     return derive
 
 
+def derived_participation(course: Course, counts: Mapping[K, tuple[int, float]]
+                          ) -> dict[K, float]:
+    """The count criterion's percentage for each key whose records give one."""
+    out: dict[K, float] = {}
+    if counts:
+        derive = participation_deriver(course)
+        for key, (questions, manual) in counts.items():
+            derived = derive(questions, manual)
+            if derived is not None:
+                out[key] = derived
+    return out
+
+
 __all__ = [
     "PresentationResult", "presentation_results", "SlotResult", "slot_results", "slot_result",
     "member_result", "presented_slots", "SlotRow", "PeerRow", "tally_participation",
-    "participation_deriver",
+    "participation_deriver", "derived_participation",
     "review_scores", "participation_scores", "Combined", "combine", "combined_pct",
     "combined_pcts", "ScoreRow", "RubricRef", "score_pct", "stored_rubric",
 ]
