@@ -37,6 +37,8 @@ def main() -> int:
     parser.add_argument("--statements", action="store_true",
                         help="print the statements of the last request of each kind")
     parser.add_argument("--sort", default="tottime", help="the profile's order (cumulative...)")
+    parser.add_argument("--profile-dir", default="",
+                        help="with --profile: also write NAME.prof per kind of request here")
     args = parser.parse_args()
     from sqlalchemy import event
 
@@ -99,6 +101,8 @@ def main() -> int:
             if profiler:
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats(args.sort).print_stats(30)
+                if args.profile_dir:
+                    profiler.dump_stats(str(Path(args.profile_dir) / f"{name}.prof"))
         if args.statements:
             print("\n".join(" ".join(s.split())[:300] for s in statements[before:]))
         print(f"{name}: {statistics.median(per_request):.2f} ms CPU per request "

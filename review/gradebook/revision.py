@@ -16,9 +16,10 @@ the gradebook never reads (audit, tokens, waitlists, preferences).
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Optional
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import Update, bindparam, event, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 
@@ -90,26 +91,39 @@ def _touched_courses(session: OrmSession) -> set[int]:
         if obj in session.dirty:
             if not session.is_modified(obj):
                 continue
-            if isinstance(obj, Review) and not _changed(
-                    obj, [a.key for a in inspect(Review).column_attrs
-                          if a.key not in _REVIEW_TEXT_ONLY]):
+            if isinstance(obj, Review) and not _changed(obj, _graded_columns(Review)):
                 continue
-            if isinstance(obj, Course) and not _changed(
-                    obj, [a.key for a in inspect(Course).column_attrs
-                          if a.key != "grades_revision"]):
+            if isinstance(obj, Course) and not _changed(obj, _graded_columns(Course)):
                 continue
         course_id = _course_of(session, obj)
         courses.add(course_id if course_id is not None else _EVERY_COURSE)
     return courses
 
 
+@cache
+def _graded_columns(model: type) -> tuple[str, ...]:
+    """The columns of ``model`` whose change moves the grades revision."""
+    ignored = _REVIEW_TEXT_ONLY if model is Review else {"grades_revision"}
+    return tuple(a.key for a in inspect(model).column_attrs if a.key not in ignored)
+
+
+@cache
+def _bump_statement(every_course: bool) -> Update:
+    # Built once (with an expanding parameter for the courses): building a statement costs more
+    # than running it, and every submit and score runs this one.
+    table = Course.__table__
+    statement = update(table).values(grades_revision=table.c.grades_revision + 1)
+    if not every_course:
+        statement = statement.where(table.c.id.in_(bindparam("courses", expanding=True)))
+    return statement
+
+
 def _bump(session: OrmSession, courses: set[int]) -> None:
-    statement = update(Course).values(grades_revision=Course.grades_revision + 1)
-    if _EVERY_COURSE not in courses:
-        statement = statement.where(Course.id.in_(courses))
+    every_course = _EVERY_COURSE in courses
     # A Core update (no ORM bookkeeping); the loaded Course objects' counters are expired so
     # the next read sees the new value.
-    session.connection().execute(statement)
+    session.connection().execute(_bump_statement(every_course),
+                                 {} if every_course else {"courses": sorted(courses)})
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Course) and (_EVERY_COURSE in courses or obj.id in courses):
             session.expire(obj, ["grades_revision"])

@@ -152,11 +152,16 @@ def enqueue_once(task: Any, key: str, *args: Any) -> bool:
     """
     huey = jobs().huey
     now = time.time()
-    if not huey.put_if_empty(key, now):
-        since = huey.get(key, peek=True)
-        if since is not None and now - since < float(current_app.config["JOBS_PENDING_SECONDS"]):
-            return False
-        huey.put(key, now)
+    # Read first: in a burst, almost every call finds the job already waiting, and a read takes
+    # no lock (the SQLite queue's put_if_empty is an exclusive transaction, even when it fails).
+    since = huey.get(key, peek=True)
+    if since is not None and now - since < float(current_app.config["JOBS_PENDING_SECONDS"]):
+        return False
+    if since is None:
+        if not huey.put_if_empty(key, now):
+            return False  # another request queued it since the read
+    else:
+        huey.put(key, now)  # the mark of a job that never started (a lost worker): queue anew
     task(*args)
     return True
 

@@ -22,9 +22,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Iterable, NamedTuple, Optional, TypeVar
 
-from sqlalchemy import JSON, Select, Text, bindparam, cast, func, inspect, select, update
+from sqlalchemy import JSON, Integer, Select, Text, and_, bindparam, cast, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
 
 from models import (
     AuditEntry,
@@ -246,12 +246,49 @@ def _session_statement(with_paper: bool) -> Select[Any]:
 
 
 @cache
-def _review_statement(lock: bool, with_versions: bool) -> Select[Any]:
+def _review_statement(lock: bool) -> Select[Any]:
     query = select(Review).where(Review.session_id == bindparam("session_id"),
                                  Review.user_id == bindparam("user_id"))
-    if with_versions:
-        query = query.options(joinedload(Review.versions))
     return query.with_for_update() if lock else query
+
+
+@cache
+def _latest_version_statement() -> Select[Any]:
+    # Without its text: a resubmit needs only the last number, a double click its receipt.
+    latest = (select(func.max(ReviewVersion.number))
+              .where(ReviewVersion.review_id == bindparam("review_id")).scalar_subquery())
+    return (select(ReviewVersion).options(defer(ReviewVersion.content))
+            .where(ReviewVersion.review_id == bindparam("review_id"),
+                   ReviewVersion.number == latest))
+
+
+def latest_version(review: Review) -> ReviewVersion | None:
+    """The review's last submitted version (its text not loaded), None before the first."""
+    return db.session.scalar(_latest_version_statement(), {"review_id": review.id})
+
+
+@cache
+def _receipt_statement() -> Select[Any]:
+    versions = (select(func.max(ReviewVersion.number))
+                .where(ReviewVersion.review_id == Review.id).correlate(Review).scalar_subquery())
+    return (select(Review, ReviewVersion, versions)
+            .join(ReviewVersion, and_(ReviewVersion.review_id == Review.id,
+                                      ReviewVersion.number == func.coalesce(
+                                          bindparam("number", type_=Integer), versions)))
+            # A receipt shows the version's hash, not its text.
+            .options(defer(ReviewVersion.content), defer(Review.content),
+                     defer(Review.revision), defer(Review.rendered))
+            .where(Review.session_id == bindparam("session_id"),
+                   Review.user_id == bindparam("user_id")))
+
+
+def receipt_of(session: PaperSession, user: User,
+               number: Optional[int]) -> tuple[Review, ReviewVersion, int] | None:
+    """The student's review, its version ``number`` (the last when None) and how many versions
+    there are, in one statement; None when there is no such version."""
+    row = db.session.execute(_receipt_statement(), {"session_id": session.id, "user_id": user.id,
+                                                    "number": number}).first()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def is_student(course: Course, user: User) -> bool:
@@ -272,11 +309,9 @@ def is_staff_of(course: Course, user: User) -> bool:
         Enrollment.role.in_([CourseRole.instructor, CourseRole.ta]))) is not None
 
 
-def review_of(session: PaperSession, user: User, *, lock: bool = False,
-              with_versions: bool = False) -> Review | None:
-    return db.session.execute(_review_statement(lock, with_versions),
-                              {"session_id": session.id, "user_id": user.id}
-                              ).unique().scalar_one_or_none()
+def review_of(session: PaperSession, user: User, *, lock: bool = False) -> Review | None:
+    return db.session.scalar(_review_statement(lock),
+                             {"session_id": session.id, "user_id": user.id})
 
 
 def grace_days_used(course: Course, user: User) -> int:
@@ -448,17 +483,18 @@ def submit_review(session: PaperSession, user: User, content: ReviewContent, now
         raise ReviewIncomplete(" ".join(check.blocking))
     digest = content.sha256()
     review = review_of(session, user, lock=True)
-    if (review is not None and review.status == ReviewStatus.submitted
-            and review.content_sha256 == digest and review.versions):
+    latest = (latest_version(review)
+              if review is not None and review.status == ReviewStatus.submitted else None)
+    if latest is not None and review.content_sha256 == digest:
         # The same text again (a double click, a resent form): one version, same receipt.
-        return SubmitResult(review, review.versions[-1], created=False)
+        return SubmitResult(review, latest, created=False)
     if review is not None:
         _check_version(review, expected_version)
         if review.status == ReviewStatus.submitted and now > session.review_deadline:
             raise ReviewClosed(
                 "The deadline has passed (" + _local(session.review_deadline, session.course)
                 + "), so the submitted review can no longer be changed. Your submitted version "
-                f"{len(review.versions)} stands; nothing was saved from this page.")
+                f"{latest.number if latest else 1} stands; nothing was saved from this page.")
     assessment = late_assessment(session, user, now)
     if not assessment.accepted:
         raise ReviewClosed(assessment.message + " Nothing was submitted.")
@@ -468,10 +504,8 @@ def submit_review(session: PaperSession, user: User, content: ReviewContent, now
         review = Review(session_id=session.id, user_id=user.id, content={}, saved_at=now)
         db.session.add(review)
         db.session.flush()
-    # A review that was never submitted has no versions: no query to count them.
-    number = 1 if review.status == ReviewStatus.draft else len(review.versions) + 1
-    version = ReviewVersion(review_id=review.id, number=number, content=content.to_dict(),
-                            content_sha256=digest, submitted_at=now)
+    version = ReviewVersion(review_id=review.id, number=latest.number + 1 if latest else 1,
+                            content=content.to_dict(), content_sha256=digest, submitted_at=now)
     if "versions" in inspect(review).unloaded:
         db.session.add(version)
     else:

@@ -150,12 +150,13 @@ def _editor(session: PaperSession, form: ReviewForm, review: Review | None, *, s
     now = _now()
     rules = services.rules_of(session.course)
     assessment = services.late_assessment(session, current_user, now)
+    submitted = review is not None and review.status == RowStatus.submitted
     return render_template(
         "reviews/edit.html", course=session.course, session=session, form=form, review=review,
         rules=rules, now=now, previews=previews, late=late, check=check, assessment=assessment,
         countdown=countdown_text(session.review_deadline, now),
         is_open=now >= session.review_opens_at,
-        submitted=review is not None and review.status == RowStatus.submitted,
+        submitted=submitted, versions=services.latest_version(review).number if submitted else 0,
         closed=now > session.review_deadline,
         excused=services.is_excused(session, current_user),
         exempt=rules.presenters_exempt and services.is_presenter(session, current_user),
@@ -293,15 +294,12 @@ def preview(course_code: str) -> tuple[Response, int]:
 @course_student
 def receipt(course_code: str, session_id: int) -> str:
     session = _session_or_404(session_id, with_paper=True)
-    review = services.review_of(session, current_user, with_versions=True)
-    if review is None or not review.versions:
+    found = services.receipt_of(session, current_user, request.args.get("version", type=int))
+    if found is None:
         abort(404)
-    number = request.args.get("version", type=int) or len(review.versions)
-    version = next((v for v in review.versions if v.number == number), None)
-    if version is None:
-        abort(404)
+    review, version, versions = found
     return render_template("reviews/receipt.html", course=session.course, session=session,
-                           review=review, version=version,
+                           review=review, version=version, versions=versions,
                            submitted_local=format_local(version.submitted_at,
                                                         session.course.timezone))
 

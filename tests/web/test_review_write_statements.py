@@ -7,11 +7,12 @@ Each counted request starts from an empty database session, as a fresh request i
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models import Course, Review, ReviewVersion, db
 from tests.factories import make_course, make_member
@@ -121,3 +122,56 @@ def test_the_form_and_the_receipt_load_the_paper_with_the_session(client, writin
     # review with its versions.
     assert receipt.status_code == 200 and statements == 3
     assert "Version</dt><dd>1 of 1" in receipt.get_data(as_text=True)
+
+
+def _selects_version_text(statements: list[str]) -> bool:
+    # The versions' own table or its alias in a join (review_version_1): its JSON text column.
+    return any(s.lstrip().upper().startswith("SELECT")
+               and re.search(r"\breview_version(_\d+)?\.content\b", s) for s in statements)
+
+
+def test_a_resubmit_reads_no_earlier_version_text(client, writing) -> None:
+    # A student who revises before the deadline may have many versions; the next one needs only
+    # the last one's number, not every earlier text decoded again.
+    for n in range(4):
+        assert client.post(writing["write"], data={**FORM, "remedies": f"Try {n}."}).status_code == 302
+    db.session.expunge_all()
+    with count_queries() as counter:
+        response = client.post(writing["write"], data={**FORM, "remedies": "Try once more."})
+    assert response.status_code == 302
+    assert not _selects_version_text(counter.statements)
+    assert [v.number for v in db.session.scalars(
+        select(ReviewVersion).order_by(ReviewVersion.number))] == [1, 2, 3, 4, 5]
+    # The same text again (a double click) records nothing and answers with the same receipt.
+    db.session.expunge_all()
+    with count_queries() as counter:
+        again = client.post(writing["write"], data={**FORM, "remedies": "Try once more."})
+    assert again.status_code == 302 and again.headers["Location"].endswith("version=5")
+    assert not _selects_version_text(counter.statements)
+    assert db.session.scalar(select(func.count(ReviewVersion.id))) == 5
+
+
+def test_the_receipt_reads_only_the_version_it_shows(client, writing) -> None:
+    for n in range(3):
+        assert client.post(writing["write"], data={**FORM, "remedies": f"Try {n}."}).status_code == 302
+    receipt = writing["write"][:-len("write")] + "receipt"
+    for query, shown in (("", "3 of 3"), ("?version=2", "2 of 3"), ("?version=1", "1 of 3")):
+        db.session.expunge_all()
+        with count_queries() as counter:
+            page = client.get(receipt + query)
+        assert page.status_code == 200 and f"Version</dt><dd>{shown}" in page.get_data(as_text=True)
+        assert not _selects_version_text(counter.statements) and counter.count == 3
+    assert client.get(receipt + "?version=4").status_code == 404
+
+
+def test_the_form_of_a_revised_review_names_its_last_version_without_reading_the_texts(
+        client, writing) -> None:
+    for n in range(3):
+        assert client.post(writing["write"], data={**FORM, "remedies": f"Try {n}."}).status_code == 302
+    db.session.expunge_all()
+    with count_queries() as counter:
+        form = client.get(writing["write"])
+    assert form.status_code == 200 and "(version 3)" in form.get_data(as_text=True)
+    assert not _selects_version_text(counter.statements)
+    # The four of a first visit and the last version's number.
+    assert counter.count == 5

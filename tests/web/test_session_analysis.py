@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from models import CourseRole, PaperSession, SessionAnalysis, db
-from review.jobs import jobs, run_due_jobs
+from review.jobs import job_started, jobs, run_due_jobs
 from review.reviews import analysis, services
 from review.reviews.services import ReviewContent
 from tests.factories import make_course, make_member, make_user
@@ -87,6 +87,27 @@ def test_submits_queue_one_job_per_kind_and_the_worker_brings_both_up_to_date(
     analysis.request_analysis(session.id, "digest")
     assert run_due_jobs(huey) == 1
     assert _rows()["digest"].error == "" and huey.scheduled() == []
+
+
+def test_the_waiting_mark_coalesces_a_burst_until_the_job_starts_or_goes_stale(
+        world: dict[str, Any], monkeypatch) -> None:
+    session, huey = world["session"], jobs().huey
+    key = analysis._pending_key(session.id, "digest")
+    clock = [1_000_000.0]
+    monkeypatch.setattr("review.jobs.time.time", lambda: clock[0])
+    assert analysis.request_analysis(session.id, "digest")
+    clock[0] += 60
+    assert not analysis.request_analysis(session.id, "digest")  # one waits already
+    assert huey.pending_count() == 1 and huey.get(key, peek=True) == 1_000_000.0
+    # A worker that was lost with its job: once the mark is older than JOBS_PENDING_SECONDS,
+    # the next change queues a job again, and the mark is renewed.
+    clock[0] += float(current_app.config["JOBS_PENDING_SECONDS"])
+    assert analysis.request_analysis(session.id, "digest")
+    assert huey.pending_count() == 2 and huey.get(key, peek=True) == clock[0]
+    # A job that started cleared the mark: a change made while it runs queues the next one.
+    job_started(key)
+    assert analysis.request_analysis(session.id, "digest")
+    assert huey.pending_count() == 3
 
 
 def test_a_stale_digest_shows_updating_with_its_time_and_leaves_out_changed_reviews(
