@@ -356,6 +356,7 @@ def rush(term: Term, server: Server, paced_seconds: float = 0.0) -> dict[str, An
     code, session_id = term.code, term.info["open_session"]
     students = term.info["students"]
     latencies: list[float] = []
+    by_step: dict[str, list[float]] = {"form": [], "autosave": [], "submit": [], "receipt": []}
     failures: list[str] = []
     lock = threading.Lock()
     queue = list(enumerate(students))
@@ -365,18 +366,19 @@ def rush(term: Term, server: Server, paced_seconds: float = 0.0) -> dict[str, An
         cookie = term.cookie(email)
         write = f"/c/{code}/reviews/{session_id}/write"
 
-        def step(call: Call, expect: tuple[int, ...]) -> Reply:
+        def step(call: Call, expect: tuple[int, ...], kind: str) -> Reply:
             nonlocal cookie
             reply = send(server.port, call)
             if reply.cookie:
                 cookie = reply.cookie
             with lock:
                 latencies.append(reply.seconds)
+                by_step[kind].append(reply.seconds)
                 if reply.status not in expect:
                     failures.append(f"{email} {call.method} {call.path}: {reply.status}")
             return reply
 
-        page = step(Call("GET", write, cookie), (200,))
+        page = step(Call("GET", write, cookie), (200,), "form")
         token = CSRF.search(page.body)
         if token is None:
             with lock:
@@ -388,7 +390,7 @@ def rush(term: Term, server: Server, paced_seconds: float = 0.0) -> dict[str, An
             body = {**review_body(number, save, run), "version": version}
             reply = step(Call("POST", f"/c/{code}/reviews/{session_id}/autosave", cookie,
                               json.dumps(body).encode(), "application/json",
-                              {"X-CSRFToken": csrf}), (200,))
+                              {"X-CSRFToken": csrf}), (200,), "autosave")
             if reply.status == 200:
                 version = json.loads(reply.body).get("version")
         final = review_body(number, 3, run)
@@ -397,8 +399,8 @@ def rush(term: Term, server: Server, paced_seconds: float = 0.0) -> dict[str, An
                 "questions-0": final["questions"][0], "submit": "Submit review",
                 "version": str(version or "")}
         reply = step(Call("POST", write, cookie, urllib.parse.urlencode(form).encode(),
-                          "application/x-www-form-urlencoded"), (302, 303))
-        step(Call("GET", f"/c/{code}/reviews/{session_id}/receipt", cookie), (200,))
+                          "application/x-www-form-urlencoded"), (302, 303), "submit")
+        step(Call("GET", f"/c/{code}/reviews/{session_id}/receipt", cookie), (200,), "receipt")
 
     def worker() -> None:
         while True:
@@ -427,6 +429,10 @@ def rush(term: Term, server: Server, paced_seconds: float = 0.0) -> dict[str, An
             "p50_ms": round(percentile(latencies, 50) * 1000, 1),
             "p99_ms": round(percentile(latencies, 99) * 1000, 1),
             "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
+            # Which requests make the tail: p50 / p99 ms of each step.
+            "steps_p50_p99_ms": {kind: [round(percentile(values, 50) * 1000, 1),
+                                        round(percentile(values, 99) * 1000, 1)]
+                                 for kind, values in by_step.items() if values},
             "server_cpu_s": round(server.cpu_seconds() - cpu_before, 2),
             "client_cpu_s": round(time.process_time() - client_cpu_before, 2)}
 
