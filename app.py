@@ -42,7 +42,7 @@ def _default_config(app: Flask) -> dict[str, Any]:
     return {
         "SECRET_KEY": None,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'review.sqlite'}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
         # None means "decide from debug": Secure everywhere but a local debug server.
         "SESSION_COOKIE_SECURE": None,
         "REMEMBER_COOKIE_SECURE": None,
@@ -92,6 +92,12 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config is not None:
         app.config.from_mapping(test_config)
+    # A database server can restart under the pool: its connections are tested when taken, so
+    # the first request after an outage reconnects instead of failing. An SQLite file has no
+    # server, and the test would be one more statement on every request.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "pool_pre_ping": not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"),
+        **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = not app.debug
     if app.config["REMEMBER_COOKIE_SECURE"] is None:

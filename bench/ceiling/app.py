@@ -78,7 +78,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record):  # type: ignore[no-unt
 def create_app() -> Flask:
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    # As the application has it (app.py): connections tested when taken, but for SQLite.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "pool_pre_ping": not os.environ["DATABASE_URL"].startswith("sqlite")}
     db.init_app(app)
 
     @app.get("/table")

@@ -434,6 +434,27 @@ def autosave_draft(session: PaperSession, user: User, content: ReviewContent, no
     return DraftSaved(review.version, review.saved_at)
 
 
+def autosave_draft_before_loading(course: Course, user: User, session_id: int,
+                                  content: ReviewContent, now: datetime, *,
+                                  expected_version: Optional[int] = None) -> Optional[DraftSaved]:
+    """The autosave's common case without loading the session: one UPDATE whose own WHERE
+    checks that the session is this course's and open for writing (opened, deadline not
+    passed). None, with nothing written, for every other case, including a session of another
+    course: then ``autosave_draft`` with the loaded session finds and says why."""
+    if not is_student(course, user):
+        return None
+    try:
+        check_sizes(content, rules_of(course))
+    except ReviewTooLong:
+        return None
+    version = db.session.connection().execute(
+        _draft_update_statement(expected_version is not None, checks_session=True), {
+            "of_session": session_id, "of_user": user.id, "of_course": course.id, "now": now,
+            "new_content": content.to_dict(), "new_saved_at": now,
+            "expected_version": expected_version}).scalar()
+    return DraftSaved(version, now) if version is not None else None
+
+
 def _draft_update(session: PaperSession, user: User, content: ReviewContent, now: datetime,
                   expected_version: Optional[int]) -> Optional[int]:
     new = content.to_dict()
@@ -443,7 +464,7 @@ def _draft_update(session: PaperSession, user: User, content: ReviewContent, now
 
 
 @cache
-def _draft_update_statement(expected: bool) -> Any:
+def _draft_update_statement(expected: bool, checks_session: bool = False) -> Any:
     # A Core statement: the ORM's version counter is advanced by hand, and it moves no grades
     # revision (review.gradebook.revision: a draft's text is not a grade input). The stored
     # JSON is compared as text with the new one serialised the same way: equal text is an
@@ -462,6 +483,14 @@ def _draft_update_statement(expected: bool) -> Any:
                  .returning(table.c.version))
     if expected:
         statement = statement.where(table.c.version == bindparam("expected_version"))
+    if checks_session:
+        sessions = PaperSession.__table__
+        now = bindparam("now", type_=UTCDateTime)
+        statement = statement.where(
+            select(sessions.c.id).where(sessions.c.id == bindparam("of_session"),
+                                        sessions.c.course_id == bindparam("of_course"),
+                                        sessions.c.review_opens_at <= now,
+                                        sessions.c.review_deadline >= now).exists())
     return statement
 
 

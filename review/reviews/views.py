@@ -39,6 +39,7 @@ from models import (
 )
 from review.accounts.forms import EmptyForm
 from review.core.errors import DomainError
+from review.core.ids import MAX_ID
 from review.courses.roster import course_sections
 from review.permissions import (
     course_member,
@@ -151,12 +152,13 @@ def _editor(session: PaperSession, form: ReviewForm, review: Review | None, *, s
     rules = services.rules_of(session.course)
     assessment = services.late_assessment(session, current_user, now)
     submitted = review is not None and review.status == RowStatus.submitted
+    last = services.latest_version(review) if submitted else None
     return render_template(
         "reviews/edit.html", course=session.course, session=session, form=form, review=review,
         rules=rules, now=now, previews=previews, late=late, check=check, assessment=assessment,
         countdown=countdown_text(session.review_deadline, now),
         is_open=now >= session.review_opens_at,
-        submitted=submitted, versions=services.latest_version(review).number if submitted else 0,
+        submitted=submitted, versions=last.number if last is not None else 0,
         closed=now > session.review_deadline,
         excused=services.is_excused(session, current_user),
         exempt=rules.presenters_exempt and services.is_presenter(session, current_user),
@@ -246,24 +248,31 @@ def _stale_editor(session: PaperSession, form: ReviewForm,
 @bp.post("/c/<course_code>/reviews/<int:session_id>/autosave")
 @course_student
 def autosave(course_code: str, session_id: int) -> tuple[Response, int]:
-    session = _session_or_404(session_id)
     data = request.get_json(silent=True)
+    # An id of another course is "not found" before anything is said about the body.
     if not isinstance(data, dict):
+        _session_or_404(session_id)
         return jsonify(ok=False, error="Expected a JSON object."), 400
     questions = data.get("questions") or []
     fields = [data.get(key, "") for key, _, _ in TEXT_SECTIONS]
     if not isinstance(questions, list) or not all(isinstance(v, str) for v in [*fields, *questions]):
+        _session_or_404(session_id)
         return jsonify(ok=False, error="Every section must be text."), 400
     content = ReviewContent.build(**{key: data.get(key, "") for key, _, _ in TEXT_SECTIONS},
                                   questions=questions)
     version = data.get("version")
     expected = int(version) if isinstance(version, (int, str)) and str(version).isdigit() else None
+    now = _now()
     try:
-        draft = services.autosave_draft(session, current_user, content, _now(),
-                                        expected_version=expected)
+        # Most autosaves of a rush are the common case, written before the session is loaded.
+        draft = services.autosave_draft_before_loading(g.course, current_user, session_id,
+                                                       content, now, expected_version=expected)
+        if draft is None:
+            draft = services.autosave_draft(_session_or_404(session_id), current_user, content,
+                                            now, expected_version=expected)
         # Read before the commit expires the course (a query afterwards, just to answer).
         saved = {"version": draft.version, "saved_at": draft.saved_at.isoformat(),
-                 "saved_text": format_local(draft.saved_at, session.course.timezone)}
+                 "saved_text": format_local(draft.saved_at, g.course.timezone)}
         db.session.commit()
     except ReviewStale as exc:
         db.session.rollback()
@@ -294,7 +303,10 @@ def preview(course_code: str) -> tuple[Response, int]:
 @course_student
 def receipt(course_code: str, session_id: int) -> str:
     session = _session_or_404(session_id, with_paper=True)
-    found = services.receipt_of(session, current_user, request.args.get("version", type=int))
+    number = request.args.get("version", type=int)
+    if number is not None and not 1 <= number <= MAX_ID:
+        abort(404)  # no such version, and beyond what the database compares
+    found = services.receipt_of(session, current_user, number)
     if found is None:
         abort(404)
     review, version, versions = found

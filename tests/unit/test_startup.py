@@ -105,3 +105,18 @@ def test_grade_pages_render_without_pandas_or_numpy():
     probe = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(probe["statuses"].values()) == {200}, probe
     assert probe["heavy"] == [], probe
+
+
+def test_connections_are_tested_when_taken_from_a_server_pool_but_not_for_an_sqlite_file():
+    from app import create_app
+
+    # Nothing connects here: the options are only read.
+    embedded = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "probe"})
+    server = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@127.0.0.1:1/none",
+                         "SECRET_KEY": "probe"})
+    tuned = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@127.0.0.1:1/none",
+                        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 3}, "SECRET_KEY": "probe"})
+    assert embedded.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is False
+    assert server.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    # A deployment's own pool settings keep the test on.
+    assert tuned.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True, "pool_size": 3}
