@@ -14,3 +14,10 @@ class _ResponseWithoutBanner(gunicorn.http.wsgi.Response):
 
 # Workers look the class up at request time, so replacing it here (before they fork) is enough.
 gunicorn.http.wsgi.Response = _ResponseWithoutBanner
+
+
+def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
+    # Each worker opens what its first requests would otherwise pay for (app.warm_worker).
+    from app import warm_worker
+
+    warm_worker(worker.wsgi)

@@ -12,3 +12,10 @@ timeout = 60
 accesslog = None
 errorlog = "-"
 loglevel = "warning"
+
+
+def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
+    # Each worker opens what its first requests would otherwise pay for (app.warm_worker).
+    from app import warm_worker
+
+    warm_worker(worker.wsgi)

@@ -120,3 +120,26 @@ def test_connections_are_tested_when_taken_from_a_server_pool_but_not_for_an_sql
     assert server.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
     # A deployment's own pool settings keep the test on.
     assert tuned.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True, "pool_size": 3}
+
+
+_WARM_PROBE = """
+import json, runpy, sys, types
+from app import create_app
+app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "probe",
+                  "JOBS_BACKEND": "sqlite", "JOBS_SQLITE_PATH": sys.argv[2]})
+before = "huey" in sys.modules or "jobs" in app.extensions
+hook = runpy.run_path(sys.argv[1])["post_worker_init"]
+hook(types.SimpleNamespace(wsgi=app))
+print(json.dumps({"before": before, "after": "huey" in sys.modules and "jobs" in app.extensions}))
+"""
+
+
+def test_each_served_worker_opens_the_job_queue_before_its_first_request(tmp_path):
+    # create_app() leaves the queue closed (fast CLI and tests); gunicorn's post_worker_init
+    # opens it in each worker, so no student's first submit waits for Huey's imports.
+    for conf in ("gunicorn.conf.py", "bench/gunicorn.conf.py"):
+        result = subprocess.run(
+            [sys.executable, "-c", _WARM_PROBE, str(PROJECT_ROOT / conf), str(tmp_path / "q.sqlite")],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=True)
+        assert json.loads(result.stdout.strip().splitlines()[-1]) == {"before": False,
+                                                                      "after": True}, conf
