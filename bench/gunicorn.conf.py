@@ -15,7 +15,10 @@ loglevel = "warning"
 
 
 def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
-    # Each worker opens what its first requests would otherwise pay for (app.warm_worker).
+    # Each worker of the application opens what its first requests would otherwise pay for
+    # (app.warm_worker), as under the production config; the ceiling has nothing to open.
+    if getattr(worker.wsgi, "import_name", None) != "app":
+        return
     from app import warm_worker
 
     warm_worker(worker.wsgi)

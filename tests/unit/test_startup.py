@@ -143,3 +143,17 @@ def test_each_served_worker_opens_the_job_queue_before_its_first_request(tmp_pat
             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=True)
         assert json.loads(result.stdout.strip().splitlines()[-1]) == {"before": False,
                                                                       "after": True}, conf
+
+
+def test_the_bench_ceiling_workers_are_left_as_they_boot(monkeypatch):
+    # The bench serves its bare ceiling under the same config: nothing of the application's.
+    import runpy
+    import types
+
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    from bench.ceiling.app import create_app as create_ceiling
+
+    ceiling = create_ceiling()
+    hook = runpy.run_path(str(PROJECT_ROOT / "bench/gunicorn.conf.py"))["post_worker_init"]
+    hook(types.SimpleNamespace(wsgi=ceiling))
+    assert "jobs" not in ceiling.extensions
