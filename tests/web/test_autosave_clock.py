@@ -46,6 +46,12 @@ def _url(course, session) -> str:
     return f"/c/{course.code}/reviews/{session.id}/autosave"
 
 
+def _signed_in(login, courses: dict[str, Any], key: str) -> tuple[Any, Any]:
+    """The course ``key`` and its first session, its student signed in."""
+    login(courses[f"{key}_student"])
+    return courses[key], courses[key].sessions[0]
+
+
 def _text() -> Review | None:
     db.session.expire_all()
     return db.session.scalar(select(Review))
@@ -53,9 +59,7 @@ def _text() -> Review | None:
 
 def test_an_autosave_is_refused_before_the_window_then_saved_up_to_and_at_the_deadline(
         client, login, clock, courses) -> None:
-    course, student = courses["strict"], courses["strict_student"]
-    session = course.sessions[0]
-    login(student)
+    course, session = _signed_in(login, courses, "strict")
     clock[:] = [session.review_opens_at - timedelta(seconds=1)]
     early = client.post(_url(course, session), json={"summary": "too early"})
     assert early.status_code == 422 and "open on" in early.json["error"] and _text() is None
@@ -88,9 +92,7 @@ def test_an_autosave_is_refused_before_the_window_then_saved_up_to_and_at_the_de
 
 def test_a_late_draft_is_saved_while_late_work_is_accepted_and_refused_after_the_limit(
         client, login, clock, courses) -> None:
-    course, student = courses["late"], courses["late_student"]
-    session = course.sessions[0]
-    login(student)
+    course, session = _signed_in(login, courses, "late")
     clock[:] = [session.review_deadline - timedelta(days=1)]
     first = client.post(_url(course, session), json={"summary": "on time"})
     assert first.status_code == 200
@@ -123,9 +125,7 @@ def test_an_autosave_names_only_its_own_course_session(client, login, clock, cou
 
 def test_an_oversized_autosave_is_refused_naming_the_limit_and_the_draft_kept(
         client, login, clock, courses) -> None:
-    course, student = courses["strict"], courses["strict_student"]
-    session = course.sessions[0]
-    login(student)
+    course, session = _signed_in(login, courses, "strict")
     clock[:] = [session.review_deadline - timedelta(hours=2)]
     first = client.post(_url(course, session), json={"summary": "short"})
     too_long = client.post(_url(course, session), json={"summary": "x" * 5001,
