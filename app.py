@@ -146,9 +146,14 @@ def warm_worker(app: Flask) -> None:
     a worker opens it at its first submit, and opening it imports Huey with the Redis and
     PostgreSQL clients (0.17 s). In a deadline rush that first submit held every request queued
     behind it for about half a second (bench/NOTES.md); paid here, no student waits for it.
+    A queue that cannot be opened yet (its file's folder not writable, say) must not keep the
+    worker from serving pages: it is logged, and the first use tries again and says why.
     """
     with app.app_context():
-        jobs.jobs()
+        try:
+            jobs.jobs()
+        except Exception:  # noqa: BLE001 - any failure is retried, and reported, at first use
+            app.logger.exception("The job queue could not be opened at worker start-up")
 
 
 def _harden_production(app: Flask) -> None:

@@ -157,3 +157,15 @@ def test_the_bench_ceiling_workers_are_left_as_they_boot(monkeypatch):
     hook = runpy.run_path(str(PROJECT_ROOT / "bench/gunicorn.conf.py"))["post_worker_init"]
     hook(types.SimpleNamespace(wsgi=ceiling))
     assert "jobs" not in ceiling.extensions
+
+
+def test_a_worker_whose_queue_cannot_open_yet_still_serves_and_says_why(tmp_path, caplog):
+    from app import create_app, warm_worker
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the queue's folder should be")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "probe",
+                      "JOBS_BACKEND": "sqlite", "JOBS_SQLITE_PATH": str(blocked / "q.sqlite")})
+    warm_worker(app)  # does not raise: the worker goes on to serve
+    assert "jobs" not in app.extensions
+    assert "could not be opened at worker start-up" in caplog.text
