@@ -22,7 +22,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Iterable, NamedTuple, Optional, TypeVar
 
-from sqlalchemy import JSON, Integer, Select, Text, and_, bindparam, cast, func, inspect, select, update
+from sqlalchemy import (JSON, Integer, Select, Text, and_, bindparam, case, cast, func, inspect, or_,
+                        select, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, joinedload, selectinload
 
@@ -418,12 +419,14 @@ class DraftSaved:
 
 def autosave_draft(session: PaperSession, user: User, content: ReviewContent, now: datetime, *,
                    expected_version: Optional[int] = None) -> DraftSaved:
-    """``save_draft`` for the autosave, its common case (a changed draft, before the deadline,
-    at the version the page expects) in one UPDATE instead of a locking read and a write.
+    """``save_draft`` for the autosave, its common case (a changed draft or working copy,
+    before the deadline, at the version the page expects) in one UPDATE instead of a locking
+    read and a write.
 
-    Every other case (the first save, a submitted review, late work, a stale version, nothing
-    changed) matches no row and takes ``save_draft``'s path, which finds and says why. The UPDATE
-    goes around the ORM, so call this only in a request that has not loaded the review."""
+    Every other case (the first save, late work, a stale version, nothing changed, a working
+    copy back to the submitted text) matches no row and takes ``save_draft``'s path, which
+    finds and says why. The UPDATE goes around the ORM, so call this only in a request that has
+    not loaded the review."""
     _require_student_and_open(session, user, now)
     check_sizes(content, rules_of(session.course))
     if now <= session.review_deadline:
@@ -466,18 +469,27 @@ def _draft_update(session: PaperSession, user: User, content: ReviewContent, now
 @cache
 def _draft_update_statement(expected: bool, checks_session: bool = False) -> Any:
     # A Core statement: the ORM's version counter is advanced by hand, and it moves no grades
-    # revision (review.gradebook.revision: a draft's text is not a grade input). The stored
-    # JSON is compared as text with the new one serialised the same way: equal text is an
-    # unchanged draft (no write, no new version); text that differs only in form (key order)
-    # is written, never lost.
+    # revision (review.gradebook.revision: a draft's text is not a grade input). It writes
+    # where ``_save_checked_draft`` would: a draft's own text, or a submitted review's working
+    # copy (``revision``), the submitted text left alone. The stored JSON is compared as text
+    # with the new one serialised the same way: equal text is an unchanged draft or working
+    # copy (no write, no new version), and a working copy equal to the submitted text is left to
+    # the full path, which clears it. Text that differs only in form (key order) is written,
+    # never lost.
     table = Review.__table__
+    new_content = bindparam("new_content", type_=JSON)
+    new_text = cast(new_content, Text)
+    is_draft = table.c.status == ReviewStatus.draft
     statement = (update(table)
                  .where(table.c.session_id == bindparam("of_session"),
                         table.c.user_id == bindparam("of_user"),
-                        table.c.status == ReviewStatus.draft,
-                        cast(table.c.content, Text)
-                        != cast(bindparam("new_content", type_=JSON), Text))
-                 .values(content=bindparam("new_content", type_=JSON),
+                        cast(table.c.content, Text) != new_text,
+                        or_(is_draft,
+                            and_(table.c.status == ReviewStatus.submitted,
+                                 or_(table.c.revision.is_(None),
+                                     cast(table.c.revision, Text) != new_text))))
+                 .values(content=case((is_draft, new_content), else_=table.c.content),
+                         revision=case((is_draft, table.c.revision), else_=new_content),
                          saved_at=bindparam("new_saved_at", type_=UTCDateTime),
                          version=table.c.version + 1)
                  .returning(table.c.version))

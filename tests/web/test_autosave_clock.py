@@ -132,3 +132,33 @@ def test_an_oversized_autosave_is_refused_naming_the_limit_and_the_draft_kept(
                                                         "version": first.json["version"]})
     assert too_long.status_code == 422 and "5001 characters" in too_long.json["error"]
     assert _text().content["summary"] == "short"
+
+
+def test_edits_after_submitting_are_kept_up_to_the_deadline_and_refused_after_it(
+        client, login, clock, courses) -> None:
+    # The Santiago course accepts late drafts, but a submitted review is changed only by a
+    # resubmit before the deadline: its working copy is refused after it, late policy or not.
+    course, session = _signed_in(login, courses, "late")
+    form = {"summary": "Submitted summary.", "strengths": "Clear.", "weaknesses": "Few tasks.",
+            "remedies": "More tasks.", "questions-0": "Why?", "submit": "Submit review"}
+    clock[:] = [session.review_deadline - timedelta(days=2)]
+    assert client.post(f"/c/{course.code}/reviews/{session.id}/write",
+                       data=form).status_code == 302
+    version = _text().version
+    edit = {key: value for key, value in form.items() if key not in ("questions-0", "submit")}
+    for moment, words in ((session.review_deadline - timedelta(hours=1), "an hour before"),
+                          (session.review_deadline, "at the deadline")):
+        clock[:] = [moment]
+        saved = client.post(_url(course, session), json={**edit, "summary": words,
+                                                         "questions": ["Why?"],
+                                                         "version": version})
+        assert saved.status_code == 200 and saved.json["version"] == version + 1
+        version = saved.json["version"]
+        assert _text().revision["summary"] == words
+        assert _text().content["summary"] == "Submitted summary."
+    clock[:] = [session.review_deadline + timedelta(seconds=1)]
+    closed = client.post(_url(course, session), json={**edit, "summary": "after it",
+                                                      "questions": ["Why?"], "version": version})
+    assert closed.status_code == 422 and "can no longer be changed" in closed.json["error"]
+    assert _text().revision["summary"] == "at the deadline"
+    assert _text().status == ReviewStatus.submitted

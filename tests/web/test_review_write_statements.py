@@ -88,6 +88,63 @@ def test_an_autosave_after_submitting_keeps_the_submitted_text(client, writing) 
     assert review.revision["questions"] == ["Why?"]
 
 
+def test_an_autosave_of_a_submitted_review_is_two_statements(client, writing) -> None:
+    # Students revise after submitting, right up to the deadline: their autosaves take the same
+    # one-UPDATE path as a draft's, into the working copy, the submitted text left alone.
+    assert client.post(writing["write"], data=FORM).status_code == 302
+    version = db.session.scalar(select(Review.version))
+    edited = {**FORM, "questions": ["Why?"]}
+    response, statements = _counted(lambda: client.post(writing["autosave"], json={
+        **edited, "version": version}))
+    assert response.status_code == 200 and response.json["version"] == version + 1
+    assert statements == 2
+    response, statements = _counted(lambda: client.post(writing["autosave"], json={
+        **edited, "questions": ["Why not?"], "version": version + 1}))
+    assert response.status_code == 200 and response.json["version"] == version + 2
+    assert statements == 2
+    review = db.session.scalar(select(Review))
+    db.session.refresh(review)
+    assert review.status.value == "submitted"
+    assert review.content["questions"] == ["Why does it help?"]
+    assert review.revision["questions"] == ["Why not?"]
+    assert [v.number for v in db.session.scalars(select(ReviewVersion))] == [1]
+
+
+def test_an_autosave_back_to_the_submitted_text_clears_the_working_copy(client, writing) -> None:
+    assert client.post(writing["write"], data=FORM).status_code == 302
+    version = db.session.scalar(select(Review.version))
+    edited = client.post(writing["autosave"], json={**FORM, "questions": ["Why?"],
+                                                    "version": version})
+    assert edited.status_code == 200
+    back = client.post(writing["autosave"], json={**FORM, "questions": ["Why does it help?"],
+                                                  "version": edited.json["version"]})
+    assert back.status_code == 200
+    review = db.session.scalar(select(Review))
+    db.session.refresh(review)
+    assert review.revision is None
+    # The same working copy again is no write and keeps the version, so another tab still saves.
+    again = client.post(writing["autosave"], json={**FORM, "questions": ["Why?"],
+                                                   "version": back.json["version"]})
+    same = client.post(writing["autosave"], json={**FORM, "questions": ["Why?"],
+                                                  "version": again.json["version"]})
+    assert same.status_code == 200 and same.json["version"] == again.json["version"]
+
+
+def test_a_stale_tab_cannot_overwrite_the_working_copy_of_a_submitted_review(client,
+                                                                            writing) -> None:
+    assert client.post(writing["write"], data=FORM).status_code == 302
+    version = db.session.scalar(select(Review.version))
+    newer = client.post(writing["autosave"], json={**FORM, "questions": ["Newer?"],
+                                                   "version": version})
+    assert newer.status_code == 200
+    stale = client.post(writing["autosave"], json={**FORM, "questions": ["Stale?"],
+                                                   "version": version})
+    assert stale.status_code == 409
+    review = db.session.scalar(select(Review))
+    db.session.refresh(review)
+    assert review.revision["questions"] == ["Newer?"]
+
+
 def test_submitting_a_draft_is_six_statements_and_moves_the_grades_revision(client,
                                                                              writing) -> None:
     draft = client.post(writing["autosave"], json={"summary": "draft"})
