@@ -19,6 +19,7 @@ import random
 import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -69,12 +70,15 @@ def _content(rng: random.Random) -> dict:
 
 def _first_monday(today: date, past_sessions: int) -> date:
     # The last past session is this week's Monday (its review deadline, the day before, has
-    # passed); the open session is two weeks on, its window opened 14 days before it.
+    # passed); the open session is two weeks on, its window opened 15 days before it, at the
+    # session time: so on a Monday too, before that time, it is already open (with 14 days the
+    # bench could not seed on Mondays until the session time).
     this_monday = today - timedelta(days=today.weekday())
     return this_monday - timedelta(weeks=past_sessions - 1)
 
 
-def seed_term(students: int = 300, sessions: int = 10, seed: int = 541) -> dict:
+def seed_term(students: int = 300, sessions: int = 10, seed: int = 541,
+              now: Optional[datetime] = None) -> dict:
     from flask import current_app
 
     from review.accounts.services import hash_password
@@ -86,11 +90,11 @@ def seed_term(students: int = 300, sessions: int = 10, seed: int = 541) -> dict:
     from tests.factories import course_definition_data
 
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc)
+    now = now or datetime.now(timezone.utc)
     data = course_definition_data(
         CODE, first_monday=_first_monday(now.date(), sessions), weeks=sessions + 3,
         session_weeks=(*range(1, sessions + 1), sessions + 2), timezone="UTC",
-        reviews={"opens_days_before": 14, "deadline_days_before": 1})
+        reviews={"opens_days_before": 15, "deadline_days_before": 1})
     course, _ = apply_course_definition(CourseDefinition.model_validate(data))
     db.session.flush()
     rows = {key: ensure_rubric_row(r) for key, r in current_app.extensions["rubrics"].items()}
