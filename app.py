@@ -147,13 +147,21 @@ def warm_worker(app: Flask) -> None:
     PostgreSQL clients (0.17 s). In a deadline rush that first submit held every request queued
     behind it for about half a second (bench/NOTES.md); paid here, no student waits for it.
     A queue that cannot be opened yet (its file's folder not writable, say) must not keep the
-    worker from serving pages: it is logged, and the first use tries again and says why.
+    worker from serving pages: it is logged, and the first use tries again and says why. The
+    Markdown renderer, also left out of start-up, is built here for the same reason.
     """
+    from review.reviews import rendering
+
+    rendering.warm_up()
     with app.app_context():
         try:
             jobs.jobs()
         except Exception:  # noqa: BLE001 - any failure is retried, and reported, at first use
             app.logger.exception("The job queue could not be opened at worker start-up")
+    if not app.testing:
+        # What was built here lives as long as the worker, as create_app()'s objects do.
+        gc.collect()
+        gc.freeze()
 
 
 def _harden_production(app: Flask) -> None:

@@ -263,9 +263,10 @@ def test_cleaner_built_once_cleans_exactly_like_a_fresh_clean_call(snippet: str)
     # every allow-list rule is exercised against the per-call nh3.clean of before.
     import nh3
 
-    from review.reviews.rendering import _CLEANER, sanitizer_settings
+    from review.reviews.rendering import _renderer, sanitizer_settings
 
-    assert _CLEANER.clean(snippet) == nh3.clean(snippet, **sanitizer_settings())
+    _, cleaner = _renderer()
+    assert cleaner.clean(snippet) == nh3.clean(snippet, **sanitizer_settings())
 
 
 def test_stored_rendering_is_used_only_for_the_content_it_was_made_from(monkeypatch) -> None:
