@@ -328,8 +328,15 @@ def late_assessment(session: PaperSession, user: User, now: datetime) -> LateAss
 
 
 def is_excused(session: PaperSession, user: User) -> bool:
-    return db.session.scalar(select(ReviewExcuse.id).where(
-        ReviewExcuse.session_id == session.id, ReviewExcuse.user_id == user.id)) is not None
+    return db.session.scalar(_excuse_statement(),
+                             {"session_id": session.id, "user_id": user.id}) is not None
+
+
+@cache
+def _excuse_statement() -> Select[Any]:
+    # Built once, as the write statements above are: the review form asks on every load.
+    return select(ReviewExcuse.id).where(ReviewExcuse.session_id == bindparam("session_id"),
+                                         ReviewExcuse.user_id == bindparam("user_id"))
 
 
 def is_presenter(session: PaperSession, user: User) -> bool:
