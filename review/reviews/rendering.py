@@ -9,7 +9,8 @@ Public API:
         The sanitized HTML for ``text``; safe to drop into a Jinja template as is.
     stored_rendering(content, sha256) / usable_rendering(stored, sha256)
         A review's sections rendered once, at submit, and stored beside the source with the
-        renderer version and content hash; shown only while both still match.
+        renderer version and content hash; shown only while both still match. A resubmit
+        reuses the stored HTML of the sections it did not change (known_html).
 
 What the reader gets, and why:
     - Raw HTML in the source is shown as text, never passed through.
@@ -143,19 +144,46 @@ def _sanitized(html: str) -> Markup:
     return Markup(html)  # nosec B704
 
 
-def render_content(content: Mapping[str, Any]) -> dict[str, Any]:
+def render_content(content: Mapping[str, Any],
+                   known: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """Every text section of a review's content rendered: strings to HTML, lists item by item.
 
     Plain ``str`` values (not Markup) so the result can be stored as JSON; wrap with
-    :func:`as_markup` to show it."""
-    return {key: [str(render_markdown(item)) for item in value] if isinstance(value, list)
-            else str(render_markdown(value))
+    :func:`as_markup` to show it. ``known`` maps texts to the HTML this renderer already made
+    of them (``known_html``), reused instead of rendered again."""
+    known = known or {}
+
+    def render(text: str) -> str:
+        made = known.get(text)
+        return made if made is not None else str(render_markdown(text))
+
+    return {key: [render(item) for item in value] if isinstance(value, list) else render(value)
             for key, value in content.items() if isinstance(value, (str, list))}
 
 
-def stored_rendering(content: Mapping[str, Any], sha256: str) -> dict[str, Any]:
+def stored_rendering(content: Mapping[str, Any], sha256: str,
+                     known: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """The rendered content as stored beside its source, with what it was made from."""
-    return {"renderer": RENDERER_VERSION, "sha256": sha256, "html": render_content(content)}
+    return {"renderer": RENDERER_VERSION, "sha256": sha256, "html": render_content(content, known)}
+
+
+def known_html(content: Optional[Mapping[str, Any]], stored: Optional[Mapping[str, Any]],
+               sha256: Optional[str]) -> dict[str, str]:
+    """Each text of ``content`` with the HTML stored for it, when ``stored`` was made from this
+    very content (hash ``sha256``) by this renderer; else nothing. A resubmit that changes one
+    section renders only that one: the HTML of a text depends on nothing but the text."""
+    if not content or usable_rendering(stored, sha256) is None:
+        return {}
+    html_of = stored["html"]  # type: ignore[index]
+    pairs: dict[str, str] = {}
+    for key, value in content.items():
+        made = html_of.get(key)
+        if isinstance(value, str) and isinstance(made, str):
+            pairs[value] = made
+        elif (isinstance(value, list) and isinstance(made, list) and len(value) == len(made)
+              and all(isinstance(x, str) for x in (*value, *made))):
+            pairs.update(zip(value, made))
+    return pairs
 
 
 def as_markup(rendered: Mapping[str, Any]) -> dict[str, Any]:

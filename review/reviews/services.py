@@ -48,7 +48,7 @@ from review.core.errors import DomainError
 from review.courses.definition import ReviewRulesDef, stored_definition
 from review.permissions import known_enrollment
 from review.reviews.policy import LateAssessment, LatePolicy, assess_late, late_window_closes
-from review.reviews.rendering import stored_rendering
+from review.reviews.rendering import known_html, stored_rendering
 from review.reviews.status import presenting_user_ids
 
 # ---------------------------------------------------------------------------------- content
@@ -558,6 +558,8 @@ def submit_review(session: PaperSession, user: User, content: ReviewContent, now
         db.session.add(version)
     else:
         review.versions.append(version)
+    # Read before the text is replaced: the HTML already made of the sections kept as they were.
+    unchanged = known_html(review.content, review.rendered, review.content_sha256)
     review.content = content.to_dict()
     review.revision = None
     review.status = ReviewStatus.submitted
@@ -565,7 +567,7 @@ def submit_review(session: PaperSession, user: User, content: ReviewContent, now
     review.submitted_at = now
     review.content_sha256 = digest
     # Rendered once here rather than on every reading of it.
-    review.rendered = stored_rendering(review.content, digest)
+    review.rendered = stored_rendering(review.content, digest, unchanged)
     review.days_late = assessment.days_late
     review.late_penalty_pct = assessment.penalty_pct
     if assessment.grace_days_to_use:

@@ -381,3 +381,36 @@ def test_a_draft_before_the_deadline_is_labelled_as_a_draft(app) -> None:
     statuses = review_statuses(course, now)
     assert statuses[(writer.id, session.id)].label == "draft (not due yet)"
     assert statuses[(idle.id, session.id)].label == "not due yet"
+
+
+def test_a_resubmit_renders_only_the_sections_it_changed_and_stores_the_same_html(
+        app, monkeypatch) -> None:
+    from review.reviews import rendering
+
+    course = _course()
+    session = course.sessions[0]
+    student = make_member(course)
+    now = session.review_deadline - timedelta(days=1)
+    rendered: list[str] = []
+    real = rendering.render_markdown
+    monkeypatch.setattr(rendering, "render_markdown",
+                        lambda text: rendered.append(text) or real(text))
+    first = services.submit_review(session, student, GOOD, now)
+    assert len(rendered) == 5  # four sections and the question (the empty one is dropped)
+    rendered.clear()
+    revised = ReviewContent.build(**{**GOOD.to_dict(), "remedies": "Try *Turkish* and $x^2$.",
+                                     "questions": ["Would the method work for images?",
+                                                   "And for audio?"]})
+    second = services.submit_review(session, student, revised, now + timedelta(hours=1),
+                                    expected_version=first.review.version)
+    assert rendered == ["Try *Turkish* and $x^2$.", "And for audio?"]
+    assert second.review.rendered["html"] == rendering.render_content(revised.to_dict())
+    assert rendering.usable_rendering(second.review.rendered, second.review.content_sha256)
+
+    # HTML from an older renderer is not reused: everything is made again.
+    monkeypatch.setattr(rendering, "RENDERER_VERSION", rendering.RENDERER_VERSION + 1)
+    rendered.clear()
+    third = services.submit_review(session, student, GOOD, now + timedelta(hours=2),
+                                   expected_version=second.review.version)
+    assert len(rendered) == 5
+    assert third.review.rendered["renderer"] == rendering.RENDERER_VERSION
