@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import datetime as dt
 import random
 import statistics
@@ -154,6 +155,8 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=1000)
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", action="store_true",
+                        help="end with one JSON line of the figures (for run_bench.py)")
     args = parser.parse_args()
 
     data = synthetic_input(args.students, args.sessions)
@@ -194,6 +197,12 @@ def main() -> None:
         f"compute+write {statistics.median(wall):.3f} s wall "
         f"({statistics.median(cpu):.3f} s CPU), best {min(wall):.3f} s, xlsx {size / 1024:.0f} KiB"
     )
+    if args.json:
+        print(json.dumps({"write_cpu_s": round(statistics.median(ours), 3),
+                          "bare_write_only_cpu_s": round(statistics.median(bare), 3),
+                          "write_ratio": round(statistics.median(ours) / statistics.median(bare), 3),
+                          "compute_s": round(statistics.median(compute_wall), 3),
+                          "xlsx_kib": round(size / 1024)}))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,16 @@ def write_results(report: dict[str, Any]) -> str:
            f"- `flask --app app --help`: {s['flask_help_wall_s']:.2f} s wall, "
            f"{s['flask_help_cpu_s']:.2f} CPU-s (target 1 s: "
            f"{'met' if s['flask_help_wall_s'] < 1 else 'met in CPU, missed in wall time on this shared machine' if s['flask_help_cpu_s'] < 1 else '**missed**'}).\n\n"]
+    x = report.get("xlsx")
+    if x:
+        out += [f"## Gradebook XLSX ({x['students']:,} students x {x['sessions']} sessions)\n\n",
+                f"- Load and compute from an SQLite file: {x['load_compute_s']:.3f} s "
+                f"({x['load_compute_cpu_s']:.3f} CPU-s, {x['queries']} queries; target 0.3 s: "
+                f"{'met' if x['load_compute_s'] < 0.3 else '**missed**'}).\n",
+                f"- Write: {x['write_cpu_s']:.3f} CPU-s against {x['bare_write_only_cpu_s']:.3f} for "
+                f"a bare openpyxl write-only write of the same cells, {x['write_ratio']:.2f}x "
+                f"(target 1.1x: {'met' if x['write_ratio'] <= 1.1 else '**missed**'}); "
+                f"{x['xlsx_kib']} KiB.\n\n"]
     for db in report["databases"]:
         name = "SQLite" if db["database"] == "sqlite" else "PostgreSQL"
         out.append(f"## {name} ({db['server_version']})\n\n")

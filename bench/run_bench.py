@@ -11,7 +11,9 @@ For SQLite and (when 127.0.0.1:5432 answers) PostgreSQL, in a throwaway database
    fixed time (paced); afterwards the rows are counted (none lost, none duplicated);
 4. for each page and write: rounds of ceiling and application interleaved (3 each), 32
    concurrent clients, server CPU per request from the gunicorn workers' /proc/<pid>/stat;
-5. writes bench/RESULTS.md and bench/results.json: every figure as a ratio to its ceiling (the
+5. times the gradebook workbook of 1,000 students x 10 sessions (bench_gradebook_db_export.py:
+   load and compute; bench_gradebook_export.py: the write against a bare write-only write);
+6. writes bench/RESULTS.md and bench/results.json: every figure as a ratio to its ceiling (the
    application's requests per server CPU-second over the ceiling's) and in absolute numbers,
    with the machine and the versions, and a profile of each page that misses its target.
 
@@ -705,6 +707,21 @@ def start_up() -> dict[str, Any]:
             "flask_help_cpu_s": round(statistics.median(help_cpu), 3)}
 
 
+def xlsx_export() -> dict[str, Any]:
+    """The gradebook workbook of 1,000 students x 10 sessions: the load and compute from an
+    SQLite file (bench_gradebook_db_export.py) and the write against a bare openpyxl write-only
+    write of the same cells (bench_gradebook_export.py), each the median of its own runs."""
+    def last_json(script: str, *options: str) -> dict[str, Any]:
+        run = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--json", *options],
+                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+        if not run.stdout.strip():
+            raise RuntimeError(f"{script} printed nothing: {run.stderr[-2000:]}")
+        return json.loads(run.stdout.strip().splitlines()[-1])
+
+    return {**last_json("bench_gradebook_db_export.py", "--repeats", "3"),
+            **last_json("bench_gradebook_export.py", "--repeat", "5")}
+
+
 def machine() -> dict[str, Any]:
     from importlib import metadata
 
@@ -756,6 +773,8 @@ def main() -> int:
     report: dict[str, Any] = {"when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                               "machine": machine(), "start_up": start_up(), "databases": []}
     print(f"start-up: {report['start_up']}", flush=True)
+    report["xlsx"] = xlsx_export()
+    print(f"gradebook xlsx: {report['xlsx']}", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="bench-run-"))
     try:
         for kind in args.databases.split(","):
