@@ -254,6 +254,17 @@ def _review_statement(lock: bool) -> Select[Any]:
 
 
 @cache
+def _review_and_last_number_statement() -> Select[Any]:
+    # A submit's locking read with the number of the last version (None before the first), so
+    # a resubmit numbers its version without another statement.
+    last = (select(func.max(ReviewVersion.number))
+            .where(ReviewVersion.review_id == Review.id).correlate(Review).scalar_subquery())
+    return (select(Review, last).where(Review.session_id == bindparam("session_id"),
+                                       Review.user_id == bindparam("user_id"))
+            .with_for_update(of=Review))
+
+
+@cache
 def _latest_version_statement() -> Select[Any]:
     # Without its text: a resubmit needs only the last number, a double click its receipt.
     latest = (select(func.max(ReviewVersion.number))
@@ -530,19 +541,22 @@ def submit_review(session: PaperSession, user: User, content: ReviewContent, now
     if check.blocking:
         raise ReviewIncomplete(" ".join(check.blocking))
     digest = content.sha256()
-    review = review_of(session, user, lock=True)
-    latest = (latest_version(review)
-              if review is not None and review.status == ReviewStatus.submitted else None)
-    if latest is not None and review.content_sha256 == digest:
+    row = db.session.execute(_review_and_last_number_statement(),
+                             {"session_id": session.id, "user_id": user.id}).first()
+    review, last_number = (row[0], row[1]) if row is not None else (None, None)
+    if (review is not None and review.status == ReviewStatus.submitted
+            and last_number is not None and review.content_sha256 == digest):
         # The same text again (a double click, a resent form): one version, same receipt.
-        return SubmitResult(review, latest, created=False)
+        latest = latest_version(review)
+        if latest is not None:
+            return SubmitResult(review, latest, created=False)
     if review is not None:
         _check_version(review, expected_version)
         if review.status == ReviewStatus.submitted and now > session.review_deadline:
             raise ReviewClosed(
                 "The deadline has passed (" + _local(session.review_deadline, session.course)
                 + "), so the submitted review can no longer be changed. Your submitted version "
-                f"{latest.number if latest else 1} stands; nothing was saved from this page.")
+                f"{last_number or 1} stands; nothing was saved from this page.")
     assessment = late_assessment(session, user, now)
     if not assessment.accepted:
         raise ReviewClosed(assessment.message + " Nothing was submitted.")
@@ -552,7 +566,7 @@ def submit_review(session: PaperSession, user: User, content: ReviewContent, now
         review = Review(session_id=session.id, user_id=user.id, content={}, saved_at=now)
         db.session.add(review)
         db.session.flush()
-    version = ReviewVersion(review_id=review.id, number=latest.number + 1 if latest else 1,
+    version = ReviewVersion(review_id=review.id, number=(last_number or 0) + 1,
                             content=content.to_dict(), content_sha256=digest, submitted_at=now)
     if "versions" in inspect(review).unloaded:
         db.session.add(version)
