@@ -11,7 +11,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 HEAVY = ("sklearn", "scipy", "matplotlib", "pandas", "numpy", "krippendorff")
 # Imported when first used: the job queue (with the Redis client), the migration tooling, the
-# calendar library, and the Markdown renderer with its MathML converter and sanitiser (0.23 s
+# calendar library, and the Markdown renderer with its MathML converter and sanitiser (0.06 s
 # of `flask --help`, measured alternately with the commit before).
 ON_FIRST_USE = ("huey", "redis", "alembic", "flask_migrate", "mako", "pygments", "icalendar",
                 "markdown_it", "mdit_py_plugins", "latex2mathml", "nh3")
