@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
 from models import AuditEntry, Course, CourseRole, Enrollment, User, db
@@ -52,6 +51,9 @@ def staff_mail_reason(course: Course, role: CourseRole) -> str:
 
 
 def clean_email(email: str) -> str:
+    # Imported here, not at start-up (as in roster.py).
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
