@@ -76,14 +76,25 @@ def test_an_unchanged_autosave_writes_nothing_and_keeps_the_version(client, writ
     assert other_tab.status_code == 200
 
 
-def test_an_autosave_after_submitting_keeps_the_submitted_text(client, writing) -> None:
+def _submitted(client, writing) -> int:
+    """Submit FORM; the review's version afterwards (what the next autosave expects)."""
     assert client.post(writing["write"], data=FORM).status_code == 302
-    version = db.session.scalar(select(Review.version))
+    return db.session.scalar(select(Review.version))
+
+
+def _stored_review() -> Review:
+    """The review as the database holds it now, not as this session last loaded it."""
+    review = db.session.scalar(select(Review))
+    db.session.refresh(review)
+    return review
+
+
+def test_an_autosave_after_submitting_keeps_the_submitted_text(client, writing) -> None:
+    version = _submitted(client, writing)
     response = client.post(writing["autosave"], json={**FORM, "questions": ["Why?"],
                                                       "version": version})
     assert response.status_code == 200
-    review = db.session.scalar(select(Review))
-    db.session.refresh(review)
+    review = _stored_review()
     assert review.content["questions"] == ["Why does it help?"]
     assert review.revision["questions"] == ["Why?"]
 
@@ -91,8 +102,7 @@ def test_an_autosave_after_submitting_keeps_the_submitted_text(client, writing) 
 def test_an_autosave_of_a_submitted_review_is_two_statements(client, writing) -> None:
     # Students revise after submitting, right up to the deadline: their autosaves take the same
     # one-UPDATE path as a draft's, into the working copy, the submitted text left alone.
-    assert client.post(writing["write"], data=FORM).status_code == 302
-    version = db.session.scalar(select(Review.version))
+    version = _submitted(client, writing)
     edited = {**FORM, "questions": ["Why?"]}
     response, statements = _counted(lambda: client.post(writing["autosave"], json={
         **edited, "version": version}))
@@ -102,8 +112,7 @@ def test_an_autosave_of_a_submitted_review_is_two_statements(client, writing) ->
         **edited, "questions": ["Why not?"], "version": version + 1}))
     assert response.status_code == 200 and response.json["version"] == version + 2
     assert statements == 2
-    review = db.session.scalar(select(Review))
-    db.session.refresh(review)
+    review = _stored_review()
     assert review.status.value == "submitted"
     assert review.content["questions"] == ["Why does it help?"]
     assert review.revision["questions"] == ["Why not?"]
@@ -111,16 +120,14 @@ def test_an_autosave_of_a_submitted_review_is_two_statements(client, writing) ->
 
 
 def test_an_autosave_back_to_the_submitted_text_clears_the_working_copy(client, writing) -> None:
-    assert client.post(writing["write"], data=FORM).status_code == 302
-    version = db.session.scalar(select(Review.version))
+    version = _submitted(client, writing)
     edited = client.post(writing["autosave"], json={**FORM, "questions": ["Why?"],
                                                     "version": version})
     assert edited.status_code == 200
     back = client.post(writing["autosave"], json={**FORM, "questions": ["Why does it help?"],
                                                   "version": edited.json["version"]})
     assert back.status_code == 200
-    review = db.session.scalar(select(Review))
-    db.session.refresh(review)
+    review = _stored_review()
     assert review.revision is None
     # The same working copy again is no write and keeps the version, so another tab still saves.
     again = client.post(writing["autosave"], json={**FORM, "questions": ["Why?"],
@@ -132,16 +139,14 @@ def test_an_autosave_back_to_the_submitted_text_clears_the_working_copy(client, 
 
 def test_a_stale_tab_cannot_overwrite_the_working_copy_of_a_submitted_review(client,
                                                                             writing) -> None:
-    assert client.post(writing["write"], data=FORM).status_code == 302
-    version = db.session.scalar(select(Review.version))
+    version = _submitted(client, writing)
     newer = client.post(writing["autosave"], json={**FORM, "questions": ["Newer?"],
                                                    "version": version})
     assert newer.status_code == 200
     stale = client.post(writing["autosave"], json={**FORM, "questions": ["Stale?"],
                                                    "version": version})
     assert stale.status_code == 409
-    review = db.session.scalar(select(Review))
-    db.session.refresh(review)
+    review = _stored_review()
     assert review.revision["questions"] == ["Newer?"]
 
 
