@@ -102,6 +102,7 @@ def main() -> int:
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats(args.sort).print_stats(30)
                 if args.profile_dir:
+                    Path(args.profile_dir).mkdir(parents=True, exist_ok=True)
                     profiler.dump_stats(str(Path(args.profile_dir) / f"{name}.prof"))
         if args.statements:
             print("\n".join(" ".join(s.split())[:300] for s in statements[before:]))

@@ -191,8 +191,7 @@ def edit(course_code: str, session_id: int) -> tuple[str, int] | WerkzeugRespons
             result = services.submit_review(session, current_user, content, now,
                                             expected_version=form.expected_version(),
                                             confirm_late=form.confirm_late.data == "yes")
-            # Read before the commit expires it (a query otherwise, just for the redirect).
-            version_number = result.version.number
+            version_number = result.number
             db.session.commit()
         else:
             saved = services.save_draft(session, current_user, content, now,

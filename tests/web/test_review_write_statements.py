@@ -165,13 +165,52 @@ def test_submitting_a_draft_is_six_statements_and_moves_the_grades_revision(clie
     assert [v.number for v in db.session.scalars(select(ReviewVersion))] == [1]
 
 
-def test_a_resubmit_numbers_its_version_after_the_last(client, writing) -> None:
+def test_a_first_submit_with_no_draft_is_six_statements_and_records_everything(
+        client, writing) -> None:
+    revision = db.session.scalar(select(Course.grades_revision))
+    response, statements = _counted(lambda: client.post(writing["write"], data=FORM))
+    assert response.status_code == 302 and response.headers["Location"].endswith("version=1")
+    # The user with the course and the enrollment; the session; the review, locked (none yet);
+    # the review's INSERT; the version's INSERT; the grades revision, moved on once.
+    assert statements == 6
+    assert db.session.scalar(select(Course.grades_revision)) == revision + 1
+    review = _stored_review()
+    assert (review.status.value, review.version, review.revision) == ("submitted", 1, None)
+    assert review.content["summary"] == FORM["summary"] and review.content_sha256
+    assert review.submitted_at is not None and review.saved_at == review.submitted_at
+    assert (review.days_late, review.late_penalty_pct) == (0, 0.0)
+    assert review.rendered["sha256"] == review.content_sha256
+    assert review.rendered["html"]["questions"] == ["<p>Why does it help?</p>\n"]
+    [version] = db.session.scalars(select(ReviewVersion))
+    assert (version.review_id, version.number, version.content_sha256) == (
+        review.id, 1, review.content_sha256)
+    assert version.content == review.content and version.submitted_at == review.submitted_at
+
+
+def test_the_same_text_submitted_again_is_three_statements_and_records_nothing(
+        client, writing) -> None:
     assert client.post(writing["write"], data=FORM).status_code == 302
+    revision = db.session.scalar(select(Course.grades_revision))
+    response, statements = _counted(lambda: client.post(writing["write"], data=FORM))
+    assert response.status_code == 302 and response.headers["Location"].endswith("version=1")
+    # The user with the course and the enrollment; the session; the review, locked, with its
+    # last version's number, which is all the receipt's link needs.
+    assert statements == 3
+    assert db.session.scalar(select(Course.grades_revision)) == revision
+    assert db.session.scalar(select(func.count(ReviewVersion.id))) == 1
+
+
+def test_a_resubmit_numbers_its_version_after_the_last(client, writing) -> None:
+    before = _submitted(client, writing)
     response, statements = _counted(lambda: client.post(writing["write"], data={
         **FORM, "remedies": "Language models too."}))
     # As a first submit's six: the locking read of the review also brings the last version's
     # number, so the next one is numbered without counting the versions in another statement.
     assert response.status_code == 302 and statements == 6
+    review = _stored_review()
+    # The version counter moves on, so a tab opened before the resubmit cannot overwrite it.
+    assert review.content["remedies"] == "Language models too." and review.version == before + 1
+    assert "Language models too." in review.rendered["html"]["remedies"]
     assert [v.number for v in db.session.scalars(
         select(ReviewVersion).order_by(ReviewVersion.number))] == [1, 2]
 
