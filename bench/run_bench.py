@@ -88,6 +88,7 @@ class Reply:
     body: bytes
     seconds: float
     cookie: Optional[str]
+    location: Optional[str] = None  # a redirect's target, as a path
 
 
 def send(port: int, call: Call) -> Reply:
@@ -106,7 +107,11 @@ def send(port: int, call: Call) -> Reply:
     for name, value in response.getheaders():
         if name.lower() == "set-cookie" and value.startswith("session="):
             cookie = value.split(";", 1)[0]
-    return Reply(response.status, body, time.perf_counter() - started, cookie)
+    location = response.getheader("Location")
+    if location:
+        parts = urllib.parse.urlsplit(location)
+        location = parts.path + (f"?{parts.query}" if parts.query else "")
+    return Reply(response.status, body, time.perf_counter() - started, cookie, location)
 
 
 # ------------------------------------------------------------------------------ the servers
@@ -404,7 +409,9 @@ def rush(term: Term, server: Server, paced_seconds: float = 0.0) -> dict[str, An
                 "version": str(version or "")}
         reply = step(Call("POST", write, cookie, urllib.parse.urlencode(form).encode(),
                           "application/x-www-form-urlencoded"), (302, 303), "submit")
-        step(Call("GET", f"/c/{code}/reviews/{session_id}/receipt", cookie), (200,), "receipt")
+        # Where the submit sends the browser (the receipt of the version just recorded).
+        receipt = reply.location or f"/c/{code}/reviews/{session_id}/receipt"
+        step(Call("GET", receipt, cookie), (200,), "receipt")
 
     def worker() -> None:
         while True:

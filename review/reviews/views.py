@@ -225,12 +225,14 @@ def edit(course_code: str, session_id: int) -> tuple[str, int] | WerkzeugRespons
         return _editor(session, form, services.review_of(session, current_user), status=422,
                        check=services.check_content(content))
     if form.submit.data:
-        if result.created:
-            flash(f"Review submitted (version {version_number}).", "success")
-        else:
+        if not result.created:
             flash("This exact text was already submitted; nothing new was recorded.", "info")
+            return redirect(url_for("reviews.receipt", course_code=course_code,
+                                    session_id=session_id, version=version_number))
+        # The receipt confirms it from its own address: a flash would write the session cookie
+        # here and again when the receipt reads it, two signings per submit of a deadline rush.
         return redirect(url_for("reviews.receipt", course_code=course_code, session_id=session_id,
-                                version=version_number))
+                                version=version_number, submitted=1))
     flash(f"Draft saved at {format_local(saved.saved_at, session.course.timezone)}.", "success")
     return redirect(url_for("reviews.edit", course_code=course_code, session_id=session.id))
 
@@ -311,6 +313,7 @@ def receipt(course_code: str, session_id: int) -> str:
     review, version, versions = found
     return render_template("reviews/receipt.html", course=session.course, session=session,
                            review=review, version=version, versions=versions,
+                           just_submitted=request.args.get("submitted") == "1",
                            submitted_local=format_local(version.submitted_at,
                                                         session.course.timezone))
 

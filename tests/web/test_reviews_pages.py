@@ -79,6 +79,28 @@ def test_write_save_and_submit_without_javascript(client, login, world, monkeypa
     assert "(+03)" in receipt or "+03" in receipt
 
 
+def test_a_submit_is_confirmed_on_its_receipt_without_writing_the_session_cookie(
+        client, login, world, monkeypatch) -> None:
+    _at(monkeypatch, world["session"].review_deadline - timedelta(hours=1))
+    login(world["student"])
+    client.get(_url(world, "write"))
+    done = client.post(_url(world, "write"), data={**FORM, "submit": "Submit review"})
+    assert done.status_code == 302
+    # Nothing in the cookie to sign again, here or when the receipt is read.
+    assert not [h for h in done.headers.getlist("Set-Cookie") if h.startswith("session=")]
+    receipt = client.get(done.headers["Location"])
+    assert "Review submitted (version 1)." in receipt.get_data(as_text=True)
+    assert not [h for h in receipt.headers.getlist("Set-Cookie") if h.startswith("session=")]
+    # Opened later (from "My reviews"), the receipt is a record, not a confirmation.
+    later = client.get(_url(world, "receipt")).get_data(as_text=True)
+    assert "Review submitted" not in later and "Version</dt><dd>1 of 1" in later
+    # The same text again: nothing new, and the receipt says so (a message of its own).
+    again = client.post(_url(world, "write"), data={**FORM, "submit": "Submit review"})
+    shown = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "already submitted; nothing new was recorded" in shown
+    assert "Review submitted" not in shown
+
+
 def test_double_click_submit_keeps_one_version(client, login, world, monkeypatch) -> None:
     _at(monkeypatch, world["session"].review_deadline - timedelta(hours=1))
     login(world["student"])
