@@ -26,6 +26,7 @@ from models import User, db
 from review.core.ids import IdConverter
 from review import jobs
 from review.core.input import register_input_rules
+from review.core.routing import LazyBuilderRule
 from review.extensions import csrf, init_migrations, limiter, login_manager
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -127,6 +128,8 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     # Ids beyond the schema's integer range are "not found", not a driver error; the converter
     # must be in place before the blueprints add their routes.
     app.url_map.converters["int"] = IdConverter
+    # Each route's link builders are made at its first url_for, not here (review.core.routing).
+    app.url_rule_class = LazyBuilderRule
     _register_blueprints(app)
     _register_commands(app)
     _load_rubrics(app)
@@ -148,11 +151,14 @@ def warm_worker(app: Flask) -> None:
     behind it for about half a second (bench/NOTES.md); paid here, no student waits for it.
     A queue that cannot be opened yet (its file's folder not writable, say) must not keep the
     worker from serving pages: it is logged, and the first use tries again and says why. The
-    Markdown renderer, also left out of start-up, is built here for the same reason.
+    Markdown renderer and the routes' link builders, also left out of start-up, are made here
+    for the same reason.
     """
+    from review.core.routing import make_link_builders
     from review.reviews import rendering
 
     rendering.warm_up()
+    make_link_builders(app.url_map)
     with app.app_context():
         try:
             jobs.jobs()

@@ -132,19 +132,23 @@ from app import create_app
 app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "probe",
                   "JOBS_BACKEND": "sqlite", "JOBS_SQLITE_PATH": sys.argv[2]})
 from review.reviews.rendering import _renderer
-before = "huey" in sys.modules or "jobs" in app.extensions or "markdown_it" in sys.modules
+def links_made():
+    builders = [b for rule in app.url_map.iter_rules() for b in (rule._build, rule._build_unknown)]
+    return all(b.__func__.__name__ != "build_on_first_use" for b in builders)
+before = ("huey" in sys.modules or "jobs" in app.extensions or "markdown_it" in sys.modules
+          or links_made())
 hook = runpy.run_path(sys.argv[1])["post_worker_init"]
 hook(types.SimpleNamespace(wsgi=app))
 print(json.dumps({"before": before, "after": "huey" in sys.modules and "jobs" in app.extensions
-                  and _renderer.cache_info().currsize == 1}))
+                  and _renderer.cache_info().currsize == 1 and links_made()}))
 """
 
 
 def test_each_served_worker_opens_the_job_queue_and_builds_the_renderer_before_its_first_request(
         tmp_path):
-    # create_app() leaves the queue closed and the renderer unbuilt (fast CLI and tests);
-    # gunicorn's post_worker_init readies both in each worker, so no student's first submit
-    # waits for Huey's imports or the Markdown renderer's.
+    # create_app() leaves the queue closed, the renderer unbuilt and the link builders unmade
+    # (fast CLI and tests); gunicorn's post_worker_init readies all three in each worker, so no
+    # student's first submit waits for Huey's imports, the Markdown renderer's or a link's.
     for conf in ("gunicorn.conf.py", "bench/gunicorn.conf.py"):
         result = subprocess.run(
             [sys.executable, "-c", _WARM_PROBE, str(PROJECT_ROOT / conf), str(tmp_path / "q.sqlite")],
