@@ -121,12 +121,8 @@ def _bump_statement(every_course: bool) -> Update:
 
 
 def bump_grades_revision(session: OrmSession, courses: set[int]) -> None:
-    """Move these courses' grades revision on: for a write made with a Core statement on the
-    connection, which neither listener sees (the review submit's)."""
-    _bump(session, courses)
-
-
-def _bump(session: OrmSession, courses: set[int]) -> None:
+    """Move these courses' grades revision on: the listeners below, and a write made with a
+    Core statement on the connection, which neither listener sees (the review submit's)."""
     every_course = _EVERY_COURSE in courses
     # A Core update (no ORM bookkeeping); the loaded Course objects' counters are expired so
     # the next read sees the new value.
@@ -141,7 +137,7 @@ def _bump(session: OrmSession, courses: set[int]) -> None:
 def _bump_for_flushed_rows(session: OrmSession, flush_context: Any, instances: Any) -> None:
     courses = _touched_courses(session)
     if courses:
-        _bump(session, courses)
+        bump_grades_revision(session, courses)
 
 
 @event.listens_for(OrmSession, "do_orm_execute")
@@ -152,4 +148,4 @@ def _bump_for_bulk_statements(state: ORMExecuteState) -> None:
         return
     mapper = state.bind_mapper
     if mapper is not None and issubclass(mapper.class_, GRADE_INPUTS):
-        _bump(state.session, {_EVERY_COURSE})
+        bump_grades_revision(state.session, {_EVERY_COURSE})
