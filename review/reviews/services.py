@@ -267,18 +267,15 @@ def _review_and_last_number_statement() -> Select[Any]:
 
 
 @cache
-def _latest_version_statement() -> Select[Any]:
-    # Without its text: a resubmit needs only the last number, a double click its receipt.
-    latest = (select(func.max(ReviewVersion.number))
-              .where(ReviewVersion.review_id == bindparam("review_id")).scalar_subquery())
-    return (select(ReviewVersion).options(defer(ReviewVersion.content))
-            .where(ReviewVersion.review_id == bindparam("review_id"),
-                   ReviewVersion.number == latest))
+def _last_version_number_statement() -> Select[Any]:
+    # The number alone: the form says "version N" without loading any version's row.
+    return select(func.max(ReviewVersion.number)).where(
+        ReviewVersion.review_id == bindparam("review_id"))
 
 
-def latest_version(review: Review) -> ReviewVersion | None:
-    """The review's last submitted version (its text not loaded), None before the first."""
-    return db.session.scalar(_latest_version_statement(), {"review_id": review.id})
+def last_version_number(review: Review) -> int | None:
+    """The number of the review's last submitted version, None before the first."""
+    return db.session.scalar(_last_version_number_statement(), {"review_id": review.id})
 
 
 @cache

@@ -152,13 +152,13 @@ def _editor(session: PaperSession, form: ReviewForm, review: Review | None, *, s
     rules = services.rules_of(session.course)
     assessment = services.late_assessment(session, current_user, now)
     submitted = review is not None and review.status == RowStatus.submitted
-    last = services.latest_version(review) if submitted else None
+    last = services.last_version_number(review) if submitted else None
     return render_template(
         "reviews/edit.html", course=session.course, session=session, form=form, review=review,
         rules=rules, now=now, previews=previews, late=late, check=check, assessment=assessment,
         countdown=countdown_text(session.review_deadline, now),
         is_open=now >= session.review_opens_at,
-        submitted=submitted, versions=last.number if last is not None else 0,
+        submitted=submitted, versions=last or 0,
         closed=now > session.review_deadline,
         excused=services.is_excused(session, current_user),
         exempt=rules.presenters_exempt and services.is_presenter(session, current_user),
