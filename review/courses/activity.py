@@ -124,16 +124,20 @@ def seed_activity(course: Course, *, now: datetime) -> ActivitySummary:
     run = run_assignment(course, instructor, now - timedelta(weeks=5))
     summary.slots = publish_run(run, instructor, now - timedelta(weeks=5))
 
+    # Only what could have happened by ``now``: reviews inside their window, grades and peer
+    # ratings for meetings already held, releases after the deadline; never a moment past now.
     past = [s for s in sessions if s.review_deadline < now]
     open_now = [s for s in sessions if s.review_opens_at <= now < s.review_deadline]
+    held = [s for s in past if s.starts_at + timedelta(hours=1) <= now]
     for session in past:
         for student in students:
             roll = rng.random()
             if roll < 0.08:
                 continue  # missing: zero by rule
-            late = roll > 0.95
-            moment = session.review_deadline + (timedelta(hours=20) if late
-                                                else -timedelta(hours=rng.randint(2, 60)))
+            late = roll > 0.95 and session.review_deadline + timedelta(hours=20) <= now
+            moment = (session.review_deadline + timedelta(hours=20) if late
+                      else max(session.review_opens_at,
+                               session.review_deadline - timedelta(hours=rng.randint(2, 60))))
             content = _review_text(rng, session.paper.title)
             try:
                 submit_review(session, student, content, moment, confirm_late=late)
@@ -142,14 +146,14 @@ def seed_activity(course: Course, *, now: datetime) -> ActivitySummary:
             summary.reviews += 1
     for session in open_now:
         for student in students[: len(students) // 2]:
-            save_draft(session, student, _review_text(rng, session.paper.title),
-                       now - timedelta(hours=rng.randint(1, 30)))
+            moment = max(session.review_opens_at, now - timedelta(hours=rng.randint(1, 30)))
+            save_draft(session, student, _review_text(rng, session.paper.title), moment)
             summary.drafts += 1
     db.session.flush()
 
     review_rubric = course_rubric(course, "review")
-    for index, session in enumerate(past):
-        graded_at = session.starts_at + timedelta(days=2)
+    for index, session in enumerate(held):
+        graded_at = min(session.starts_at + timedelta(days=2), now)
         for slot in db.session.scalars(select(Slot).where(Slot.session_id == session.id,
                                                           Slot.group_id.is_not(None))):
             rubric = course_rubric(course, "presentation", slot.role.key)
@@ -163,7 +167,8 @@ def seed_activity(course: Course, *, now: datetime) -> ActivitySummary:
         reviews = list(db.session.scalars(select(Review).where(
             Review.session_id == session.id, Review.status == ReviewStatus.submitted)))
         # The newest session is still being graded: about half its reviews have a score.
-        to_grade = reviews if index < len(past) - 1 else reviews[: len(reviews) // 2]
+        newest = index == len(held) - 1
+        to_grade = reviews[: len(reviews) // 2] if newest else reviews
         for review in to_grade:
             save_score(course, ta, review_item(course, review.id),
                        values=_levels(rng, review_rubric, 0.7), now=graded_at)
@@ -172,10 +177,13 @@ def seed_activity(course: Course, *, now: datetime) -> ActivitySummary:
             mark_question_raised(session, review.id, 0, review.user_id, instructor)
         add_manual_participation(course, instructor, session, rng.choice(students).id, 1,
                                  "Good answer to the presenters' question")
-        release_reviews(session, instructor, session.review_deadline + timedelta(hours=1))
-        if index < len(past) - 1:
-            release_session(course, instructor, session, graded_at + timedelta(days=1),
-                            confirmed=True)
+        if not newest:
+            release_session(course, instructor, session,
+                            min(graded_at + timedelta(days=1), now), confirmed=True)
+    for session in past:
+        released_at = session.review_deadline + timedelta(hours=1)
+        if released_at <= now:
+            release_reviews(session, instructor, released_at)
 
     _external_grades(rng, course, students, instructor)
     db.session.flush()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import yaml
@@ -117,10 +117,27 @@ def test_the_demo_staff_carry_placeholder_names_not_a_real_persons(runner, monke
     assert names == {"instructor@example.edu": "Instructor", "ta@example.edu": "Assistant"}
 
 
+def test_make_runs_demo_seed_works_within_a_day_of_a_review_window_opening(runner,
+                                                                           monkeypatch) -> None:
+    # `make run` seeds with no --as-of at the real clock. At 05:40 UTC on a Monday the demo's
+    # newest window had opened 70 minutes before (08:30 in Istanbul), and drafts dated up to
+    # 30 hours back were refused as "not open yet": make run failed for a day and a half a week.
+    monkeypatch.setenv("DEMO_PASSWORD", "demo-password")
+    monkeypatch.setattr("review.cli.utcnow",
+                        lambda: datetime(2026, 12, 7, 5, 40, tzinfo=timezone.utc))
+    result = runner.invoke(args=["demo", "seed", "--with-activity"])
+    assert result.exit_code == 0, result.output
+    assert "so 2026-12-07 is in week 8" in result.output
+    assert "15 drafts" in result.output
+
+
 def test_demo_seed_with_activity_fills_a_lively_term(runner, client, monkeypatch) -> None:
     from models import GradeItem, Review, ReviewStatus, Score, Slot
 
     monkeypatch.setenv("DEMO_PASSWORD", "demo-password")
+    # The activity is seeded up to the clock; fixed here so the term is the same on any day
+    # (tests/services/test_demo_activity_clock.py tries the clock at each edge of a session).
+    monkeypatch.setattr("review.cli.utcnow", lambda: datetime(2026, 11, 26, 12, tzinfo=timezone.utc))
     result = runner.invoke(args=["demo", "seed", "--as-of", "2026-11-26", "--with-activity"])
     assert result.exit_code == 0, result.output
     assert "Added a lively term: 10 groups, 30 presentation slots assigned" in result.output
