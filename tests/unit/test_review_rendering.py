@@ -282,3 +282,58 @@ def test_stored_rendering_is_used_only_for_the_content_it_was_made_from(monkeypa
     assert rendering.usable_rendering(None, "hash-1") is None
     monkeypatch.setattr(rendering, "RENDERER_VERSION", rendering.RENDERER_VERSION + 1)
     assert rendering.usable_rendering(stored, "hash-1") is None  # renderer changed since
+
+
+# Pieces that make up prose and every kind of Markdown a plain-looking text could hide:
+# line-start markers, hard breaks, entities, math, Unicode whitespace and line separators.
+_PIECES = ["word", "Ünïcödé", "ş", "Z", "1", "42", "2023.", "1)", " ", "  ", "    ", "\n", "\n\n",
+           "\n\n\n", "\n \n", '"', "'", "-", "--", "---", "(", ")", "!", "?", ".", ",", ":", ";",
+           "%", "@", "/", "{", "}", "^", "*", "_", "#", "$", "$x$", "&", "&amp;", "<", ">", "[",
+           "]", "`", "~", "|", "=", "+", "\\", "\t", "\xa0", "\r", "\r\n", "\u2028", "\x85",
+           "\x00", "\x0c", "—", "“", "”", "…", "http://example.org", "www.example.org", "(c)"]
+
+
+def _full_render(text: str) -> str:
+    from review.reviews.rendering import _renderer
+
+    markdown, cleaner = _renderer()
+    return cleaner.clean(markdown.render(text))
+
+
+def test_plain_prose_renders_exactly_as_markdown_it_would() -> None:
+    import random
+
+    from review.reviews.rendering import _plain_prose_html
+
+    rng = random.Random(14)
+    taken = 0
+    for _ in range(30_000):
+        text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 14)))
+        if _plain_prose_html(text) is not None:
+            taken += 1
+        assert str(render_markdown(text)) == _full_render(text), repr(text)
+    # The short cut is exercised, not just the full render compared with itself.
+    assert taken > 2_000
+
+
+@pytest.mark.parametrize("text", [
+    "The paper proposes sparse attention, and shows it on standard benchmarks.",
+    'Would the method still help with a "much" larger dataset? It\'s unclear (to me).',
+    "First paragraph,\nwrapped once.\n\n\nSecond paragraph — with Ünïcödé…\n",
+    "Question 3 of 17?",
+])
+def test_plain_prose_takes_the_short_cut(text: str) -> None:
+    from review.reviews.rendering import _plain_prose_html
+
+    assert _plain_prose_html(text) is not None
+    assert str(render_markdown(text)) == _full_render(text)
+
+
+@pytest.mark.parametrize("text", [
+    "1. a list", "- a bullet", "a line\n---", "a hard break  \nthen more", "    code",
+    "**bold**", "an &amp; entity", "math $x$", "a\ttab", "a\xa0space", "a\r\nb", "tab | le",
+])
+def test_anything_that_could_be_markdown_goes_to_markdown_it(text: str) -> None:
+    from review.reviews.rendering import _plain_prose_html
+
+    assert _plain_prose_html(text) is None

@@ -407,3 +407,24 @@ def test_matrix_pages_the_students_and_counts_them_all(client, login, world, mon
     assert on_time and "<td>5</td>" in on_time.group(1)  # all five, not the page's share
     assert _queries(client, "/c/rev-web/reviews/matrix?page=2") == _queries(
         client, "/c/rev-web/reviews/matrix")
+
+
+@pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}])
+def test_a_review_post_without_the_pages_csrf_token_is_refused_and_saves_nothing(
+        client, login, world, monkeypatch) -> None:
+    # The review form carries no token field of its own: CSRFProtect checks every POST, and the
+    # page writes csrf_token() itself.
+    _at(monkeypatch, world["session"].review_deadline - timedelta(days=1))
+    login(world["student"])
+    page = client.get(_url(world, "write")).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    for data in ({**FORM, "submit": "Submit review"}, {**FORM, "save": "Save draft"},
+                 {**FORM, "submit": "Submit review", "csrf_token": "forged"}):
+        response = client.post(_url(world, "write"), data=data)
+        assert response.status_code == 400 and b"The form expired" in response.data
+    assert db.session.scalar(select(Review).where(Review.user_id == world["student"].id)) is None
+    accepted = client.post(_url(world, "write"),
+                           data={**FORM, "submit": "Submit review", "csrf_token": token})
+    assert accepted.status_code == 302
+    assert db.session.scalar(select(Review.status).where(
+        Review.user_id == world["student"].id)).value == "submitted"
