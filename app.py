@@ -218,7 +218,7 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def _register_user_loader() -> None:
-    from review.permissions import load_user_and_course
+    from review.permissions import load_user_and_course, session_to_load_with_user
 
     @login_manager.user_loader
     def load_user(user_and_token: str) -> Optional[User]:
@@ -227,9 +227,13 @@ def _register_user_loader() -> None:
         user_id, _, token = user_and_token.partition(":")
         if not user_id.isdigit() or not token:
             return None
-        # On a course route the course and the enrollment come with the user, in one statement.
-        course_code = (request.view_args or {}).get("course_code") if has_request_context() else None
-        user = load_user_and_course(int(user_id), course_code)
+        # On a course route the course and the enrollment come with the user, in one statement,
+        # and on a route marked for it, the session the URL names too.
+        if has_request_context():
+            user = load_user_and_course(int(user_id), (request.view_args or {}).get("course_code"),
+                                        session_to_load_with_user())
+        else:
+            user = load_user_and_course(int(user_id), None)
         if user is None or not secrets.compare_digest(user.session_token, token):
             return None
         return user

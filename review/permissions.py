@@ -16,11 +16,11 @@ from __future__ import annotations
 from functools import cache, wraps
 from typing import Any, Callable, TypeVar
 
-from flask import abort, g
+from flask import abort, current_app, g, request
 from flask_login import current_user
 from sqlalchemy import Select, and_, bindparam, select
 
-from models import Course, CourseRole, Enrollment, User, db
+from models import Course, CourseRole, Enrollment, PaperSession, User, db
 from review.courses.definition import TA_ACTIONS
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -96,33 +96,74 @@ def known_enrollment(course: Course, user: Any) -> Enrollment | None:
     return enrollment
 
 
-def load_user_and_course(user_id: int, course_code: str | None) -> User | None:
+def load_user_and_course(user_id: int, course_code: str | None,
+                         session_id: int | None = None) -> User | None:
     """The user of a session cookie and, on a course route, the course and the user's enrollment
-    in the same statement (three statements on every course page before).
+    in the same statement (three statements on every course page before); on a route that names
+    one of the course's sessions, that session too (``prefetched_session``).
 
     Called by the user loader, so only after Flask-Login's own checks; the caller still checks
     the session token. The course and enrollment are kept for the route's decorator, which
     applies exactly the checks it applies to ones it loads itself (``_course_access``)."""
     if course_code is None:
         return db.session.get(User, user_id)
-    row = db.session.execute(_user_and_course_statement(),
-                             {"user_id": user_id, "course_code": course_code}).first()
+    row = db.session.execute(_user_and_course_statement(session_id is not None),
+                             {"user_id": user_id, "course_code": course_code,
+                              "session_id": session_id}).first()
     if row is None:
         return None
-    user, course, enrollment = row
+    user, course, enrollment = row[:3]
     g._course_access = (course_code, user_id, course, enrollment)
+    if session_id is not None:
+        g._session_access = (course_code, session_id, row[3])
     return user
 
 
 @cache
-def _user_and_course_statement() -> Select[Any]:
+def _user_and_course_statement(with_session: bool) -> Select[Any]:
     # Built once with bound parameters: building a statement costs more CPU than SQLite takes
     # to run it, and a built one keeps its cache key.
-    return (select(User, Course, Enrollment).select_from(User)
-            .outerjoin(Course, Course.code == bindparam("course_code"))
-            .outerjoin(Enrollment, and_(Enrollment.course_id == Course.id,
-                                        Enrollment.user_id == User.id))
-            .where(User.id == bindparam("user_id")))
+    query = (select(User, Course, Enrollment).select_from(User)
+             .outerjoin(Course, Course.code == bindparam("course_code"))
+             .outerjoin(Enrollment, and_(Enrollment.course_id == Course.id,
+                                         Enrollment.user_id == User.id))
+             .where(User.id == bindparam("user_id")))
+    if with_session:
+        # Only a session of this very course: another course's id finds nothing (a 404).
+        query = query.add_columns(PaperSession).outerjoin(PaperSession, and_(
+            PaperSession.id == bindparam("session_id"), PaperSession.course_id == Course.id))
+    return query
+
+
+def session_loaded_with_user(*methods: str) -> Callable[[View], View]:
+    """Marks a route whose URL session (``<int:session_id>``) the user loader loads with the
+    user and the course, on these methods (``prefetched_session`` hands it over). Only where the
+    view reads the bare session: elsewhere the extra columns would be loaded for nothing."""
+
+    def mark(view: View) -> View:
+        view.session_loaded_with_user = frozenset(methods)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def session_to_load_with_user() -> int | None:
+    """The URL's session id when the matched route is marked for this method, else None."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.method not in getattr(view, "session_loaded_with_user", ()):
+        return None
+    session_id = (request.view_args or {}).get("session_id")
+    return session_id if isinstance(session_id, int) else None
+
+
+def prefetched_session(course: Course, session_id: int) -> tuple[bool, PaperSession | None]:
+    """The session the URL names, as the user loader loaded it with ``course``: (True, the
+    session, or None when the course has no such session); (False, None) when it did not load
+    it (no signed-in user, another course or session, or asked for twice)."""
+    prefetched = g.pop("_session_access", None)
+    if prefetched is None or prefetched[:2] != (course.code, session_id):
+        return False, None
+    return True, prefetched[2]
 
 
 def _course_access(course_code: str) -> tuple[Course | None, Enrollment | None]:

@@ -48,7 +48,7 @@ from review.permissions import (
     is_staff,
     require,
 )
-from review.permissions import course_staff_can
+from review.permissions import course_staff_can, prefetched_session, session_loaded_with_user
 from review.reviews import analysis, exports, services
 from review.reviews.forms import ExcuseForm, RaiseQuestionForm, ReviewForm
 from review.reviews.policy import countdown_text, format_local
@@ -75,7 +75,11 @@ def _now() -> datetime:
 
 
 def _session_or_404(session_id: int, *, with_paper: bool = False) -> PaperSession:
-    session = services.session_of_course(g.course, session_id, with_paper=with_paper)
+    # The user loader loaded the URL's session with the user and the course; pages that show
+    # its week and paper load them with it instead.
+    found, session = (False, None) if with_paper else prefetched_session(g.course, session_id)
+    if not found:
+        session = services.session_of_course(g.course, session_id, with_paper=with_paper)
     if session is None:
         abort(404)
     return session
@@ -166,6 +170,7 @@ def _editor(session: PaperSession, form: ReviewForm, review: Review | None, *, s
 
 
 @bp.route("/c/<course_code>/reviews/<int:session_id>/write", methods=["GET", "POST"])
+@session_loaded_with_user("POST")  # the form (GET) loads it with its week and paper
 @course_student
 def edit(course_code: str, session_id: int) -> tuple[str, int] | WerkzeugResponse:
     # The form shows the paper and its week; a save or submit does not need them.
@@ -353,6 +358,7 @@ def show(course_code: str, review_id: int) -> str | tuple[str, int]:
 
 
 @bp.get("/c/<course_code>/reviews/<int:session_id>/all")
+@session_loaded_with_user("GET")
 @course_member
 def session_reviews(course_code: str, session_id: int) -> str | tuple[str, int]:
     """The reading view: every submitted review of a session, for staff; for a student once
@@ -480,6 +486,7 @@ def excuse(course_code: str) -> tuple[str, int] | WerkzeugResponse:
 
 
 @bp.post("/c/<course_code>/reviews/<int:session_id>/release")
+@session_loaded_with_user("POST")
 @course_staff_can("release")
 def release(course_code: str, session_id: int) -> WerkzeugResponse:
     session = _session_or_404(session_id)
@@ -504,6 +511,7 @@ def release(course_code: str, session_id: int) -> WerkzeugResponse:
 
 
 @bp.get("/c/<course_code>/reviews/<int:session_id>/similarity")
+@session_loaded_with_user("GET")
 @course_staff
 def similarity(course_code: str, session_id: int) -> str:
     session = _session_or_404(session_id)
@@ -517,6 +525,7 @@ def similarity(course_code: str, session_id: int) -> str:
 
 
 @bp.get("/c/<course_code>/reviews/<int:session_id>/digest")
+@session_loaded_with_user("GET")
 @course_member
 def digest(course_code: str, session_id: int) -> str:
     session = _session_or_404(session_id)
@@ -535,6 +544,7 @@ def digest(course_code: str, session_id: int) -> str:
 
 
 @bp.post("/c/<course_code>/reviews/<int:session_id>/digest/raised")
+@session_loaded_with_user("POST")
 @course_staff
 def mark_raised(course_code: str, session_id: int) -> WerkzeugResponse:
     session = _session_or_404(session_id)

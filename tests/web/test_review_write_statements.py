@@ -150,29 +150,29 @@ def test_a_stale_tab_cannot_overwrite_the_working_copy_of_a_submitted_review(cli
     assert review.revision["questions"] == ["Newer?"]
 
 
-def test_submitting_a_draft_is_six_statements_and_moves_the_grades_revision(client,
-                                                                             writing) -> None:
+def test_submitting_a_draft_is_five_statements_and_moves_the_grades_revision(client,
+                                                                              writing) -> None:
     draft = client.post(writing["autosave"], json={"summary": "draft"})
     revision = db.session.scalar(select(Course.grades_revision))
     response, statements = _counted(lambda: client.post(writing["write"], data={
         **FORM, "version": str(draft.json["version"])}))
     assert response.status_code == 302
-    # The user with the course and the enrollment; the session; the review, locked; the grades
+    # The user with the course, the enrollment and the session; the review, locked; the grades
     # revision; the review's UPDATE; the version's INSERT. No late-day ledger (on time) and no
     # count of versions (a draft has none).
-    assert statements == 6
+    assert statements == 5
     assert db.session.scalar(select(Course.grades_revision)) == revision + 1
     assert [v.number for v in db.session.scalars(select(ReviewVersion))] == [1]
 
 
-def test_a_first_submit_with_no_draft_is_six_statements_and_records_everything(
+def test_a_first_submit_with_no_draft_is_five_statements_and_records_everything(
         client, writing) -> None:
     revision = db.session.scalar(select(Course.grades_revision))
     response, statements = _counted(lambda: client.post(writing["write"], data=FORM))
     assert response.status_code == 302 and "version=1&" in response.headers["Location"]
-    # The user with the course and the enrollment; the session; the review, locked (none yet);
+    # The user with the course, the enrollment and the session; the review, locked (none yet);
     # the review's INSERT; the version's INSERT; the grades revision, moved on once.
-    assert statements == 6
+    assert statements == 5
     assert db.session.scalar(select(Course.grades_revision)) == revision + 1
     review = _stored_review()
     assert (review.status.value, review.version, review.revision) == ("submitted", 1, None)
@@ -187,15 +187,15 @@ def test_a_first_submit_with_no_draft_is_six_statements_and_records_everything(
     assert version.content == review.content and version.submitted_at == review.submitted_at
 
 
-def test_the_same_text_submitted_again_is_three_statements_and_records_nothing(
+def test_the_same_text_submitted_again_is_two_statements_and_records_nothing(
         client, writing) -> None:
     assert client.post(writing["write"], data=FORM).status_code == 302
     revision = db.session.scalar(select(Course.grades_revision))
     response, statements = _counted(lambda: client.post(writing["write"], data=FORM))
     assert response.status_code == 302 and response.headers["Location"].endswith("version=1")
-    # The user with the course and the enrollment; the session; the review, locked, with its
+    # The user with the course, the enrollment and the session; the review, locked, with its
     # last version's number, which is all the receipt's link needs.
-    assert statements == 3
+    assert statements == 2
     assert db.session.scalar(select(Course.grades_revision)) == revision
     assert db.session.scalar(select(func.count(ReviewVersion.id))) == 1
 
@@ -204,9 +204,9 @@ def test_a_resubmit_numbers_its_version_after_the_last(client, writing) -> None:
     before = _submitted(client, writing)
     response, statements = _counted(lambda: client.post(writing["write"], data={
         **FORM, "remedies": "Language models too."}))
-    # As a first submit's six: the locking read of the review also brings the last version's
+    # As a first submit's five: the locking read of the review also brings the last version's
     # number, so the next one is numbered without counting the versions in another statement.
-    assert response.status_code == 302 and statements == 6
+    assert response.status_code == 302 and statements == 5
     review = _stored_review()
     # The version counter moves on, so a tab opened before the resubmit cannot overwrite it.
     assert review.content["remedies"] == "Language models too." and review.version == before + 1

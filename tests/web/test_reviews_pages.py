@@ -174,8 +174,21 @@ def test_session_of_another_course_is_404(client, login, world, monkeypatch) -> 
     other_id = world["other_session"].id
     assert client.get(f"/c/rev-web/reviews/{other_id}/write").status_code == 404
     assert client.post(f"/c/rev-web/reviews/{other_id}/autosave", json={}).status_code == 404
+    # The routes whose session comes with the user (one statement) find it only in this course.
+    _at(monkeypatch, world["session"].review_deadline - timedelta(days=1))
+    submitted = client.post(f"/c/rev-web/reviews/{other_id}/write",
+                            data={**FORM, "submit": "Submit review"})
+    assert submitted.status_code == 404
+    assert db.session.scalar(select(Review)) is None
+    login(world["instructor"])
+    for name in ("all", "similarity", "digest"):
+        assert client.get(f"/c/rev-web/reviews/{other_id}/{name}").status_code == 404, name
+    assert client.post(f"/c/rev-web/reviews/{other_id}/release").status_code == 404
+    assert client.post(f"/c/rev-web/reviews/{other_id}/digest/raised").status_code == 404
     login(world["outsider"])
     assert client.get(_url(world, "write")).status_code == 404
+    assert client.post(_url(world, "write"), data={**FORM, "submit": "Submit review"}
+                       ).status_code == 404
 
 
 def test_staff_pages_refuse_students(client, login, world) -> None:
