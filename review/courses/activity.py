@@ -25,6 +25,7 @@ from review.groups.services import apply_auto_form, course_groups, plan_auto_for
 from review.reviews.services import (LateConfirmationNeeded, ReviewContent, mark_question_raised,
                                      release_reviews, save_draft, submit_review)
 from review.rubrics import Rubric
+from review.signup.calendar import session_minutes
 from review.signup.presenters import slot_presenters
 
 SEED = 541
@@ -128,7 +129,8 @@ def seed_activity(course: Course, *, now: datetime) -> ActivitySummary:
     # ratings for meetings already held, releases after the deadline; never a moment past now.
     past = [s for s in sessions if s.review_deadline < now]
     open_now = [s for s in sessions if s.review_opens_at <= now < s.review_deadline]
-    held = [s for s in past if s.starts_at + timedelta(hours=1) <= now]
+    held = [s for s in past
+            if s.starts_at + timedelta(minutes=session_minutes(course, s)) <= now]
     for session in past:
         for student in students:
             roll = rng.random()

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from models import (PaperSession, PeerRating, Review, ReviewVersion, Score, Slot, db)
 from review.courses.activity import seed_activity
 from review.courses.demo import seed_demo
+from review.signup.calendar import session_minutes
 
 AS_OF = date(2026, 11, 26)
 MINUTE = timedelta(minutes=1)
@@ -59,7 +60,9 @@ def test_demo_activity_never_dates_work_outside_its_window_or_after_now(app, nam
     for session in sessions:
         for released in (session.reviews_released_at, session.feedback_released_at):
             assert released is None or session.review_deadline < released <= now
-    held_sessions = {s.id for s in sessions if s.starts_at <= now}
+    # Held: the meeting is over (its presentations' and discussion's minutes, the course's own).
+    held_sessions = {s.id for s in sessions
+                     if s.starts_at + timedelta(minutes=session_minutes(course, s)) <= now}
     graded_slots = set(db.session.scalars(
         select(Slot.session_id).join(Score, Score.slot_id == Slot.id)))
     assert graded_slots <= held_sessions
