@@ -215,7 +215,10 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    busy_ms = int(current_app.config["SQLITE_BUSY_TIMEOUT_MS"]) if has_app_context() else 5000
+    # The listener is process-wide: a connection opened under another Flask app in the same
+    # process (the benchmark's floor in its tests) has no such setting and gets the default.
+    busy_ms = int(current_app.config.get("SQLITE_BUSY_TIMEOUT_MS", 5000)) if has_app_context() \
+        else 5000
     cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()

@@ -76,6 +76,18 @@ def write_results(report: dict[str, Any]) -> str:
                        f"{row['ratio']:.3f} | >= {row['target']} {verdict} | "
                        f"{row['app_p50_ms']:.0f} / {row['app_p99_ms']:.0f} | {row['app_rps']:.0f} | "
                        f"{row['app_errors']} |\n")
+        for row in db["pages"]:
+            if row.get("floor"):
+                floor = row["floor"]
+                out.append(
+                    f"\nThe signed-in floor for the {row['name']} (bench/ceiling/floor.py: a bare "
+                    f"Flask + Flask-Login + Flask-WTF + SQLAlchemy submit that keeps only the "
+                    f"sign-in with its session token, CSRF, the WTForms form, the locked read, the "
+                    f"UPDATE and the version's INSERT), in the same rounds: {floor['cpu_ms']:.1f} "
+                    f"CPU ms / request, ratio {floor['ratio']:.3f} to the insert ceiling "
+                    f"({floor['errors']} errors). No implementation of the submit on this stack "
+                    f"can pass it; the application is at {row['ratio'] / floor['ratio']:.0%} of "
+                    f"it.\n")
         students = 300
         out.append("\nDeadline rush: 300 students open the form, autosave three times, submit and "
                    "open the receipt, 32 at a time; the paced run sends the same students again "

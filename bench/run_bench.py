@@ -551,19 +551,49 @@ def ceiling_call(kind: str) -> Callable[[int], Call]:
         {k: f"text {k} {n} " * 4 for k in "abcde"}).encode(), "application/x-www-form-urlencoded")
 
 
+FLOOR_TARGET = "review submit"  # the write the signed-in floor (bench/ceiling/floor.py) bounds
+
+
+def floor_calls(floor: Server) -> Callable[[int], Call]:
+    """The floor's submit, as each of its users: signed in once each, outside the rounds."""
+    from bench.ceiling.floor import USERS
+
+    signed_in = []
+    for number in range(1, USERS + 1):
+        reply = send(floor.port, Call("GET", f"/floor/sign-in/{number}", ""))
+        if reply.status != 200 or not reply.cookie:
+            raise RuntimeError(f"the floor did not sign in user {number}: {reply.status}")
+        signed_in.append((reply.cookie, reply.body.decode()))
+
+    def submit(n: int) -> Call:
+        cookie, token = signed_in[n % USERS]
+        body = review_body(n % USERS, 100_000 + n)
+        form = {"csrf_token": token, "summary": body["summary"], "strengths": body["strengths"],
+                "weaknesses": body["weaknesses"], "remedies": body["remedies"],
+                "questions": body["questions"][0]}
+        return Call("POST", "/floor/submit", cookie, urllib.parse.urlencode(form).encode(),
+                    "application/x-www-form-urlencoded")
+
+    return submit
+
+
 def measure(term: Term, app: Server, ceiling: Server, round_seconds: float,
-            round_requests: int, only: Optional[list[str]] = None) -> list[dict[str, Any]]:
+            round_requests: int, only: Optional[list[str]] = None,
+            floor: Optional[Server] = None) -> list[dict[str, Any]]:
     results = []
     plan, prepare = targets(term)
     if only:
         plan = [target for target in plan if any(part in target.name for part in only)]
     prepare(app)
     for target in plan:
-        app_rounds, ceiling_rounds = [], []
+        app_rounds, ceiling_rounds, floor_rounds = [], [], []
+        floor_call = floor_calls(floor) if floor and target.name == FLOOR_TARGET else None
         for _ in range(ROUNDS):
             ceiling_rounds.append(run_round(ceiling, ceiling_call(target.kind), round_seconds,
                                             round_requests))
             app_rounds.append(run_round(app, target.make, round_seconds, round_requests))
+            if floor_call:
+                floor_rounds.append(run_round(floor, floor_call, round_seconds, round_requests))
         app_ms = statistics.median(r.cpu_ms for r in app_rounds)
         ceiling_ms = statistics.median(r.cpu_ms for r in ceiling_rounds)
         goal = (WRITE_TARGET if target.kind == "write"
@@ -584,10 +614,20 @@ def measure(term: Term, app: Server, ceiling: Server, round_seconds: float,
                                 / sum(r.seconds for r in app_rounds), 1),
                "ceiling_rps": round(sum(r.requests for r in ceiling_rounds)
                                     / sum(r.seconds for r in ceiling_rounds), 1)}
+        if floor_rounds:
+            floor_ms = statistics.median(r.cpu_ms for r in floor_rounds)
+            row["floor"] = {"cpu_ms": round(floor_ms, 2), "ratio": round(ceiling_ms / floor_ms, 3),
+                            "rounds_cpu_ms": [round(r.cpu_ms, 2) for r in floor_rounds],
+                            "requests": sum(r.requests for r in floor_rounds),
+                            "errors": sum(r.errors for r in floor_rounds)}
         if not row["met"] and target.profile:
             row["profile"] = term.profile(*target.profile)
         print(f"  {target.name:38s} app {app_ms:7.2f} ms  ceiling {ceiling_ms:5.2f} ms  "
               f"ratio {ratio:5.3f} (target {goal})", flush=True)
+        if floor_rounds:
+            print(f"  {'  the signed-in floor':38s}     {row['floor']['cpu_ms']:7.2f} ms"
+                  f"{'':20s}ratio {row['floor']['ratio']:5.3f} "
+                  f"({row['floor']['errors']} errors)", flush=True)
         results.append(row)
     return results
 
@@ -642,16 +682,23 @@ def run_database(kind: str, workdir: Path, args: argparse.Namespace) -> dict[str
                 app.stop()
         ceiling = Server("bench.ceiling.app:create_app()",
                          {**base_env, "DATABASE_URL": ceiling_url, "PYTHONPATH": str(ROOT)})
+        floor_url = (f"sqlite:///{workdir / 'floor.sqlite'}" if kind == "sqlite"
+                     else ceiling_url)
+        subprocess.run([sys.executable, str(ROOT / "bench/ceiling/floor.py"), "--init",
+                        floor_url], cwd=ROOT, check=True)
+        floor = Server("bench.ceiling.floor:create_app()",
+                       {**base_env, "DATABASE_URL": floor_url, "PYTHONPATH": str(ROOT)})
         if args.only:
             try:
                 wanted = [part.strip() for part in args.only.split(",") if part.strip()]
                 if args.after_burst:
                     rush(term, app)
                 return {"database": kind, "pages": measure(term, app, ceiling, args.round_seconds,
-                                                          args.round_requests, wanted)}
+                                                          args.round_requests, wanted, floor)}
             finally:
                 app.stop()
                 ceiling.stop()
+                floor.stop()
         try:
             print(f"[{kind}] deadline rush (burst)", flush=True)
             burst = rush(term, app)
@@ -663,12 +710,14 @@ def run_database(kind: str, workdir: Path, args: argparse.Namespace) -> dict[str
                 paced = rush(term, app, args.paced_seconds)
                 paced["rows"] = term.count_rush_rows()
             print(f"[{kind}] pages and writes", flush=True)
-            rows = measure(term, app, ceiling, args.round_seconds, args.round_requests)
+            rows = measure(term, app, ceiling, args.round_seconds, args.round_requests,
+                           floor=floor)
             memory = {"app_worker_rss_mb": [round(x, 1) for x in app.rss_mb()],
                       "ceiling_worker_rss_mb": [round(x, 1) for x in ceiling.rss_mb()]}
         finally:
             app.stop()
             ceiling.stop()
+            floor.stop()
         return {"database": kind, "seed_seconds": round(term.seed_seconds, 1),
                 "seeded": {k: v for k, v in term.info.items() if k != "students"},
                 "rush_burst": burst, "rush_paced": paced, "pages": rows, "memory": memory,
