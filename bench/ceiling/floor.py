@@ -14,8 +14,9 @@ and nothing else, with none of the application's code:
 
 Left out, though the application must do them: the course and the enrollment, the session and
 its deadline window, the Markdown rendered at save, the grades revision, the queued jobs, the
-rate limiter, the security headers. So the floor's ratio to the insert ceiling is an upper bound
-on what any implementation of the submit could reach here (bench/NOTES.md).
+rate limiter, the security headers. So the floor's ratio to the insert ceiling bounds what a
+submit can reach while it signs in, checks CSRF and validates its form the way this stack does
+(Flask-Login's user loader, CSRFProtect, WTForms, the ORM session): bench/NOTES.md.
 
     python bench/ceiling/floor.py --init DATABASE_URL   # create the tables, 300 users
     gunicorn -c bench/gunicorn.conf.py 'bench.ceiling.floor:create_app()'   # DATABASE_URL set
