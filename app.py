@@ -27,7 +27,8 @@ from review.core.ids import IdConverter
 from review import jobs
 from review.core.input import register_input_rules
 from review.core.routing import LazyBuilderRule
-from review.extensions import csrf, init_migrations, limiter, login_manager
+from review.extensions import (csrf, init_migrations, limit_only_decorated_routes, limiter,
+                               login_manager)
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
@@ -118,6 +119,7 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    limit_only_decorated_routes(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please sign in to see that page."
