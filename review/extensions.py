@@ -40,11 +40,9 @@ def limit_only_decorated_routes(app: Any) -> None:
     configures limits for every route keeps the hook."""
     hooks = app.before_request_funcs.get(None, [])
     # A disabled limiter registers no hook.
-    if limiter._check_request_limit not in hooks:
-        return
-    if any(app.config.get(name) for name in _LIMITS_ON_EVERY_ROUTE):
-        return
-    hooks.remove(limiter._check_request_limit)
+    if limiter._check_request_limit in hooks and not any(
+            app.config.get(name) for name in _LIMITS_ON_EVERY_ROUTE):
+        hooks.remove(limiter._check_request_limit)
 
 
 def init_migrations(app: Any) -> Any:

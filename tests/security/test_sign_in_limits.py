@@ -143,9 +143,9 @@ def _limiter_checks(make_request) -> int:
 
 def test_only_the_routes_with_a_limit_of_their_own_run_the_limiters_check(
         app, client, login, cheap_hash) -> None:
-    # The limiter's own before_request hook evaluated, on every request, limits that only the
-    # decorated sign-in routes have (4% of an autosave's Python calls); their decorator checks
-    # them when the view runs.
+    # The limiter's own before_request hook ran on every request though no limit applies to
+    # every route (4% of an autosave's Python calls); the sign-in routes' decorators check
+    # their own limits when their views run.
     course = make_course()
     student = make_member(course, CourseRole.student, email="s@example.edu",
                           password_hash=cheap_hash(PASSWORD))
